@@ -1,0 +1,1 @@
+"""Everything that defines, trains, exports and evaluates landemu's emulators and transforms."""
