@@ -1,0 +1,165 @@
+"""History output: time means of host-grid fields, as CF netCDF written by the root rank.
+
+Imports are averaged over the puts of each history period (their own accumulator), step
+outputs over the advances. At each history boundary the root gathers the (small) host
+fields — the only global gather landemu does, allowed for diagnostics — and appends a
+record. The file is written as `<name>.partial` and renamed when the run finalizes, so a
+file without that suffix is always complete.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+
+from coupler import __version__
+from coupler.clock import ModelTime, cf_calendar_name
+from coupler.state import Accumulator
+
+FILL = 1.0e36
+
+
+class History:
+    """Accumulates and writes the history fields of one run segment."""
+
+    def __init__(self, comp, fields: list[str], cfg: dict) -> None:
+        self.comp = comp
+        self.fields = list(fields)
+        self.schedule = cfg["frequency"]
+        self.acc = {
+            name: Accumulator(comp.registry[name].levels, comp.n_local)
+            for name in self.fields if name not in comp.imports
+        }
+        self.period_start: ModelTime | None = None
+        self.path: Path | None = None
+        self._file_name = cfg["file"]
+        self._all_ids = comp.comm.gather(comp.ids0, root=0) if self.fields else None
+
+    # -- accumulate -----------------------------------------------------------------------
+    def after_advance(self, previous: ModelTime, now: ModelTime) -> None:
+        if not self.fields:
+            return
+        if self.period_start is None:
+            self.period_start = previous
+        for name, acc in self.acc.items():
+            values = self.comp.host_values.get(name)
+            if values is not None:
+                acc.add(values)
+        if self.schedule.is_due(previous, now, self.comp.start):
+            self._write(now)
+            self.period_start = now
+
+    def _mean(self, name: str) -> np.ndarray:
+        if name in self.comp.imports:
+            field = self.comp.imports[name]
+            acc = field.means["history"]
+            values = acc.mean() if acc.count else np.full_like(acc.sum, np.nan)
+            field.consumed("history")
+            return values
+        acc = self.acc[name]
+        values = acc.mean() if acc.count else np.full_like(acc.sum, np.nan)
+        acc.reset()
+        return values
+
+    # -- write ----------------------------------------------------------------------------
+    def _write(self, now: ModelTime) -> None:
+        comm = self.comp.comm
+        means = {name: self._mean(name) for name in self.fields}
+        gathered = comm.gather(means, root=0)
+        if comm.rank != 0:
+            return
+        n = self.comp.host.n
+        global_values = {}
+        for name in self.fields:
+            nlev = self.comp.registry[name].levels
+            g = np.full((nlev, n), FILL)
+            for ids, part in zip(self._all_ids, gathered, strict=True):
+                g[:, ids] = np.where(np.isnan(part[name]), FILL, part[name])
+            g[:, self.comp.host.mask == 0] = FILL  # inactive host cells
+            global_values[name] = g
+        if self.path is None:
+            self._create(now)
+        self._append(now, global_values)
+
+    def _create(self, now: ModelTime) -> None:
+        comp = self.comp
+        name = self._file_name or f"{comp.config.run['name']}.landemu.h.{self.period_start.stamp()}.nc"
+        self.path = comp.output_dir / name
+        partial = _partial(self.path)
+        host = comp.host
+        with netCDF4.Dataset(partial, "w", format="NETCDF4") as ds:
+            ds.Conventions = "CF-1.8"
+            ds.title = f"landemu history of run '{comp.config.run['name']}'"
+            ds.source = f"landemu {__version__}"
+            ds.host_grid = host.source
+            ds.createDimension("time", None)
+            ds.createDimension("nbnd", 2)
+            t = ds.createVariable("time", "f8", ("time",))
+            t.units = f"days since {self.period_start.isoformat()}"
+            t.calendar = cf_calendar_name(comp.calendar)
+            t.standard_name = "time"
+            t.bounds = "time_bounds"
+            ds.createVariable("time_bounds", "f8", ("time", "nbnd"))
+            spatial = self._define_grid(ds)
+            for fname in self.fields:
+                spec = comp.registry[fname]
+                dims = ("time",) + (() if spec.levels == 1 else (f"lev{spec.levels}",)) + spatial
+                if spec.levels > 1 and f"lev{spec.levels}" not in ds.dimensions:
+                    ds.createDimension(f"lev{spec.levels}", spec.levels)
+                v = ds.createVariable(fname, "f8", dims, fill_value=FILL, zlib=True, complevel=1)
+                v.units = spec.units
+                if spec.standard_name:
+                    v.standard_name = spec.standard_name
+                v.long_name = spec.long_name or fname
+                v.cell_methods = "time: mean"
+                if len(spatial) == 1 and host.latlon is None:
+                    v.coordinates = "lat lon"
+
+    def _define_grid(self, ds) -> tuple[str, ...]:
+        host = self.comp.host
+        if host.latlon is not None:
+            ny, nx = host.latlon.shape
+            ds.createDimension("lat", ny)
+            ds.createDimension("lon", nx)
+            lat = ds.createVariable("lat", "f8", ("lat",))
+            lat[:] = host.latlon.lat_centres()
+            lat.units, lat.standard_name = "degrees_north", "latitude"
+            lon = ds.createVariable("lon", "f8", ("lon",))
+            lon[:] = host.latlon.lon_centres()
+            lon.units, lon.standard_name = "degrees_east", "longitude"
+            return ("lat", "lon")
+        ds.createDimension("ncol", host.n)
+        lat = ds.createVariable("lat", "f8", ("ncol",))
+        lat[:] = host.center_lat
+        lat.units, lat.standard_name = "degrees_north", "latitude"
+        lon = ds.createVariable("lon", "f8", ("ncol",))
+        lon[:] = host.center_lon
+        lon.units, lon.standard_name = "degrees_east", "longitude"
+        return ("ncol",)
+
+    def _append(self, now: ModelTime, values: dict[str, np.ndarray]) -> None:
+        host = self.comp.host
+        with netCDF4.Dataset(_partial(self.path), "a") as ds:
+            k = len(ds.dimensions["time"])
+            t0 = ModelTime.parse(ds["time"].units.removeprefix("days since "), self.comp.calendar)
+            lo = (self.period_start - t0) / 86400.0
+            hi = (now - t0) / 86400.0
+            ds["time"][k] = hi
+            ds["time_bounds"][k, :] = [lo, hi]
+            for name, g in values.items():
+                if host.latlon is not None:
+                    g = g.reshape(g.shape[0], *host.latlon.shape)
+                ds[name][k] = g[0] if g.shape[0] == 1 else g
+
+    def close(self) -> None:
+        """Finish the file: rename `.partial` to its final name (root)."""
+        if self.comp.comm.rank == 0 and self.path is not None and _partial(self.path).exists():
+            os.replace(_partial(self.path), self.path)
+            self.comp.log.info("history written to %s", self.path)
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(path.name + ".partial")

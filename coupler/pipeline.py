@@ -1,0 +1,175 @@
+"""Pipeline wiring: which step reads what from where, checked once at init.
+
+Every step input is resolved, in this order, to
+  'fine'   – an output of an earlier step on the fine grid,
+  'host'   – an output of an earlier step on the host grid,
+  'import' – a field the host puts (time-aggregated per the step's `aggregation`),
+  'static' – a variable of the static fine-grid file (fine steps only).
+Units and levels must agree everywhere; every export must have a producer. A mistake is a
+ConfigError naming the step, the field and what was expected — before the first advance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from coupler.config import Config, StepConfig
+from coupler.errors import ConfigError
+from coupler.fields import FieldRegistry, FieldSpec
+from coupler.steps.base import Step, Var
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a step input comes from."""
+
+    kind: str  # 'fine' | 'host' | 'import' | 'static'
+    producer: str | None = None
+
+
+def build_steps(config: Config) -> list[Step]:
+    """Instantiate the configured steps (transforms by registry name, ONNX by file)."""
+    steps: list[Step] = []
+    for sc in config.steps:
+        if sc.transform is not None:
+            steps.append(_build_transform(sc))
+        else:
+            from coupler.steps.onnx_step import OnnxStep
+
+            steps.append(OnnxStep.from_config(sc, threads=config.run["onnx_threads"]))
+    return steps
+
+
+def _build_transform(sc: StepConfig) -> Step:
+    from emulators.transforms import lookup
+
+    try:
+        cls = lookup(sc.transform)
+    except KeyError as exc:
+        raise ConfigError(f"steps.{sc.name}.transform: {exc.args[0]}") from None
+    for key in ("inputs", "outputs"):
+        if getattr(sc, key) is not None:
+            raise ConfigError(
+                f"steps.{sc.name}.{key}: transform '{sc.transform}' declares its own {key}; "
+                "remove this key"
+            )
+    return cls(name=sc.name, schedule=sc.schedule, params=sc.params, grid=sc.grid, halo=sc.halo)
+
+
+class Pipeline:
+    """The validated wiring of steps, imports, static fields and exports."""
+
+    def __init__(
+        self,
+        steps: list[Step],
+        step_configs: list[StepConfig],
+        registry: FieldRegistry,
+        imports: dict[str, dict],
+        exports: dict[str, dict],
+        static_vars: set[str] | None,
+    ) -> None:
+        self.steps = steps
+        self.registry = registry
+        self.imports = {self._canonical("host.imports", n): opts for n, opts in imports.items()}
+        self.exports = [self._canonical("host.exports", n) for n in exports]
+        for n, opts in imports.items():
+            registry.check_units(f"host.imports.{n}", n, opts.get("units"))
+        for n, opts in exports.items():
+            registry.check_units(f"host.exports.{n}", n, opts.get("units"))
+        self.aggregation = {sc.name: sc.aggregation for sc in step_configs}
+        self.sources: dict[str, dict[str, Source]] = {}
+        self.producer: dict[str, tuple[Step, Var]] = {}
+        self.static_needed: set[str] = set()
+        self.import_consumers: dict[str, dict[str, str]] = {n: {} for n in self.imports}
+        for step in steps:
+            self._wire(step, static_vars)
+        for name in self.exports:
+            if name not in self.producer:
+                made = ", ".join(sorted(self.producer)) or "nothing"
+                raise ConfigError(
+                    f"host.exports: no step produces {name} (the steps produce: {made})"
+                )
+        self.max_halo = max((s.halo for s in steps if s.grid == "fine"), default=0)
+        self.has_fine_steps = any(s.grid == "fine" for s in steps)
+
+    def _canonical(self, where: str, name: str) -> str:
+        canonical = self.registry.canonical(name)
+        if canonical is None:
+            self.registry[name]  # raises FieldError with suggestions
+        if canonical is None:  # pragma: no cover - __getitem__ raised
+            raise ConfigError(f"{where}: unknown field {name}")
+        return canonical
+
+    def _wire(self, step: Step, static_vars: set[str] | None) -> None:
+        where = f"steps.{step.name}"
+        for name in self.aggregation.get(step.name, {}):
+            if name not in step.inputs:
+                raise ConfigError(
+                    f"{where}.aggregation.{name}: '{name}' is not an input of this step "
+                    f"(inputs: {', '.join(step.inputs)})"
+                )
+        sources: dict[str, Source] = {}
+        for name, var in step.inputs.items():
+            source = self._resolve(step, name, var, static_vars)
+            sources[name] = source
+            if source.kind == "import":
+                how = self.aggregation.get(step.name, {}).get(name, "mean")
+                self.import_consumers[name][step.name] = how
+            elif source.kind == "static":
+                self.static_needed.add(name)
+        self.sources[step.name] = sources
+        for name, var in step.outputs.items():
+            if name in self.producer:
+                raise ConfigError(
+                    f"{where}: output {name} is also produced by step '{self.producer[name][0].name}'"
+                )
+            if name in self.imports:
+                raise ConfigError(f"{where}: output {name} is also a host import")
+            self._register_output(where, name, var)
+            self.producer[name] = (step, var)
+
+    def _resolve(self, step: Step, name: str, var: Var, static_vars: set[str] | None) -> Source:
+        where = f"steps.{step.name} input {name}"
+        if name in self.producer:
+            prod, pvar = self.producer[name]
+            _same_var(where, var, pvar, f"step '{prod.name}' output")
+            if prod.grid == "fine" and step.grid == "fine" and step.halo > 0:
+                raise ConfigError(
+                    f"{where}: produced on the fine grid by '{prod.name}', but this step has "
+                    "halo > 0 and halo exchange of fine step outputs is not implemented yet"
+                )
+            return Source(prod.grid, prod.name)
+        if name in self.imports:
+            spec = self.registry[name]
+            _same_var(where, var, Var(spec.units, spec.levels), "host import")
+            return Source("import")
+        if static_vars is not None and name in static_vars:
+            if step.grid != "fine":
+                raise ConfigError(f"{where}: static fields exist on the fine grid only")
+            return Source("static")
+        options = [f"host imports ({', '.join(self.imports) or 'none'})",
+                   f"outputs of earlier steps ({', '.join(self.producer) or 'none'})"]
+        options.append(
+            f"static variables ({', '.join(sorted(static_vars))})"
+            if static_vars is not None else "static variables (no fine.static file configured)"
+        )
+        raise ConfigError(f"{where}: not available; it must be one of the " + "; ".join(options))
+
+    def _register_output(self, where: str, name: str, var: Var) -> None:
+        if name in self.registry:
+            spec = self.registry[name]
+            _same_var(f"{where} output {name}", var, Var(spec.units, spec.levels), "field dictionary")
+        else:
+            self.registry.register(FieldSpec(name=name, units=var.units, levels=var.levels,
+                                             long_name=var.long_name))
+
+    def spec(self, name: str) -> FieldSpec:
+        return self.registry[name]
+
+
+def _same_var(where: str, got: Var, expected: Var, what: str) -> None:
+    if got.units.replace(" ", "") != expected.units.replace(" ", ""):
+        raise ConfigError(f"{where}: units '{got.units}' differ from the {what}'s '{expected.units}'")
+    if got.levels != expected.levels:
+        raise ConfigError(f"{where}: {got.levels} level(s) differ from the {what}'s {expected.levels}")
+

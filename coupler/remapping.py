@@ -1,0 +1,101 @@
+"""The two remaps of a coupling step, between this rank's host cells and its fine tiles.
+
+Host → fine (forcing) fills each tile plus halo by the configured method; fine → host
+(exports) is first-order conservative over the fine land mask: with 'fracarea' each host
+cell gets the area-weighted mean over the land under it, with 'dstarea' that mean times
+the land fraction. Partial sums are formed per fine tile, so results do not depend on which
+rank owns a tile. Both are built once at set_decomposition (coupler.regrid does the work).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from coupler.errors import ConfigError, GridError
+from coupler.finegrid import FineDomain
+from coupler.grids.host import HostGrid
+from coupler.regrid.regridder import Regridder
+
+
+def _latlon(host: HostGrid, direction: str):
+    if host.latlon is None:
+        raise ConfigError(
+            f"host grid '{host.source}' is not a regular lat-lon grid, so {direction} needs a "
+            "map file; map files from ESMF/NCO/CDO are not wired into the runtime yet"
+        )
+    return host.latlon
+
+
+class HostToFine:
+    """Host fields (nvar, n_host_local) → per owned tile (nvar, ny+2h, nx+2h)."""
+
+    def __init__(self, comm, host: HostGrid, host_ids0: np.ndarray, fine: FineDomain,
+                 method: str) -> None:
+        self.fine = fine
+        self.method = method
+        self.regridder = Regridder.host_to_tiles(
+            comm, _latlon(host, "host → fine"), host_ids0, fine.grid,
+            [td.window for td in fine.tiles], method=method,
+        )
+        covered = self.regridder.covered
+        counts = comm.allgather(int(np.count_nonzero(~covered)))
+        if sum(counts):
+            raise GridError(
+                f"{sum(counts)} fine cells are not covered by the host grid '{host.source}': "
+                "the fine grid must lie inside the host grid"
+            )
+        sizes = [(w[1] - w[0]) * (w[3] - w[2]) for w in (td.window for td in fine.tiles)]
+        self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+    def __call__(self, host_values: np.ndarray) -> list[np.ndarray]:
+        out = self.regridder(host_values)
+        tiles = []
+        for k, td in enumerate(self.fine.tiles):
+            j0, j1, i0, i1 = td.window
+            block = out[:, self._offsets[k]:self._offsets[k + 1]].reshape(-1, j1 - j0, i1 - i0)
+            tiles.append(td.expand(block))
+        return tiles
+
+
+class FineToHost:
+    """Per owned tile (nvar, ny, nx) → host fields (nvar, n_host_local)."""
+
+    def __init__(self, comm, host: HostGrid, host_ids0: np.ndarray, fine: FineDomain,
+                 normalization: str) -> None:
+        self.fine = fine
+        self.n_src = int(fine.interior_mask.size)
+        t = [td.tile for td in fine.tiles]
+        self.regridder = Regridder.tiles_to_host(
+            comm, fine.grid, [(x.j0, x.j1, x.i0, x.i1) for x in t], _latlon(host, "fine → host"),
+            host_ids0, normalization=normalization, tile_ids=[x.id for x in t],
+            src_mask=fine.interior_mask, fill_value=0.0,
+        )
+        self.host_ids0 = host_ids0
+
+    def check_covers(self, active: np.ndarray, comm, where: str) -> None:
+        """Every active host cell needs fine land under it (collective)."""
+        bad = np.flatnonzero(~self.regridder.covered & (active != 0))
+        first = int(self.host_ids0[bad[0]]) + 1 if bad.size else 0
+        counts = comm.allgather((int(bad.size), first))
+        total = sum(c for c, _ in counts)
+        if total:
+            first_id = min(f for c, f in counts if c)
+            raise GridError(
+                f"{total} active host cell(s) of {where} have no fine land under them (first: "
+                f"host cell id {first_id}); the fine grid must cover the host's land and its land "
+                "mask must agree with the host's mask (make the domain with `landemu domain`), "
+                "or set remap.normalization: dstarea"
+            )
+
+    def _stack(self, per_tile: list[np.ndarray], nvar: int) -> np.ndarray:
+        if not per_tile:
+            return np.zeros((nvar, self.n_src))
+        return np.concatenate([a.reshape(nvar, -1) for a in per_tile], axis=1)
+
+    def __call__(self, per_tile: list[np.ndarray], nvar: int) -> np.ndarray:
+        return self.regridder(self._stack(per_tile, nvar))
+
+    def class_fractions(self, per_tile_codes: list[np.ndarray], nclass: int) -> np.ndarray:
+        """Class codes per tile (ny, nx) → area fraction of each class (nclass, n_host_local)."""
+        codes = self._stack(per_tile_codes, 1)[0]
+        return self.regridder.class_fractions(codes, range(nclass))
