@@ -15,7 +15,12 @@ import sys
 from coupler.errors import LandemuError
 
 # Modules providing subcommands, in the order `landemu --help` lists them.
-SUBCOMMAND_MODULES: list[str] = []
+SUBCOMMAND_MODULES: list[str] = [
+    "coupler.driver",  # landemu run
+    "coupler.domain",  # landemu domain
+    "emulators.data.static_fine",  # landemu prepare-static
+    "coupler.regrid.cli",  # landemu regrid
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

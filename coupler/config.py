@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import copy
 import datetime
 import difflib
 from collections.abc import Callable
@@ -83,6 +84,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
         frequency=Key("schedule", "daily"),
         file=Key("str", None, help="file name; default <run.name>.landemu.h.nc"),
     ),
+    "driver": _section(
+        stop=Key("date", None, help="model time to stop at (landemu run only)"),
+        steps=Key("int", None, help="number of coupling steps (alternative to stop)"),
+        forcing=Key("str", "analytic", help="'analytic' or a forcing netCDF file"),
+        decomposition=Key("str", "blocks", choices=("blocks", "round_robin")),
+        restart_at_end=Key("bool", True),
+    ),
     "restart": _section(
         read=Key("path", None, help="restart file to start from"),
         frequency=Key("schedule", None, help="also write restarts on this schedule"),
@@ -123,7 +131,9 @@ def _check_keys(where: str, given: dict, allowed: dict[str, Key]) -> None:
 
 def _convert(where: str, value: Any, spec: Key, base: Path) -> Any:
     if value is None:
-        return spec.default
+        if spec.default is None:
+            return None
+        value = copy.deepcopy(spec.default)  # defaults go through the same conversion (paths, schedules)
     kind = spec.kind
     checks: dict[str, Callable[[Any], bool]] = {
         "str": lambda v: isinstance(v, str | int | float) and not isinstance(v, bool),
@@ -209,6 +219,7 @@ class Config:
     fine: dict[str, Any]
     remap: dict[str, Any]
     history: dict[str, Any]
+    driver: dict[str, Any]
     restart: dict[str, Any]
     steps: list[StepConfig] = field(default_factory=list)
 

@@ -71,11 +71,8 @@ class Pipeline:
         self.steps = steps
         self.registry = registry
         self.imports = {self._canonical("host.imports", n): opts for n, opts in imports.items()}
-        self.exports = [self._canonical("host.exports", n) for n in exports]
         for n, opts in imports.items():
             registry.check_units(f"host.imports.{n}", n, opts.get("units"))
-        for n, opts in exports.items():
-            registry.check_units(f"host.exports.{n}", n, opts.get("units"))
         self.aggregation = {sc.name: sc.aggregation for sc in step_configs}
         self.sources: dict[str, dict[str, Source]] = {}
         self.producer: dict[str, tuple[Step, Var]] = {}
@@ -83,6 +80,10 @@ class Pipeline:
         self.import_consumers: dict[str, dict[str, str]] = {n: {} for n in self.imports}
         for step in steps:
             self._wire(step, static_vars)
+        # exports may name fields that only steps define, so they are resolved last
+        self.exports = [self._canonical("host.exports", n) for n in exports]
+        for n, opts in exports.items():
+            registry.check_units(f"host.exports.{n}", n, opts.get("units"))
         for name in self.exports:
             if name not in self.producer:
                 made = ", ".join(sorted(self.producer)) or "nothing"

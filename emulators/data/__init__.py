@@ -1,0 +1,1 @@
+"""Data preparation for landemu: static fine-grid fields and forcing files (offline tools)."""
