@@ -7,13 +7,20 @@ VENV    := .venv
 VPY     := $(VENV)/bin/python
 STAMPS  := .stamps
 KERNELS := $(wildcard coupler/kernels/*.c coupler/kernels/*.h coupler/kernels/build.py)
+# The C library (cffi embedding): rebuilt when its build script, C part or header change
+# (bindings/api.py is imported at run time and needs no rebuild).
+LIBLANDEMU := build/lib/liblandemu.so
+BINDINGS   := bindings/build.py bindings/capi.c bindings/landemu.h
+# The Fortran module, test host and host model (CMake): rebuilt when anything in
+# fortran_shim/ changes, or the C library does.
+FORTRAN    := $(shell find fortran_shim -type f -not -name '*~' 2>/dev/null)
 
-.PHONY: all setup system venv kernels demo test lint bench clean
+.PHONY: all setup system venv kernels bindings fortran demo test lint bench clean
 
 all: setup
 
 ## set-up ---------------------------------------------------------------------
-setup: system venv kernels
+setup: system venv kernels bindings fortran
 
 system:
 	@run/setup/system_packages.sh
@@ -27,6 +34,19 @@ kernels: $(STAMPS)/kernels
 $(STAMPS)/kernels: $(STAMPS)/venv $(KERNELS)
 	@$(VPY) -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e .
 	@touch $@
+
+bindings: $(LIBLANDEMU)
+$(LIBLANDEMU): $(STAMPS)/venv $(BINDINGS)
+	@$(VPY) bindings/build.py
+
+fortran: $(STAMPS)/fortran
+$(STAMPS)/fortran: $(LIBLANDEMU) $(FORTRAN) | system
+	@cmake -S fortran_shim -B build/fortran --log-level=WARNING \
+	    -DCMAKE_INSTALL_PREFIX=$(CURDIR)/build/install -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	@cmake --build build/fortran -j 2
+	@cmake --install build/fortran > /dev/null
+	@echo "landemu: Fortran module and programs installed in build/install"
+	@mkdir -p $(STAMPS) && touch $@
 
 ## the README commands --------------------------------------------------------
 demo: setup

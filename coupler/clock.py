@@ -171,7 +171,9 @@ class ModelTime:
 
     def __sub__(self, other: ModelTime) -> int:
         if other.calendar != self.calendar:
-            raise LandemuError(f"cannot subtract a {other.calendar} time from a {self.calendar} time")
+            raise LandemuError(
+                f"cannot subtract a {other.calendar} time from a {self.calendar} time"
+            )
         return self.seconds - other.seconds
 
     def isoformat(self) -> str:
@@ -209,8 +211,18 @@ class Schedule:
             return cls("step")
         if len(words) == 1 and words[0] in ("daily", "monthly", "yearly"):
             return cls(words[0])
-        units = {"second": 1, "seconds": 1, "s": 1, "minutes": 60, "minute": 60, "hours": 3600,
-                 "hour": 3600, "h": 3600, "days": 86400, "day": 86400}
+        units = {
+            "second": 1,
+            "seconds": 1,
+            "s": 1,
+            "minutes": 60,
+            "minute": 60,
+            "hours": 3600,
+            "hour": 3600,
+            "h": 3600,
+            "days": 86400,
+            "day": 86400,
+        }
         if len(words) == 3 and words[0] == "every" and words[2] in units:
             try:
                 n = int(words[1])

@@ -27,7 +27,7 @@ from coupler.config import Config, load_config
 from coupler.errors import CallOrderError, ConfigError, FieldError, LandemuError, ModelError
 from coupler.fields import FieldRegistry
 from coupler.grids.latlon import LatLonGrid
-from coupler.log import get_logger, setup_logging
+from coupler.log import setup_logging
 from coupler.pipeline import Pipeline, build_steps
 from coupler.state import ExportField, ImportField, as_host_array
 from coupler.steps.base import Step, StepContext
@@ -57,7 +57,11 @@ class Component:
             self.static = _open_static(cfg)
             self.steps: list[Step] = build_steps(cfg)
             self.pipeline = Pipeline(
-                self.steps, cfg.steps, self.registry, cfg.host["imports"], cfg.host["exports"],
+                self.steps,
+                cfg.steps,
+                self.registry,
+                cfg.host["imports"],
+                cfg.host["exports"],
                 set(self.static.variables) if self.static is not None else None,
             )
             self.history_fields = [self._history_field(n) for n in cfg.history["fields"]]
@@ -67,8 +71,12 @@ class Component:
                 from coupler.finegrid import FineDomain
 
                 self.fine = FineDomain(
-                    comm, LatLonGrid.parse(cfg.fine["grid"]), tuple(cfg.fine["tile"]),
-                    self.static, cfg.fine["mask"], self.pipeline.static_needed,
+                    comm,
+                    LatLonGrid.parse(cfg.fine["grid"]),
+                    tuple(cfg.fine["tile"]),
+                    self.static,
+                    cfg.fine["mask"],
+                    self.pipeline.static_needed,
                     self.pipeline.max_halo,
                 )
             self.start = self._run_start()
@@ -77,9 +85,12 @@ class Component:
         if comm.rank == 0:
             self.log.info(
                 "initialised '%s': %d host cells, %d step(s), %s",
-                cfg.run["name"], self.host.n, len(self.steps),
+                cfg.run["name"],
+                self.host.n,
+                len(self.steps),
                 f"fine grid {self.fine.grid.spec} in {self.fine.tiling.ntiles} tiles"
-                if self.fine else "no fine grid",
+                if self.fine
+                else "no fine grid",
             )
 
     # ----------------------------------------------------------------------------------
@@ -158,7 +169,8 @@ class Component:
             return
         methods = {
             self._method(name)
-            for step in self.steps if step.grid == "fine"
+            for step in self.steps
+            if step.grid == "fine"
             for name, src in self.pipeline.sources[step.name].items()
             if src.kind in ("import", "host")
         }
@@ -169,10 +181,14 @@ class Component:
                 self.comm, self.host, self.ids0, fine, cfg.remap["normalization"]
             )
             if cfg.remap["normalization"] == "fracarea":
-                self.fine_to_host.check_covers(self.host.mask[self.ids0], self.comm, self.host.source)
+                self.fine_to_host.check_covers(
+                    self.host.mask[self.ids0], self.comm, self.host.source
+                )
 
     def _method(self, name: str) -> str:
-        return self.config.remap["host_to_fine"].get(name, self.config.remap["host_to_fine_default"])
+        return self.config.remap["host_to_fine"].get(
+            name, self.config.remap["host_to_fine_default"]
+        )
 
     def _host_consumers(self) -> set[str]:
         """Fields needed on the host grid: exports, history, inputs of host steps."""
@@ -298,16 +314,16 @@ class Component:
     def _check_time(self, time: ModelTime) -> ModelTime:
         """Validate the advance time; return the time before it."""
         if time.calendar != self.calendar:
-            raise LandemuError(f"advance: time in the {time.calendar} calendar, run is {self.calendar}")
+            raise LandemuError(
+                f"advance: time in the {time.calendar} calendar, run is {self.calendar}"
+            )
         interval = self.config.run["coupling_interval"]
         previous = self.now if self.now is not None else self.start
         if previous is None:
             previous = time + (-interval)
             self.start = previous
         if time <= previous:
-            raise LandemuError(
-                f"advance to {time}: not after the current model time {previous}"
-            )
+            raise LandemuError(f"advance to {time}: not after the current model time {previous}")
         if interval is not None and time - previous != interval:
             raise LandemuError(
                 f"advance to {time}: {time - previous} s after {previous}, but "
@@ -355,7 +371,7 @@ class Component:
                     k = 0
                     for name, v in items:
                         n = v.shape[0]
-                        per_tile[t][name] = arr[k] if n == 1 else arr[k:k + n]
+                        per_tile[t][name] = arr[k] if n == 1 else arr[k : k + n]
                         k += n
         state = self.step_state[step.name]
         outputs: dict[str, list[np.ndarray]] = {name: [] for name in step.outputs}
@@ -376,7 +392,9 @@ class Component:
                 if name not in needed:
                     continue
                 if var.kind == "categorical":
-                    self.host_values[name] = self.fine_to_host.class_fractions(outputs[name], var.levels)
+                    self.host_values[name] = self.fine_to_host.class_fractions(
+                        outputs[name], var.levels
+                    )
                 else:
                     self.host_values[name] = self.fine_to_host(outputs[name], var.levels)
 
@@ -384,10 +402,7 @@ class Component:
         sources = self.pipeline.sources[step.name]
         inputs: dict[str, np.ndarray] = {}
         for name, src in sources.items():
-            if src.kind == "import":
-                v = imported[name]
-            else:
-                v = self.host_values[name]
+            v = imported[name] if src.kind == "import" else self.host_values[name]
             inputs[name] = v[0] if v.shape[0] == 1 else v
         lat = self.host.center_lat[self.ids0]
         lon = self.host.center_lon[self.ids0]
@@ -423,7 +438,9 @@ class Component:
 def _check_step_output(step: Step, out: dict, shape: tuple[int, ...], where: str) -> None:
     """Every declared output, with the right shape and finite values (else ModelError)."""
     if not isinstance(out, dict):
-        raise ModelError(f"step '{step.name}' returned {type(out).__name__}, expected a dict of arrays")
+        raise ModelError(
+            f"step '{step.name}' returned {type(out).__name__}, expected a dict of arrays"
+        )
     for name, var in step.outputs.items():
         if name not in out:
             raise ModelError(f"step '{step.name}' returned no {name} ({where})")
@@ -431,11 +448,14 @@ def _check_step_output(step: Step, out: dict, shape: tuple[int, ...], where: str
         want = shape if (var.levels == 1 or var.kind == "categorical") else (var.levels, *shape)
         if a.shape != want and not (var.levels == 1 and a.shape == (1, *shape)):
             raise ModelError(
-                f"step '{step.name}' returned {name} with shape {a.shape}, expected {want} ({where})"
+                f"step '{step.name}' returned {name} with shape {a.shape}, "
+                f"expected {want} ({where})"
             )
         if not np.all(np.isfinite(a)):
             bad = int(np.count_nonzero(~np.isfinite(a)))
-            raise ModelError(f"step '{step.name}' produced {bad} NaN/Inf value(s) of {name} ({where})")
+            raise ModelError(
+                f"step '{step.name}' produced {bad} NaN/Inf value(s) of {name} ({where})"
+            )
 
 
 def _open_static(cfg: Config):

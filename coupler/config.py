@@ -73,8 +73,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
     ),
     "remap": _section(
         host_to_fine=Key("map", {}, help="field → conservative | bilinear | nearest"),
-        host_to_fine_default=Key("str", "conservative",
-                                 choices=("conservative", "bilinear", "nearest")),
+        host_to_fine_default=Key(
+            "str", "conservative", choices=("conservative", "bilinear", "nearest")
+        ),
         normalization=Key("str", "fracarea", choices=("fracarea", "dstarea")),
         host_to_fine_map=Key("path", None, help="ESMF/SCRIP map file host → fine"),
         fine_to_host_map=Key("path", None, help="ESMF/SCRIP map file fine → host"),
@@ -133,7 +134,9 @@ def _convert(where: str, value: Any, spec: Key, base: Path) -> Any:
     if value is None:
         if spec.default is None:
             return None
-        value = copy.deepcopy(spec.default)  # defaults go through the same conversion (paths, schedules)
+        value = copy.deepcopy(
+            spec.default
+        )  # defaults go through the same conversion (paths, schedules)
     kind = spec.kind
     checks: dict[str, Callable[[Any], bool]] = {
         "str": lambda v: isinstance(v, str | int | float) and not isinstance(v, bool),
@@ -156,7 +159,9 @@ def _convert(where: str, value: Any, spec: Key, base: Path) -> Any:
     if kind == "date":  # YAML reads 2001-01-01 as a date; keep the text
         return value.isoformat(sep=" ") if isinstance(value, datetime.datetime) else str(value)
     if spec.choices and value not in spec.choices:
-        raise ConfigError(f"{where}: '{value}' is not allowed{_suggest(str(value), list(spec.choices))}")
+        raise ConfigError(
+            f"{where}: '{value}' is not allowed{_suggest(str(value), list(spec.choices))}"
+        )
     if kind == "path":
         return (base / Path(value).expanduser()).resolve()
     if kind == "schedule":
@@ -251,7 +256,9 @@ def parse_config(raw: dict, path: Path) -> Config:
     allowed_sections = [*SCHEMA, "steps"]
     for section in raw:
         if section not in allowed_sections:
-            raise ConfigError(f"{section}: unknown section{_suggest(str(section), allowed_sections)}")
+            raise ConfigError(
+                f"{section}: unknown section{_suggest(str(section), allowed_sections)}"
+            )
     base = path.parent
     sections: dict[str, dict[str, Any]] = {}
     for section, keys in SCHEMA.items():
@@ -280,10 +287,14 @@ def _parse_steps(entries: Any, base: Path) -> list[StepConfig]:
         if isinstance(entry.get("name"), str):
             where = f"steps.{entry['name']}"
         _check_keys(where, entry, STEP_KEYS)
-        values = {key: _convert(f"{where}.{key}", entry.get(key), spec, base)
-                  for key, spec in STEP_KEYS.items()}
+        values = {
+            key: _convert(f"{where}.{key}", entry.get(key), spec, base)
+            for key, spec in STEP_KEYS.items()
+        }
         if (values["transform"] is None) == (values["onnx"] is None):
-            raise ConfigError(f"{where}: give exactly one of 'transform' (a name) or 'onnx' (a file)")
+            raise ConfigError(
+                f"{where}: give exactly one of 'transform' (a name) or 'onnx' (a file)"
+            )
         if values["name"] in seen:
             raise ConfigError(f"{where}.name: step name '{values['name']}' is used twice")
         seen.add(values["name"])
@@ -299,16 +310,23 @@ def _parse_steps(entries: Any, base: Path) -> list[StepConfig]:
 
 def _check_cross_references(sections: dict[str, dict[str, Any]], steps: list[StepConfig]) -> None:
     tile = sections["fine"]["tile"]
-    if not (isinstance(tile, list) and len(tile) == 2 and all(isinstance(t, int) and t > 0 for t in tile)):
+    if not (
+        isinstance(tile, list)
+        and len(tile) == 2
+        and all(isinstance(t, int) and t > 0 for t in tile)
+    ):
         raise ConfigError(f"fine.tile: expected two positive integers [ny, nx], got {tile!r}")
     interval = sections["run"]["coupling_interval"]
     if interval is not None and interval <= 0:
-        raise ConfigError(f"run.coupling_interval: must be a positive number of seconds, got {interval}")
+        raise ConfigError(
+            f"run.coupling_interval: must be a positive number of seconds, got {interval}"
+        )
     if sections["run"]["onnx_threads"] < 1:
         raise ConfigError("run.onnx_threads: must be at least 1")
     for field_name, method in sections["remap"]["host_to_fine"].items():
         allowed = ("conservative", "bilinear", "nearest")
         if method not in allowed:
             raise ConfigError(
-                f"remap.host_to_fine.{field_name}: '{method}' is not allowed{_suggest(str(method), list(allowed))}"
+                f"remap.host_to_fine.{field_name}: '{method}' is not allowed"
+                + _suggest(str(method), list(allowed))
             )

@@ -53,8 +53,13 @@ class FineTiling:
     def tile(self, tile_id: int) -> Tile:
         ty, tx = divmod(int(tile_id), self.ntiles_x)
         j0, i0 = ty * self.tile_ny, tx * self.tile_nx
-        return Tile(int(tile_id), j0, min(j0 + self.tile_ny, self.grid.nlat),
-                    i0, min(i0 + self.tile_nx, self.grid.nlon))
+        return Tile(
+            int(tile_id),
+            j0,
+            min(j0 + self.tile_ny, self.grid.nlat),
+            i0,
+            min(i0 + self.tile_nx, self.grid.nlon),
+        )
 
     def window(self, tile: Tile) -> LatLonGrid:
         """The tile as a lat-lon grid of its own."""
@@ -69,8 +74,12 @@ class FineTiling:
     def halo_window(self, tile: Tile, halo: int) -> tuple[int, int, int, int]:
         """(j0, j1, i0, i1) of the tile grown by `halo` cells per side, clipped to the grid."""
         g = self.grid
-        return (max(tile.j0 - halo, 0), min(tile.j1 + halo, g.nlat),
-                max(tile.i0 - halo, 0), min(tile.i1 + halo, g.nlon))
+        return (
+            max(tile.j0 - halo, 0),
+            min(tile.j1 + halo, g.nlat),
+            max(tile.i0 - halo, 0),
+            min(tile.i1 + halo, g.nlon),
+        )
 
     def halo_indices(self, tile: Tile, halo: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows and columns of the tile plus `halo` cells per side, relative to its
@@ -80,6 +89,7 @@ class FineTiling:
         j = np.clip(np.arange(tile.j0 - halo, tile.j1 + halo), j0, j1 - 1) - j0
         i = np.clip(np.arange(tile.i0 - halo, tile.i1 + halo), i0, i1 - 1) - i0
         return j.astype(np.int64), i.astype(np.int64)
+
 
 def assign_tiles(land_cells: np.ndarray, nranks: int) -> np.ndarray:
     """Owner rank of every tile (−1 for tiles without land), balanced by land cells.
@@ -122,7 +132,9 @@ def check_host_decomposition(
     dup = _distributed_duplicates(comm, ids0)
     _raise_if_any(
         comm,
-        f"host cell id {dup + 1} is owned by more than one rank (or twice by one)" if dup >= 0 else "",
+        f"host cell id {dup + 1} is owned by more than one rank (or twice by one)"
+        if dup >= 0
+        else "",
     )
     owned_active = int(np.count_nonzero(active[ids0]))
     total_owned_active = comm.allreduce(owned_active)

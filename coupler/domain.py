@@ -23,7 +23,9 @@ from coupler.static import StaticFineData
 BLOCK_ROWS = 240
 
 
-def land_fraction(host: LatLonGrid, static: StaticFineData, mask_var: str = "landmask") -> np.ndarray:
+def land_fraction(
+    host: LatLonGrid, static: StaticFineData, mask_var: str = "landmask"
+) -> np.ndarray:
     """(host.nlat, host.nlon) fraction of each host cell covered by fine land."""
     fine = static.grid
     land_area = np.zeros(host.size)
@@ -43,7 +45,9 @@ def land_fraction(host: LatLonGrid, static: StaticFineData, mask_var: str = "lan
     return (land_area / cell_area).reshape(host.shape)
 
 
-def make_domain(grid: LatLonGrid, static_path: Path, output: Path, mask_var: str = "landmask") -> HostGrid:
+def make_domain(
+    grid: LatLonGrid, static_path: Path, output: Path, mask_var: str = "landmask"
+) -> HostGrid:
     """Write the domain file and return the host grid it describes."""
     with StaticFineData(static_path) as static:
         frac = np.clip(land_fraction(grid, static, mask_var), 0.0, 1.0)
@@ -54,8 +58,10 @@ def make_domain(grid: LatLonGrid, static_path: Path, output: Path, mask_var: str
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "domain", help="write an E3SM domain file whose land mask matches the fine static data",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "domain",
+        help="write an E3SM domain file whose land mask matches the fine static data",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--grid", required=True, metavar="latlon:NLAT,NLON:S,N,W,E", help="host grid")
     p.add_argument("--static", required=True, type=Path, help="static fine-grid file")

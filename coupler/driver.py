@@ -36,11 +36,12 @@ def host_cells(mask: np.ndarray, rank: int, size: int, how: str) -> np.ndarray:
     if how == "round_robin":
         return active[rank::size]
     bounds = np.linspace(0, active.size, size + 1).round().astype(int)
-    return active[bounds[rank]:bounds[rank + 1]]
+    return active[bounds[rank] : bounds[rank + 1]]
 
 
-def analytic_forcing(name: str, lat: np.ndarray, lon: np.ndarray, time: ModelTime,
-                     nlev: int = 1) -> np.ndarray:
+def analytic_forcing(
+    name: str, lat: np.ndarray, lon: np.ndarray, time: ModelTime, nlev: int = 1
+) -> np.ndarray:
     """A synthetic but realistic daily-mean climate (the Fortran test host's formulas):
     warm tropics and cold poles with a latitude-dependent seasonal cycle, insolation from
     solar geometry, a wet tropical belt. For tests and demos without forcing data.
@@ -50,9 +51,12 @@ def analytic_forcing(name: str, lat: np.ndarray, lon: np.ndarray, time: ModelTim
     doy = time.day_of_year - 0.5  # the mean of the day just completed
     season = 2.0 * np.pi * doy / ndays
     phi = lat * deg
-    t = (301.0 - 45.0 * np.sin(phi) ** 2
-         - (2.0 + 18.0 * np.abs(np.sin(phi))) * np.sign(lat) * np.cos(season - 2 * np.pi * 15 / 365)
-         + 1.5 * np.sin(lon * deg))
+    t = (
+        301.0
+        - 45.0 * np.sin(phi) ** 2
+        - (2.0 + 18.0 * np.abs(np.sin(phi))) * np.sign(lat) * np.cos(season - 2 * np.pi * 15 / 365)
+        + 1.5 * np.sin(lon * deg)
+    )
     p = 100000.0 + 1000.0 * np.cos(phi)
     if name == "TBOT":
         v = t
@@ -60,11 +64,19 @@ def analytic_forcing(name: str, lat: np.ndarray, lon: np.ndarray, time: ModelTim
         dec = 23.44 * deg * np.sin(2 * np.pi * (284.0 + doy) / ndays)
         dist = 1.0 + 0.033 * np.cos(2 * np.pi * doy / ndays)
         h = np.arccos(np.clip(-np.tan(phi) * np.tan(dec), -1.0, 1.0))
-        toa = 1361.0 / np.pi * dist * (h * np.sin(phi) * np.sin(dec) + np.cos(phi) * np.cos(dec) * np.sin(h))
+        toa = (
+            1361.0
+            / np.pi
+            * dist
+            * (h * np.sin(phi) * np.sin(dec) + np.cos(phi) * np.cos(dec) * np.sin(h))
+        )
         v = (0.625 + 0.075 * np.cos(2 * lon * deg)) * toa
     elif name == "PRECTmms":
-        v = (1.0 + 5.0 * np.exp(-((lat / 12.0) ** 2))
-             + 2.0 * (1.0 + np.sin(season + lon * deg)) * np.maximum(0.0, np.cos(phi))) / 86400.0
+        v = (
+            1.0
+            + 5.0 * np.exp(-((lat / 12.0) ** 2))
+            + 2.0 * (1.0 + np.sin(season + lon * deg)) * np.maximum(0.0, np.cos(phi))
+        ) / 86400.0
     elif name == "FLDS":
         v = (0.75 + 0.1 * np.cos(phi)) * 5.670374419e-8 * t**4
     elif name == "QBOT":
@@ -106,14 +118,21 @@ def run(config: Config, comm, quiet: bool = False) -> dict[str, float]:
         forcing = ForcingFile(config.resolve(drv["forcing"]), ids, config.calendar)
     imports = list(comp.pipeline.imports)
     exports = {n: np.zeros((comp.registry[n].levels, ids.size)) for n in comp.pipeline.exports}
-    bar = tqdm(total=nsteps, unit="step", desc="landemu run", disable=quiet or comm.rank != 0
-               or not sys.stdout.isatty())
+    bar = tqdm(
+        total=nsteps,
+        unit="step",
+        desc="landemu run",
+        disable=quiet or comm.rank != 0 or not sys.stdout.isatty(),
+    )
     for _ in range(nsteps):
         t_next = now + interval
         for name in imports:
             nlev = comp.registry[name].levels
-            values = (forcing.mean(name, now, t_next) if forcing is not None
-                      else analytic_forcing(name, lat, lon, t_next, nlev))
+            values = (
+                forcing.mean(name, now, t_next)
+                if forcing is not None
+                else analytic_forcing(name, lat, lon, t_next, nlev)
+            )
             comp.put(name, values)
         comp.advance(t_next)
         for name, buf in exports.items():
@@ -143,7 +162,9 @@ def _number_of_steps(drv: dict, start: ModelTime, interval: int, calendar: str) 
         return int(drv["steps"])
     stop = ModelTime.parse(drv["stop"], calendar)
     if (stop - start) % interval or stop <= start:
-        raise ConfigError(f"driver.stop: {stop} is not a whole number of coupling intervals after {start}")
+        raise ConfigError(
+            f"driver.stop: {stop} is not a whole number of coupling intervals after {start}"
+        )
     return (stop - start) // interval
 
 
@@ -160,8 +181,12 @@ def _host_means(comm, exports: dict[str, np.ndarray], area: np.ndarray) -> dict[
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("run", help="run a coupled simulation with the Python host driver",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "run",
+        help="run a coupled simulation with the Python host driver",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("config", type=Path, help="the run's YAML configuration")
     p.add_argument("--steps", type=int, help="override driver.steps")
     p.add_argument("--stop", help="override driver.stop (a date)")

@@ -41,9 +41,16 @@ class TileData:
 class FineDomain:
     """This rank's tiles of the fine grid."""
 
-    def __init__(self, comm, grid: LatLonGrid, tile_shape: tuple[int, int],
-                 static: StaticFineData | None, mask_var: str, static_vars: set[str],
-                 halo: int) -> None:
+    def __init__(
+        self,
+        comm,
+        grid: LatLonGrid,
+        tile_shape: tuple[int, int],
+        static: StaticFineData | None,
+        mask_var: str,
+        static_vars: set[str],
+        halo: int,
+    ) -> None:
         self.grid = grid
         self.tiling = FineTiling(grid, *tile_shape)
         self.halo = int(halo)
@@ -61,23 +68,29 @@ class FineDomain:
             for t in np.flatnonzero(self.owner == comm.rank)
         ]
         # Interior cells in tile order: the source array of fine → host remaps.
-        self.interior_mask = np.concatenate([td.mask.ravel() for td in self.tiles]) \
-            if self.tiles else np.zeros(0, bool)
+        self.interior_mask = (
+            np.concatenate([td.mask.ravel() for td in self.tiles])
+            if self.tiles
+            else np.zeros(0, bool)
+        )
 
     def _count_land(self, comm, static: StaticFineData | None, mask_var: str) -> np.ndarray:
         """Land cells per tile; rank r counts tiles r, r+size, … then all ranks share."""
         counts = np.zeros(self.tiling.ntiles, np.int64)
         for tid in range(comm.rank, self.tiling.ntiles, comm.size):
             tile = self.tiling.tile(tid)
-            counts[tid] = tile.size if static is None else int(
-                np.count_nonzero(static.read(mask_var, self.tiling.window(tile)))
+            counts[tid] = (
+                tile.size
+                if static is None
+                else int(np.count_nonzero(static.read(mask_var, self.tiling.window(tile))))
             )
         total = np.zeros_like(counts)
         comm.Allreduce(counts, total)  # each entry has exactly one non-zero contributor
         return total
 
-    def _load_tile(self, tile: Tile, static: StaticFineData | None, mask_var: str,
-                   static_vars: set[str]) -> TileData:
+    def _load_tile(
+        self, tile: Tile, static: StaticFineData | None, mask_var: str, static_vars: set[str]
+    ) -> TileData:
         g, h = self.grid, self.halo
         window = self.tiling.halo_window(tile, h)
         j0, j1, i0, i1 = window

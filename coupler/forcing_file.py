@@ -18,8 +18,15 @@ from coupler.clock import ModelTime, canonical_calendar
 from coupler.errors import DataFileError
 from coupler.fields import FieldRegistry
 
-_UNIT_SECONDS = {"seconds": 1, "second": 1, "minutes": 60, "hours": 3600, "hour": 3600,
-                 "days": 86400, "day": 86400}
+_UNIT_SECONDS = {
+    "seconds": 1,
+    "second": 1,
+    "minutes": 60,
+    "hours": 3600,
+    "hour": 3600,
+    "days": 86400,
+    "day": 86400,
+}
 
 
 class ForcingFile:
@@ -45,7 +52,8 @@ class ForcingFile:
         unit, _, ref = units.partition(" since ")
         if unit not in _UNIT_SECONDS or not ref:
             raise DataFileError(
-                f"forcing file '{self.path}': time units '{units}' are not '<days|hours|seconds> since DATE'"
+                f"forcing file '{self.path}': time units '{units}' are not "
+                "'<days|hours|seconds> since DATE'"
             )
         file_cal = canonical_calendar(getattr(t, "calendar", "standard"))
         if file_cal != calendar:
@@ -53,7 +61,9 @@ class ForcingFile:
                 f"forcing file '{self.path}' uses the {file_cal} calendar, the run {calendar}"
             )
         origin = ModelTime.parse(ref.strip()[:19], calendar)
-        return origin.seconds + np.rint(np.asarray(t[:], np.float64) * _UNIT_SECONDS[unit]).astype(np.int64)
+        return origin.seconds + np.rint(np.asarray(t[:], np.float64) * _UNIT_SECONDS[unit]).astype(
+            np.int64
+        )
 
     def mean(self, name: str, t0: ModelTime, t1: ModelTime) -> np.ndarray:
         """(nlev, n_cells) mean of the records with t0 < time ≤ t1."""
@@ -73,7 +83,11 @@ class ForcingFile:
                 f"forcing file '{self.path}' has no {name} record between {t0} and {t1}"
             )
         block = np.asarray(var[k0:k1], np.float64)  # (nt, [lev,] cells or lat, lon)
-        flat = block.reshape(k1 - k0, spec.levels, -1) if spec.levels > 1 else block.reshape(k1 - k0, 1, -1)
+        flat = (
+            block.reshape(k1 - k0, spec.levels, -1)
+            if spec.levels > 1
+            else block.reshape(k1 - k0, 1, -1)
+        )
         if flat.shape[-1] <= int(self.cells.max(initial=-1)):
             raise DataFileError(
                 f"forcing file '{self.path}': {name} has {flat.shape[-1]} cells, the host grid more"

@@ -31,7 +31,8 @@ class History:
         self.schedule = cfg["frequency"]
         self.acc = {
             name: Accumulator(comp.registry[name].levels, comp.n_local)
-            for name in self.fields if name not in comp.imports
+            for name in self.fields
+            if name not in comp.imports
         }
         self.period_start: ModelTime | None = None
         self.path: Path | None = None
@@ -86,7 +87,9 @@ class History:
 
     def _create(self, now: ModelTime) -> None:
         comp = self.comp
-        name = self._file_name or f"{comp.config.run['name']}.landemu.h.{self.period_start.stamp()}.nc"
+        name = (
+            self._file_name or f"{comp.config.run['name']}.landemu.h.{self.period_start.stamp()}.nc"
+        )
         self.path = comp.output_dir / name
         partial = _partial(self.path)
         host = comp.host

@@ -14,7 +14,9 @@ from pathlib import Path
 LOGGER_NAME = "landemu"
 
 
-def setup_logging(rank: int, level: str = "info", per_rank_dir: Path | None = None) -> logging.Logger:
+def setup_logging(
+    rank: int, level: str = "info", per_rank_dir: Path | None = None
+) -> logging.Logger:
     """Configure and return the `landemu` logger for this rank (idempotent)."""
     log = logging.getLogger(LOGGER_NAME)
     for handler in list(log.handlers):
@@ -24,7 +26,9 @@ def setup_logging(rank: int, level: str = "info", per_rank_dir: Path | None = No
     log.setLevel(logging.DEBUG)
     console = logging.StreamHandler(sys.stdout if rank == 0 else sys.stderr)
     console.setLevel(getattr(logging, level.upper()) if rank == 0 else logging.WARNING)
-    console.setFormatter(logging.Formatter(f"landemu[{rank}]: %(message)s" if rank else "landemu: %(message)s"))
+    console.setFormatter(
+        logging.Formatter(f"landemu[{rank}]: %(message)s" if rank else "landemu: %(message)s")
+    )
     log.addHandler(console)
     if per_rank_dir is not None:
         per_rank_dir.mkdir(parents=True, exist_ok=True)

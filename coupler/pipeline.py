@@ -122,7 +122,8 @@ class Pipeline:
         for name, var in step.outputs.items():
             if name in self.producer:
                 raise ConfigError(
-                    f"{where}: output {name} is also produced by step '{self.producer[name][0].name}'"
+                    f"{where}: output {name} is also produced by step "
+                    f"'{self.producer[name][0].name}'"
                 )
             if name in self.imports:
                 raise ConfigError(f"{where}: output {name} is also a host import")
@@ -148,21 +149,27 @@ class Pipeline:
             if step.grid != "fine":
                 raise ConfigError(f"{where}: static fields exist on the fine grid only")
             return Source("static")
-        options = [f"host imports ({', '.join(self.imports) or 'none'})",
-                   f"outputs of earlier steps ({', '.join(self.producer) or 'none'})"]
+        options = [
+            f"host imports ({', '.join(self.imports) or 'none'})",
+            f"outputs of earlier steps ({', '.join(self.producer) or 'none'})",
+        ]
         options.append(
             f"static variables ({', '.join(sorted(static_vars))})"
-            if static_vars is not None else "static variables (no fine.static file configured)"
+            if static_vars is not None
+            else "static variables (no fine.static file configured)"
         )
         raise ConfigError(f"{where}: not available; it must be one of the " + "; ".join(options))
 
     def _register_output(self, where: str, name: str, var: Var) -> None:
         if name in self.registry:
             spec = self.registry[name]
-            _same_var(f"{where} output {name}", var, Var(spec.units, spec.levels), "field dictionary")
+            _same_var(
+                f"{where} output {name}", var, Var(spec.units, spec.levels), "field dictionary"
+            )
         else:
-            self.registry.register(FieldSpec(name=name, units=var.units, levels=var.levels,
-                                             long_name=var.long_name))
+            self.registry.register(
+                FieldSpec(name=name, units=var.units, levels=var.levels, long_name=var.long_name)
+            )
 
     def spec(self, name: str) -> FieldSpec:
         return self.registry[name]
@@ -170,7 +177,10 @@ class Pipeline:
 
 def _same_var(where: str, got: Var, expected: Var, what: str) -> None:
     if got.units.replace(" ", "") != expected.units.replace(" ", ""):
-        raise ConfigError(f"{where}: units '{got.units}' differ from the {what}'s '{expected.units}'")
+        raise ConfigError(
+            f"{where}: units '{got.units}' differ from the {what}'s '{expected.units}'"
+        )
     if got.levels != expected.levels:
-        raise ConfigError(f"{where}: {got.levels} level(s) differ from the {what}'s {expected.levels}")
-
+        raise ConfigError(
+            f"{where}: {got.levels} level(s) differ from the {what}'s {expected.levels}"
+        )

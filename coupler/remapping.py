@@ -29,13 +29,18 @@ def _latlon(host: HostGrid, direction: str):
 class HostToFine:
     """Host fields (nvar, n_host_local) → per owned tile (nvar, ny+2h, nx+2h)."""
 
-    def __init__(self, comm, host: HostGrid, host_ids0: np.ndarray, fine: FineDomain,
-                 method: str) -> None:
+    def __init__(
+        self, comm, host: HostGrid, host_ids0: np.ndarray, fine: FineDomain, method: str
+    ) -> None:
         self.fine = fine
         self.method = method
         self.regridder = Regridder.host_to_tiles(
-            comm, _latlon(host, "host → fine"), host_ids0, fine.grid,
-            [td.window for td in fine.tiles], method=method,
+            comm,
+            _latlon(host, "host → fine"),
+            host_ids0,
+            fine.grid,
+            [td.window for td in fine.tiles],
+            method=method,
         )
         covered = self.regridder.covered
         counts = comm.allgather(int(np.count_nonzero(~covered)))
@@ -52,7 +57,7 @@ class HostToFine:
         tiles = []
         for k, td in enumerate(self.fine.tiles):
             j0, j1, i0, i1 = td.window
-            block = out[:, self._offsets[k]:self._offsets[k + 1]].reshape(-1, j1 - j0, i1 - i0)
+            block = out[:, self._offsets[k] : self._offsets[k + 1]].reshape(-1, j1 - j0, i1 - i0)
             tiles.append(td.expand(block))
         return tiles
 
@@ -60,15 +65,22 @@ class HostToFine:
 class FineToHost:
     """Per owned tile (nvar, ny, nx) → host fields (nvar, n_host_local)."""
 
-    def __init__(self, comm, host: HostGrid, host_ids0: np.ndarray, fine: FineDomain,
-                 normalization: str) -> None:
+    def __init__(
+        self, comm, host: HostGrid, host_ids0: np.ndarray, fine: FineDomain, normalization: str
+    ) -> None:
         self.fine = fine
         self.n_src = int(fine.interior_mask.size)
         t = [td.tile for td in fine.tiles]
         self.regridder = Regridder.tiles_to_host(
-            comm, fine.grid, [(x.j0, x.j1, x.i0, x.i1) for x in t], _latlon(host, "fine → host"),
-            host_ids0, normalization=normalization, tile_ids=[x.id for x in t],
-            src_mask=fine.interior_mask, fill_value=0.0,
+            comm,
+            fine.grid,
+            [(x.j0, x.j1, x.i0, x.i1) for x in t],
+            _latlon(host, "fine → host"),
+            host_ids0,
+            normalization=normalization,
+            tile_ids=[x.id for x in t],
+            src_mask=fine.interior_mask,
+            fill_value=0.0,
         )
         self.host_ids0 = host_ids0
 

@@ -68,8 +68,9 @@ def _collect(comp) -> tuple[dict[str, int], dict[str, np.ndarray], dict[str, lis
     return scalars, host, fine
 
 
-def _restore(comp, scalars: dict[str, int], host: dict[str, np.ndarray],
-             fine: dict[str, list[np.ndarray]]) -> None:
+def _restore(
+    comp, scalars: dict[str, int], host: dict[str, np.ndarray], fine: dict[str, list[np.ndarray]]
+) -> None:
     cal = comp.calendar
 
     def time(v: int) -> ModelTime | None:
@@ -79,7 +80,8 @@ def _restore(comp, scalars: dict[str, int], host: dict[str, np.ndarray],
     comp.start = time(scalars["start"])
     comp.last_run = {
         s.name: time(scalars[f"last_run{SEP}{s.name}"])
-        for s in comp.steps if scalars[f"last_run{SEP}{s.name}"] >= 0
+        for s in comp.steps
+        if scalars[f"last_run{SEP}{s.name}"] >= 0
     }
     for name, field in comp.imports.items():
         for consumer, acc in field.means.items():
@@ -187,14 +189,19 @@ def _create(comp, partial: Path, scalars, host, all_ids, host_parts, fine) -> No
             ds.createDimension("fine_lat", ny)
             ds.createDimension("fine_lon", nx)
             ty, tx = comp.fine.tiling.tile_ny, comp.fine.tiling.tile_nx
-            for key, tiles in fine.items():
+            for key in fine:
                 nlev = _fine_levels(comp, key)
                 dim = f"lev{nlev}"
                 if dim not in ds.dimensions:
                     ds.createDimension(dim, nlev)
                 ds.createVariable(
-                    key, "f8", (dim, "fine_lat", "fine_lon"), zlib=True, complevel=1,
-                    chunksizes=(1, min(ty, ny), min(tx, nx)), fill_value=np.nan,
+                    key,
+                    "f8",
+                    (dim, "fine_lat", "fine_lon"),
+                    zlib=True,
+                    complevel=1,
+                    chunksizes=(1, min(ty, ny), min(tx, nx)),
+                    fill_value=np.nan,
                 )
 
 
@@ -213,7 +220,7 @@ def _write_tiles(comp, partial: Path, fine) -> None:
             v = ds[key]
             for td, a in zip(comp.fine.tiles, tiles, strict=True):
                 t = td.tile
-                v[:, t.j0:t.j1, t.i0:t.i1] = a.reshape(-1, *t.shape)
+                v[:, t.j0 : t.j1, t.i0 : t.i1] = a.reshape(-1, *t.shape)
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -228,7 +235,9 @@ def read_restart(comp, path: str | Path) -> None:
     try:
         with netCDF4.Dataset(path, "r") as ds:
             _check_matches(comp, ds, path)
-            missing = [k for k in (*scalars, *template_host, *template_fine) if k not in ds.variables]
+            missing = [
+                k for k in (*scalars, *template_host, *template_fine) if k not in ds.variables
+            ]
             if missing:
                 raise DataFileError(
                     f"restart file '{path}' lacks {len(missing)} variable(s) this configuration "
@@ -250,7 +259,7 @@ def read_restart(comp, path: str | Path) -> None:
 
 
 def _tile_from_file(var, tile, like: np.ndarray) -> np.ndarray:
-    a = np.asarray(var[:, tile.j0:tile.j1, tile.i0:tile.i1], np.float64)
+    a = np.asarray(var[:, tile.j0 : tile.j1, tile.i0 : tile.i1], np.float64)
     return a.reshape(like.shape)
 
 

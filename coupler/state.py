@@ -83,7 +83,9 @@ def as_host_array(values: np.ndarray, spec: FieldSpec, n_local: int, what: str) 
     nlev = spec.levels
     arr = np.asarray(values)
     if arr.dtype != np.float64:
-        raise FieldError(f"{what} {spec.name}: expected float64 (real(c_double)) values, got {arr.dtype}")
+        raise FieldError(
+            f"{what} {spec.name}: expected float64 (real(c_double)) values, got {arr.dtype}"
+        )
     if arr.ndim == 1 and nlev == 1:
         arr = arr.reshape(1, -1)
     if arr.shape != (nlev, n_local):
@@ -108,7 +110,9 @@ class ImportField:
     def __init__(self, spec: FieldSpec, n_local: int, consumers: dict[str, str]) -> None:
         self.spec = spec
         self.consumers = dict(consumers)
-        self.means = {c: Accumulator(spec.levels, n_local) for c, a in consumers.items() if a == "mean"}
+        self.means = {
+            c: Accumulator(spec.levels, n_local) for c, a in consumers.items() if a == "mean"
+        }
         wants_last = any(a == "last" for a in consumers.values())
         self.latest = np.zeros((spec.levels, n_local)) if wants_last else None
         self.has_latest = False
@@ -145,7 +149,9 @@ class ImportField:
                 )
             return acc.mean()
         if not self.has_latest:
-            raise FieldError(f"no values of {self.spec.name} have been put yet (needed by '{consumer}')")
+            raise FieldError(
+                f"no values of {self.spec.name} have been put yet (needed by '{consumer}')"
+            )
         return self.latest
 
     def consumed(self, consumer: str) -> None:
@@ -171,10 +177,14 @@ class ExportField:
         """Store values computed by the producer (checked: an emulator can go wrong)."""
         values = np.where(self.active, values, 0.0)
         checked = np.ascontiguousarray(values[:, self.active])
-        if lib.le_count_invalid(_ptr(checked), checked.size, self.spec.valid_min, self.spec.valid_max):
+        if lib.le_count_invalid(
+            _ptr(checked), checked.size, self.spec.valid_min, self.spec.valid_max
+        ):
             self.ready = False
             raise FieldError(
-                describe_invalid(self.spec, checked, ids[self.active], f"step '{self.producer}' produced")
+                describe_invalid(
+                    self.spec, checked, ids[self.active], f"step '{self.producer}' produced"
+                )
             )
         self.values[...] = values
         self.ready = True

@@ -57,6 +57,7 @@ class Timers:
             secs = [d.get(n, (0, 0.0))[1] for d in everyone]
             calls = max(d.get(n, (0, 0.0))[0] for d in everyone)
             lines.append(
-                f"{n:<36}{calls:>9d}{min(secs):>11.4f}{sum(secs) / len(secs):>11.4f}{max(secs):>11.4f}"
+                f"{n:<36}{calls:>9d}{min(secs):>11.4f}"
+                f"{sum(secs) / len(secs):>11.4f}{max(secs):>11.4f}"
             )
         return "\n".join(lines)

@@ -44,14 +44,25 @@ def coast_domain(coast_static: Path) -> Path:
 def base_config(static: Path, domain: Path, out: Path, **overrides) -> dict:
     """A small but complete configuration: phenology + round trip on the coast window."""
     cfg = {
-        "run": {"name": "t", "calendar": "noleap", "start": "2001-01-01",
-                "coupling_interval": 86400, "output_dir": str(out), "log_level": "warning"},
-        "host": {"grid": str(domain), "imports": ["TBOT", "PRECTmms"],
-                 "exports": ["LAI", "TBOT_FINE_CHECK"]},
+        "run": {
+            "name": "t",
+            "calendar": "noleap",
+            "start": "2001-01-01",
+            "coupling_interval": 86400,
+            "output_dir": str(out),
+            "log_level": "warning",
+        },
+        "host": {
+            "grid": str(domain),
+            "imports": ["TBOT", "PRECTmms"],
+            "exports": ["LAI", "TBOT_FINE_CHECK"],
+        },
         "fine": {"grid": COAST_FINE, "tile": [60, 60], "static": str(static)},
         "remap": {"host_to_fine_default": "conservative"},
-        "steps": [{"name": "phenology", "transform": "phenology_gsi", "schedule": "daily"},
-                  {"name": "roundtrip", "transform": "roundtrip", "schedule": "daily"}],
+        "steps": [
+            {"name": "phenology", "transform": "phenology_gsi", "schedule": "daily"},
+            {"name": "roundtrip", "transform": "roundtrip", "schedule": "daily"},
+        ],
         "history": {"fields": ["LAI", "TBOT"], "frequency": "monthly"},
     }
     for section, values in overrides.items():
@@ -72,17 +83,23 @@ def write_config(path: Path, cfg: dict) -> Path:
 @pytest.fixture
 def make_config(tmp_path, coast_static, coast_domain):
     """make_config(**overrides) -> path of a YAML config in a fresh folder."""
+
     def make(name: str = "cfg.yaml", **overrides) -> Path:
         cfg = base_config(coast_static, coast_domain, tmp_path / "out", **overrides)
         return write_config(tmp_path / name, cfg)
+
     return make
 
 
-def run_mpi(nranks: int, *args: str, timeout: int = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_mpi(
+    nranks: int, *args: str, timeout: int = 300, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """Run `python args...` on nranks ranks; fail the test with the output if it fails."""
     cmd = [str(MPIRUN), "-n", str(nranks), sys.executable, *args]
     full_env = {**os.environ, **(env or {})}
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env, cwd=REPO)
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, env=full_env, cwd=REPO
+    )
     if proc.returncode != 0:
         pytest.fail(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc

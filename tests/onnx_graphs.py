@@ -18,13 +18,18 @@ def _save(graph, path: Path) -> Path:
     return path
 
 
-def affine_columns(path: Path, weights: list[float], bias: float, name_in="x", name_out="y") -> Path:
+def affine_columns(
+    path: Path, weights: list[float], bias: float, name_in="x", name_out="y"
+) -> Path:
     """Host-column model: y (N, 1) = x (N, C) · weights + bias."""
     c = len(weights)
     w = numpy_helper.from_array(np.asarray(weights, np.float32).reshape(c, 1), "w")
     b = numpy_helper.from_array(np.asarray([bias], np.float32), "b")
     graph = helper.make_graph(
-        [helper.make_node("MatMul", [name_in, "w"], ["xw"]), helper.make_node("Add", ["xw", "b"], [name_out])],
+        [
+            helper.make_node("MatMul", [name_in, "w"], ["xw"]),
+            helper.make_node("Add", ["xw", "b"], [name_out]),
+        ],
         "affine_columns",
         [helper.make_tensor_value_info(name_in, TensorProto.FLOAT, ["N", c])],
         [helper.make_tensor_value_info(name_out, TensorProto.FLOAT, ["N", 1])],
@@ -39,9 +44,11 @@ def scale_image(path: Path, channels: int, factor: float, bias: float) -> Path:
     b = numpy_helper.from_array(np.asarray([bias], np.float32), "b")
     axes = numpy_helper.from_array(np.asarray([1], np.int64), "axes")
     graph = helper.make_graph(
-        [helper.make_node("ReduceSum", ["x", "axes"], ["s"], keepdims=1),
-         helper.make_node("Mul", ["s", "f"], ["sf"]),
-         helper.make_node("Add", ["sf", "b"], ["y"])],
+        [
+            helper.make_node("ReduceSum", ["x", "axes"], ["s"], keepdims=1),
+            helper.make_node("Mul", ["s", "f"], ["sf"]),
+            helper.make_node("Add", ["sf", "b"], ["y"]),
+        ],
         "scale_image",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, channels, "H", "W"])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, "H", "W"])],

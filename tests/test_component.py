@@ -26,7 +26,10 @@ def forcing(comp, day):
     return {"TBOT": t, "PRECTmms": np.full(n, 3e-5)}
 
 
-def step(comp, day, t0=ModelTime.from_date(2001, 1, 1)):
+T0 = ModelTime.from_date(2001, 1, 1)
+
+
+def step(comp, day, t0=T0):
     for name, values in forcing(comp, day).items():
         comp.put(name, values)
     comp.advance(t0 + 86400 * day)
@@ -80,8 +83,11 @@ def test_restart_2n_equals_n_plus_restart_plus_n(make_config, tmp_path):
     restart = first.write_restart()
     first.finalize()
     assert restart.exists() and restart.name.endswith("2001-01-21-00000.nc")
-    second = start(make_config("c.yaml", run={"output_dir": str(tmp_path / "c")},
-                               restart={"read": str(restart)}))
+    second = start(
+        make_config(
+            "c.yaml", run={"output_dir": str(tmp_path / "c")}, restart={"read": str(restart)}
+        )
+    )
     for day in range(n + 1, 2 * n + 1):
         step(second, day)
     got = np.empty(second.n_local)
@@ -97,7 +103,9 @@ def test_calls_out_of_order_are_errors_not_crashes(make_config):
     with pytest.raises(CallOrderError, match="advance is not allowed before set_decomposition"):
         comp.advance(ModelTime.from_date(2001, 1, 2))
     comp.set_decomposition(np.flatnonzero(comp.host.mask) + 1)
-    with pytest.raises(CallOrderError, match="set_decomposition is not allowed after set_decomposition"):
+    with pytest.raises(
+        CallOrderError, match="set_decomposition is not allowed after set_decomposition"
+    ):
         comp.set_decomposition(np.array([1]))
     with pytest.raises(FieldError, match="get LAI: no value yet; step 'phenology' has not run"):
         comp.get("LAI", np.zeros(comp.n_local))
@@ -151,12 +159,16 @@ def test_domain_that_does_not_match_the_decomposition(make_config):
 def test_config_mistakes_are_found_at_init(make_config, tmp_path):
     with pytest.raises(ConfigError, match="host.exports: no step produces SAI"):
         Component(COMM, make_config(host={"exports": ["LAI", "SAI"]}))
-    with pytest.raises(ConfigError, match="steps.phenology.transform: unknown transform 'phenolgy_gsi'"):
+    with pytest.raises(
+        ConfigError, match="steps.phenology.transform: unknown transform 'phenolgy_gsi'"
+    ):
         Component(COMM, make_config(steps=[{"name": "phenology", "transform": "phenolgy_gsi"}]))
     with pytest.raises(ConfigError, match=r"steps.phenology input PRECTmms: not available"):
         Component(COMM, make_config(host={"imports": ["TBOT"]}))
     with pytest.raises(ConfigError, match="exchanged in 'K', the config says 'degC'"):
-        Component(COMM, make_config(host={"imports": {"TBOT": {"units": "degC"}, "PRECTmms": None}}))
+        Component(
+            COMM, make_config(host={"imports": {"TBOT": {"units": "degC"}, "PRECTmms": None}})
+        )
     with pytest.raises(ConfigError, match="history.fields: FSDS is neither a host import"):
         Component(COMM, make_config(history={"fields": ["FSDS"]}))
 

@@ -18,8 +18,11 @@ def exports(path):
 def test_exports_are_bit_for_bit_identical_on_1_2_and_4_ranks(make_config, tmp_path):
     results = {}
     for n in (1, 2, 4):
-        cfg = make_config(f"c{n}.yaml", run={"output_dir": str(tmp_path / f"o{n}")},
-                          history={"frequency": "every 5 days"})
+        cfg = make_config(
+            f"c{n}.yaml",
+            run={"output_dir": str(tmp_path / f"o{n}")},
+            history={"frequency": "every 5 days"},
+        )
         run_mpi(n, SCRIPT, str(cfg), "1", "12", str(tmp_path / f"e{n}.npz"))
         results[n] = exports(tmp_path / f"e{n}.npz")
     assert results[1]["LAI"].shape == (12, 1, 16)
@@ -38,10 +41,22 @@ def test_restart_is_bit_for_bit_even_on_another_rank_count(make_config, tmp_path
     run_mpi(1, SCRIPT, str(cfg), "1", str(2 * n), str(tmp_path / "ref.npz"))
     restart = tmp_path / "mid.nc"
     cfg = make_config("first.yaml", run={"output_dir": str(tmp_path / "first")})
-    run_mpi(2, SCRIPT, str(cfg), "1", str(n), str(tmp_path / "first.npz"), "--write-restart", str(restart))
-    cfg = make_config("second.yaml", run={"output_dir": str(tmp_path / "second")},
-                      restart={"read": str(restart)})
+    run_mpi(
+        2,
+        SCRIPT,
+        str(cfg),
+        "1",
+        str(n),
+        str(tmp_path / "first.npz"),
+        "--write-restart",
+        str(restart),
+    )
+    cfg = make_config(
+        "second.yaml", run={"output_dir": str(tmp_path / "second")}, restart={"read": str(restart)}
+    )
     run_mpi(4, SCRIPT, str(cfg), str(n + 1), str(2 * n), str(tmp_path / "second.npz"))
     ref, first, second = (exports(tmp_path / f"{k}.npz") for k in ("ref", "first", "second"))
     for name in ref:
-        np.testing.assert_array_equal(np.concatenate([first[name], second[name]]), ref[name], err_msg=name)
+        np.testing.assert_array_equal(
+            np.concatenate([first[name], second[name]]), ref[name], err_msg=name
+        )

@@ -44,7 +44,9 @@ def test_typo_in_a_section_suggests_the_right_one():
 
 
 def test_value_outside_its_choices_lists_them():
-    with pytest.raises(ConfigError, match=r"run.on_error: 'abrt' is not allowed; did you mean 'abort'"):
+    with pytest.raises(
+        ConfigError, match=r"run.on_error: 'abrt' is not allowed; did you mean 'abort'"
+    ):
         parse({"run": {"on_error": "abrt"}})
 
 
@@ -92,8 +94,10 @@ def test_missing_file_and_invalid_yaml(tmp_path):
 def test_relative_paths_resolve_against_the_config_folder(tmp_path):
     cfg = tmp_path / "sub" / "c.yaml"
     cfg.parent.mkdir()
-    cfg.write_text("run: {output_dir: out, start: 2001-01-01}\nhost: {grid: d.nc, imports: [], exports: []}\n"
-                   "fine: {grid: 'latlon:1,1:0,1,0,1', static: s.nc}\n")
+    cfg.write_text(
+        "run: {output_dir: out, start: 2001-01-01}\nhost: {grid: d.nc, imports: [], exports: []}\n"
+        "fine: {grid: 'latlon:1,1:0,1,0,1', static: s.nc}\n"
+    )
     c = load_config(cfg)
     assert c.run["output_dir"] == tmp_path / "sub" / "out"
     assert c.fine["static"] == tmp_path / "sub" / "s.nc"

@@ -15,7 +15,7 @@ def test_tiles_cover_the_grid_once():
     seen = np.zeros(g.shape, int)
     for t in range(tiling.ntiles):
         tile = tiling.tile(t)
-        seen[tile.j0:tile.j1, tile.i0:tile.i1] += 1
+        seen[tile.j0 : tile.j1, tile.i0 : tile.i1] += 1
         assert tiling.cell_ids(tile)[0, 0] == tile.j0 * g.nlon + tile.i0
     assert seen.min() == seen.max() == 1
 

@@ -16,10 +16,18 @@ T0 = ModelTime.from_date(2001, 1, 1)
 
 
 def host_step(model, **extra):
-    return {"name": "net", "onnx": str(model), "grid": "host", "schedule": "daily",
-            "inputs": [{"name": "TBOT", "units": "K", "offset": 273.15, "scale": 10.0},
-                       {"name": "PRECTmms", "units": "kg m-2 s-1", "scale": 1e-5}],
-            "outputs": [{"name": "NET_OUT", "units": "1", "scale": 2.0, "offset": 1.0}], **extra}
+    return {
+        "name": "net",
+        "onnx": str(model),
+        "grid": "host",
+        "schedule": "daily",
+        "inputs": [
+            {"name": "TBOT", "units": "K", "offset": 273.15, "scale": 10.0},
+            {"name": "PRECTmms", "units": "kg m-2 s-1", "scale": 1e-5},
+        ],
+        "outputs": [{"name": "NET_OUT", "units": "1", "scale": 2.0, "offset": 1.0}],
+        **extra,
+    }
 
 
 def run_one_day(cfg_path, values):
@@ -62,10 +70,17 @@ def test_host_batches_are_independent_of_the_batch_composition(make_config, tmp_
 
 def test_fine_step_runs_per_tile_and_is_remapped_to_the_host(make_config, tmp_path):
     model = scale_image(tmp_path / "img.onnx", 1, 0.5, 1.0)
-    step = {"name": "img", "onnx": str(model), "grid": "fine", "schedule": "daily",
-            "inputs": [{"name": "TBOT", "units": "K", "offset": 273.15}],
-            "outputs": [{"name": "IMG_OUT", "units": "K"}]}
-    cfg = make_config(steps=[step], host={"exports": ["IMG_OUT"], "imports": ["TBOT"]}, history=None)
+    step = {
+        "name": "img",
+        "onnx": str(model),
+        "grid": "fine",
+        "schedule": "daily",
+        "inputs": [{"name": "TBOT", "units": "K", "offset": 273.15}],
+        "outputs": [{"name": "IMG_OUT", "units": "K"}],
+    }
+    cfg = make_config(
+        steps=[step], host={"exports": ["IMG_OUT"], "imports": ["TBOT"]}, history=None
+    )
     comp = run_one_day(cfg, lambda n: {"TBOT": 270.0 + np.arange(n, dtype=float)})
     out = np.empty(comp.n_local)
     comp.get("IMG_OUT", out)
@@ -76,14 +91,19 @@ def test_fine_step_runs_per_tile_and_is_remapped_to_the_host(make_config, tmp_pa
 
 
 def test_missing_model_file(make_config, tmp_path):
-    cfg = make_config(steps=[host_step(tmp_path / "nope.onnx")], host={"exports": ["NET_OUT"]}, history=None)
+    cfg = make_config(
+        steps=[host_step(tmp_path / "nope.onnx")], host={"exports": ["NET_OUT"]}, history=None
+    )
     with pytest.raises(ModelError, match="nope.onnx' does not exist"):
         Component(COMM, cfg)
 
 
 def test_corrupt_model_file(make_config, tmp_path):
-    cfg = make_config(steps=[host_step(corrupt(tmp_path / "bad.onnx"))], host={"exports": ["NET_OUT"]},
-                      history=None)
+    cfg = make_config(
+        steps=[host_step(corrupt(tmp_path / "bad.onnx"))],
+        host={"exports": ["NET_OUT"]},
+        history=None,
+    )
     with pytest.raises(ModelError, match=r"bad.onnx' cannot be loaded \(corrupt or not ONNX\?\)"):
         Component(COMM, cfg)
 
@@ -91,7 +111,9 @@ def test_corrupt_model_file(make_config, tmp_path):
 def test_model_inputs_that_do_not_match_the_config(make_config, tmp_path):
     model = affine_columns(tmp_path / "three.onnx", [1.0, 1.0, 1.0], 0.0)
     cfg = make_config(steps=[host_step(model)], host={"exports": ["NET_OUT"]}, history=None)
-    with pytest.raises(ModelError, match="input 'x' has 3 channels, the configuration gives 2 .TBOT.PRECTmms."):
+    with pytest.raises(
+        ModelError, match="input 'x' has 3 channels, the configuration gives 2 .TBOT.PRECTmms."
+    ):
         Component(COMM, cfg)
     image = scale_image(tmp_path / "img.onnx", 2, 1.0, 0.0)
     cfg = make_config(steps=[host_step(image)], host={"exports": ["NET_OUT"]}, history=None)

@@ -28,7 +28,9 @@ def test_check_kernels_count_nan_and_out_of_range_like_numpy():
     summed = np.empty_like(x)
     assert lib.le_check_sum(ptr(x), ptr(acc), ptr(summed), x.size, 0.0, 1.0) == expected
     np.testing.assert_array_equal(summed, acc + x)
-    assert lib.le_first_invalid(ptr(x), x.size, 0.0, 1.0) == int(np.flatnonzero(~((x >= 0) & (x <= 1)))[0])
+    assert lib.le_first_invalid(ptr(x), x.size, 0.0, 1.0) == int(
+        np.flatnonzero(~((x >= 0) & (x <= 1)))[0]
+    )
 
 
 def test_accumulated_mean_equals_numpy_sum_in_put_order():
@@ -51,7 +53,9 @@ def test_rejected_put_leaves_the_mean_exactly_unchanged():
     before = {k: a.sum.copy() for k, a in field.means.items()}
     bad = good.copy()
     bad[0, 2] = np.nan
-    with pytest.raises(FieldError, match=r"put TBOT: 1 value\(s\) NaN .* first: NaN at host cell id 3"):
+    with pytest.raises(
+        FieldError, match=r"put TBOT: 1 value\(s\) NaN .* first: NaN at host cell id 3"
+    ):
         field.put(bad, ids)
     for k, a in field.means.items():
         np.testing.assert_array_equal(a.sum, before[k])
@@ -61,7 +65,9 @@ def test_rejected_put_leaves_the_mean_exactly_unchanged():
 
 def test_wrong_units_show_up_as_out_of_range_values():
     field = ImportField(REG["TBOT"], 3, {"s": "mean"})
-    with pytest.raises(FieldError, match=r"valid range \[150, 350\] K; first: 15 at host cell id 8"):
+    with pytest.raises(
+        FieldError, match=r"valid range \[150, 350\] K; first: 15 at host cell id 8"
+    ):
         field.put(np.array([[15.0, 16.0, 17.0]]), np.array([7, 8, 9]))
 
 
@@ -73,7 +79,11 @@ def test_mean_of_nothing_is_an_error():
 
 def test_host_array_shape_errors_name_both_layouts():
     spec = REG["H2OSOI"]
-    with pytest.raises(FieldError, match=r"expected 10 level\(s\) × 5 local cells \(Fortran a\(5, 10\), C \[10\]\[5\]\), got Fortran shape \(5x9\)"):
+    with pytest.raises(
+        FieldError,
+        match=r"expected 10 level\(s\) × 5 local cells \(Fortran a\(5, 10\), "
+        r"C \[10\]\[5\]\), got Fortran shape \(5x9\)",
+    ):
         as_host_array(np.zeros((9, 5)), spec, 5, "put")
     with pytest.raises(FieldError, match="expected float64"):
         as_host_array(np.zeros((10, 5), np.float32), spec, 5, "put")

@@ -90,8 +90,14 @@ class Transform(Step):
     default_params: ClassVar[dict[str, Any]] = {}
     default_grid: ClassVar[str] = "fine"
 
-    def __init__(self, name: str, schedule: Schedule, params: dict[str, Any] | None = None,
-                 grid: str | None = None, halo: int = 0) -> None:
+    def __init__(
+        self,
+        name: str,
+        schedule: Schedule,
+        params: dict[str, Any] | None = None,
+        grid: str | None = None,
+        halo: int = 0,
+    ) -> None:
         super().__init__(
             name=name,
             grid=grid or self.default_grid,
@@ -106,7 +112,8 @@ class Transform(Step):
         if unknown:
             raise ConfigError(
                 f"steps.{name}.params: unknown key(s) {', '.join(unknown)} for transform "
-                f"'{self.transform_name}'; allowed: {', '.join(sorted(self.default_params)) or 'none'}"
+                f"'{self.transform_name}'; allowed: "
+                f"{', '.join(sorted(self.default_params)) or 'none'}"
             )
         self.params = {**self.default_params, **params}
 

@@ -26,6 +26,7 @@ takes the same kernel path whatever the decomposition; fine tiles are fixed by t
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,15 +52,22 @@ class _Channel:
 
 def _channels(where: str, entries: Any, default_grid_kind: str) -> list[_Channel]:
     if not isinstance(entries, list) or not entries:
-        raise ConfigError(f"{where}: expected a non-empty list of {{name: ..., units: ...}} entries")
+        raise ConfigError(
+            f"{where}: expected a non-empty list of {{name: ..., units: ...}} entries"
+        )
     allowed = {"name", "units", "levels", "scale", "offset", "kind", "long_name"}
     out = []
     for k, e in enumerate(entries):
         if not isinstance(e, dict) or "name" not in e or "units" not in e:
-            raise ConfigError(f"{where}[{k}]: each entry needs at least 'name' and 'units', got {e!r}")
+            raise ConfigError(
+                f"{where}[{k}]: each entry needs at least 'name' and 'units', got {e!r}"
+            )
         unknown = sorted(set(e) - allowed)
         if unknown:
-            raise ConfigError(f"{where}[{k}]: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+            raise ConfigError(
+                f"{where}[{k}]: unknown key(s) {', '.join(unknown)}; "
+                f"allowed: {', '.join(sorted(allowed))}"
+            )
         scale = float(e.get("scale", 1.0))
         if scale == 0.0:
             raise ConfigError(f"{where}[{k}].scale: must not be 0")
@@ -74,10 +82,21 @@ def _channels(where: str, entries: Any, default_grid_kind: str) -> list[_Channel
 class OnnxStep(Step):
     """A step whose computation is an ONNX model."""
 
-    def __init__(self, name, schedule, grid, halo, path: Path, inputs: list[_Channel],
-                 outputs: list[_Channel], threads: int) -> None:
+    def __init__(
+        self,
+        name,
+        schedule,
+        grid,
+        halo,
+        path: Path,
+        inputs: list[_Channel],
+        outputs: list[_Channel],
+        threads: int,
+    ) -> None:
         super().__init__(
-            name=name, grid=grid, schedule=schedule,
+            name=name,
+            grid=grid,
+            schedule=schedule,
             inputs={c.name: c.var for c in inputs},
             outputs={c.name: c.var for c in outputs},
             halo=halo,
@@ -92,7 +111,9 @@ class OnnxStep(Step):
     def from_config(cls, sc: StepConfig, threads: int) -> OnnxStep:
         where = f"steps.{sc.name}"
         if sc.params:
-            raise ConfigError(f"{where}.params: ONNX steps take no params (normalise with scale/offset)")
+            raise ConfigError(
+                f"{where}.params: ONNX steps take no params (normalise with scale/offset)"
+            )
         if sc.grid is None:
             raise ConfigError(f"{where}.grid: say where the model runs: fine or host")
         if sc.grid == "host" and sc.halo:
@@ -113,8 +134,9 @@ class OnnxStep(Step):
         self.input_dtypes = [_np_type(self, i) for i in model_in]
 
     # -- running ---------------------------------------------------------------------------
-    def run(self, inputs: dict[str, np.ndarray], state: dict[str, np.ndarray],
-            ctx: StepContext) -> dict[str, np.ndarray]:
+    def run(
+        self, inputs: dict[str, np.ndarray], state: dict[str, np.ndarray], ctx: StepContext
+    ) -> dict[str, np.ndarray]:
         tensors = [self._normalised(c, inputs[c.name]) for c in self.in_channels]
         if self.grid == "fine":
             arrays = [t[None] for t in tensors]  # (1, L, H, W)
@@ -124,29 +146,38 @@ class OnnxStep(Step):
         columns = [t.T for t in tensors]  # (n, L)
         pieces: list[list[np.ndarray]] = []
         for start in range(0, n, HOST_BATCH):
-            batch = [_pad_rows(c[start:start + HOST_BATCH], HOST_BATCH) for c in columns]
+            batch = [_pad_rows(c[start : start + HOST_BATCH], HOST_BATCH) for c in columns]
             got = self._call(batch)
             pieces.append([g[: min(HOST_BATCH, n - start)] for g in got])
-        raw = [np.concatenate([p[k] for p in pieces], axis=0) for k in range(len(pieces[0]))] if pieces else []
+        raw = (
+            [np.concatenate([p[k] for p in pieces], axis=0) for k in range(len(pieces[0]))]
+            if pieces
+            else []
+        )
         return self._host_outputs(raw, n)
 
     def _normalised(self, c: _Channel, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, np.float64)
-        if self.grid == "fine" and x.ndim == 2:
-            x = x[None]
-        elif self.grid == "host" and x.ndim == 1:
+        if (self.grid == "fine" and x.ndim == 2) or (self.grid == "host" and x.ndim == 1):
             x = x[None]
         return (x - c.offset) / c.scale
 
     def _call(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
         if self.stacked_in:
-            feeds = {self.input_names[0]: np.concatenate(arrays, axis=1).astype(self.input_dtypes[0])}
+            feeds = {
+                self.input_names[0]: np.concatenate(arrays, axis=1).astype(self.input_dtypes[0])
+            }
         else:
-            feeds = {n: a.astype(t) for n, a, t in zip(self.input_names, arrays, self.input_dtypes, strict=True)}
+            feeds = {
+                n: a.astype(t)
+                for n, a, t in zip(self.input_names, arrays, self.input_dtypes, strict=True)
+            }
         try:
             return self.session.run(None, feeds)
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelError(f"step '{self.name}': ONNX Runtime failed on '{self.path}': {exc}") from None
+            raise ModelError(
+                f"step '{self.name}': ONNX Runtime failed on '{self.path}': {exc}"
+            ) from None
 
     def _split(self, raw: list[np.ndarray]) -> dict[str, np.ndarray]:
         """Model outputs → {field: array with levels first (after the batch axis)}."""
@@ -156,7 +187,7 @@ class OnnxStep(Step):
         out, k = {}, 0
         for c in self.out_channels:
             n = 1 if c.var.kind == "categorical" else c.var.levels
-            out[c.name] = y[:, k:k + n]
+            out[c.name] = y[:, k : k + n]
             k += n
         return out
 
@@ -179,7 +210,9 @@ class OnnxStep(Step):
 
     def _host_outputs(self, raw: list[np.ndarray], n: int) -> dict[str, np.ndarray]:
         split = self._split(raw)
-        return {c.name: self._physical(c, split[c.name].T.astype(np.float64)) for c in self.out_channels}
+        return {
+            c.name: self._physical(c, split[c.name].T.astype(np.float64)) for c in self.out_channels
+        }
 
     @staticmethod
     def _physical(c: _Channel, y: np.ndarray) -> np.ndarray:
@@ -206,26 +239,32 @@ def _load_session(path: Path, threads: int):
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3
-    try:
+    with contextlib.suppress(AttributeError):  # older onnxruntime lacks the switch
         options.use_deterministic_compute = True
-    except AttributeError:  # older onnxruntime
-        pass
     try:
-        return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(
+            str(path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
     except Exception as exc:  # onnxruntime raises its own exception types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"ONNX model file '{path}' cannot be loaded (corrupt or not ONNX?): {first}") from None
+        raise ModelError(
+            f"ONNX model file '{path}' cannot be loaded (corrupt or not ONNX?): {first}"
+        ) from None
 
 
 def _np_type(step: OnnxStep, node) -> type:
     types = {"tensor(float)": np.float32, "tensor(double)": np.float64}
     if node.type not in types:
-        raise ModelError(f"step '{step.name}': model '{step.path}' input {node.name} has type {node.type}; "
-                         "landemu feeds float or double tensors")
+        raise ModelError(
+            f"step '{step.name}': model '{step.path}' input {node.name} has type {node.type}; "
+            "landemu feeds float or double tensors"
+        )
     return types[node.type]
 
 
-def _match(step: OnnxStep, what: str, nodes, channels: list[_Channel], rank: int, layout: str) -> bool:
+def _match(
+    step: OnnxStep, what: str, nodes, channels: list[_Channel], rank: int, layout: str
+) -> bool:
     """Check model inputs/outputs against the config; True when channels are stacked."""
     where = f"step '{step.name}': model '{step.path}'"
     want_c = sum(1 if c.var.kind == "categorical" else c.var.levels for c in channels)
@@ -246,12 +285,17 @@ def _match(step: OnnxStep, what: str, nodes, channels: list[_Channel], rank: int
     return False
 
 
-def _check_node(where: str, what: str, node, rank: int, layout: str, channels: int, label: str) -> None:
+def _check_node(
+    where: str, what: str, node, rank: int, layout: str, channels: int, label: str
+) -> None:
     shape = list(node.shape)
     if len(shape) != rank:
-        raise ModelError(f"{where} {what} '{node.name}' has rank {len(shape)} {shape}, expected {layout}")
+        raise ModelError(
+            f"{where} {what} '{node.name}' has rank {len(shape)} {shape}, expected {layout}"
+        )
     c = shape[1]
     if isinstance(c, int) and c != channels:
         raise ModelError(
-            f"{where} {what} '{node.name}' has {c} channels, the configuration gives {channels} ({label})"
+            f"{where} {what} '{node.name}' has {c} channels, "
+            f"the configuration gives {channels} ({label})"
         )
