@@ -50,7 +50,7 @@ $(STAMPS)/fortran: $(LIBLANDEMU) $(FORTRAN) | system
 
 ## the README commands --------------------------------------------------------
 demo: setup
-	@echo "landemu demo: not assembled yet" && false
+	@run/demo/run.sh
 
 test: setup
 	$(VPY) -m pytest -q

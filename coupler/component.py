@@ -381,9 +381,9 @@ class Component:
             out = step.run(per_tile[t], tile_state, ctx)
             for k in state:  # a step may replace rather than update its state arrays
                 state[k][t] = tile_state[k]
-            _check_step_output(step, out, td.tile.shape, f"tile {td.tile.id}")
-            for name in step.outputs:
-                outputs[name].append(np.asarray(out[name], np.float64))
+            _check_step_output(step, out, td.tile.shape, f"tile {td.tile.id}", td.mask)
+            for name in step.outputs:  # values over fine ocean are ignored: zero them
+                outputs[name].append(np.where(td.mask, np.asarray(out[name], np.float64), 0.0))
         for name in step.outputs:
             self.fine_values[name] = outputs[name]
         needed = self._host_consumers()
@@ -435,8 +435,11 @@ class Component:
         self._phase = "finalized"
 
 
-def _check_step_output(step: Step, out: dict, shape: tuple[int, ...], where: str) -> None:
-    """Every declared output, with the right shape and finite values (else ModelError)."""
+def _check_step_output(
+    step: Step, out: dict, shape: tuple[int, ...], where: str, land: np.ndarray | None = None
+) -> None:
+    """Every declared output, with the right shape and finite values where they count (on
+    fine land cells, or everywhere on host columns); else ModelError."""
     if not isinstance(out, dict):
         raise ModelError(
             f"step '{step.name}' returned {type(out).__name__}, expected a dict of arrays"
@@ -451,8 +454,9 @@ def _check_step_output(step: Step, out: dict, shape: tuple[int, ...], where: str
                 f"step '{step.name}' returned {name} with shape {a.shape}, "
                 f"expected {want} ({where})"
             )
-        if not np.all(np.isfinite(a)):
-            bad = int(np.count_nonzero(~np.isfinite(a)))
+        finite = np.isfinite(a) if land is None else np.isfinite(a) | ~land
+        if not np.all(finite):
+            bad = int(np.count_nonzero(~finite))
             raise ModelError(
                 f"step '{step.name}' produced {bad} NaN/Inf value(s) of {name} ({where})"
             )

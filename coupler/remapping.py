@@ -42,24 +42,31 @@ class HostToFine:
             [td.window for td in fine.tiles],
             method=method,
         )
-        covered = self.regridder.covered
-        counts = comm.allgather(int(np.count_nonzero(~covered)))
-        if sum(counts):
-            raise GridError(
-                f"{sum(counts)} fine cells are not covered by the host grid '{host.source}': "
-                "the fine grid must lie inside the host grid"
-            )
         sizes = [(w[1] - w[0]) * (w[3] - w[2]) for w in (td.window for td in fine.tiles)]
         self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        # Fine land must get forcing; fine ocean outside the host's active cells gets NaN.
+        covered = self._per_tile(self.regridder.covered.astype(np.float64)[None])
+        uncovered = sum(
+            int(np.count_nonzero(td.mask & (fine.interior(c[0]) == 0)))
+            for td, c in zip(fine.tiles, covered, strict=True)
+        )
+        total = sum(comm.allgather(uncovered))
+        if total:
+            raise GridError(
+                f"{total} fine land cells get no forcing from the host grid '{host.source}': "
+                "the host's active cells (owned by some rank) must cover the fine land"
+            )
 
-    def __call__(self, host_values: np.ndarray) -> list[np.ndarray]:
-        out = self.regridder(host_values)
+    def _per_tile(self, values: np.ndarray) -> list[np.ndarray]:
         tiles = []
         for k, td in enumerate(self.fine.tiles):
             j0, j1, i0, i1 = td.window
-            block = out[:, self._offsets[k] : self._offsets[k + 1]].reshape(-1, j1 - j0, i1 - i0)
+            block = values[:, self._offsets[k] : self._offsets[k + 1]].reshape(-1, j1 - j0, i1 - i0)
             tiles.append(td.expand(block))
         return tiles
+
+    def __call__(self, host_values: np.ndarray) -> list[np.ndarray]:
+        return self._per_tile(self.regridder(host_values))
 
 
 class FineToHost:
