@@ -35,12 +35,14 @@ $(STAMPS)/kernels: $(STAMPS)/venv $(KERNELS)
 	@$(VPY) -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e .
 	@touch $@
 
-bindings: $(LIBLANDEMU)
+bindings: $(LIBLANDEMU) build/include/landemu.h
 $(LIBLANDEMU): $(STAMPS)/venv $(BINDINGS)
 	@$(VPY) bindings/build.py
+build/include/landemu.h: bindings/landemu.h
+	@mkdir -p $(@D) && cp -p $< $@
 
 fortran: $(STAMPS)/fortran
-$(STAMPS)/fortran: $(LIBLANDEMU) $(FORTRAN) | system
+$(STAMPS)/fortran: $(LIBLANDEMU) build/include/landemu.h $(FORTRAN) | system
 	@cmake -S fortran_shim -B build/fortran --log-level=WARNING \
 	    -DCMAKE_INSTALL_PREFIX=$(CURDIR)/build/install -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	@cmake --build build/fortran -j 2

@@ -19,6 +19,7 @@ later calls say so.
 from __future__ import annotations
 
 from pathlib import Path
+from time import perf_counter_ns
 
 import numpy as np
 
@@ -235,6 +236,8 @@ class Component:
         from coupler.history import History
 
         self.history = History(self, self.history_fields, self.config.history)
+        self._put_fields = _by_every_name(self.imports, self.registry)
+        self._get_fields = _by_every_name(self.exports, self.registry)
 
     # ----------------------------------------------------------------------------------
     # import / export
@@ -250,28 +253,44 @@ class Component:
             )
         return field
 
+    # put and get run many times per coupling step: the field is looked up by the exact
+    # name the host uses (aliases included, cached at set_decomposition) and timed
+    # without a context manager; anything unusual takes the slow path with its messages.
     def put(self, name: str, values: np.ndarray) -> None:
         """Hand landemu this rank's values of an import: (nlev, n_local) or (n_local,)."""
-        self._require(f"put {name}", "decomposed")
-        t0 = self.timers
-        with t0("put"):
+        t0 = perf_counter_ns()
+        field = self._put_fields.get(name) if self._ready else None
+        if field is None:
+            self._require(f"put {name}", "decomposed")
             field = self._import("put", name)
-            field.put(as_host_array(values, field.spec, self.n_local, "put"), self.ids0)
+        field.put(as_host_array(values, field.spec, self.n_local, "put"), self.ids0)
+        self.timers.add("put", perf_counter_ns() - t0)
 
     def get(self, name: str, out: np.ndarray) -> None:
         """Fill the host's buffer `out` ((nlev, n_local) or (n_local,)) with an export."""
-        self._require(f"get {name}", "decomposed")
-        with self.timers("get"):
-            canonical = self.registry.canonical(name)
-            field = self.exports.get(canonical) if canonical else None
-            if field is None:
-                if canonical is None:
-                    self.registry[name]
-                raise FieldError(
-                    f"get {name}: not an export of this configuration "
-                    f"(host.exports: {', '.join(self.exports) or 'none'})"
-                )
-            field.get(as_host_array(out, field.spec, self.n_local, "get"))
+        t0 = perf_counter_ns()
+        field = self._get_fields.get(name) if self._ready else None
+        if field is None:
+            self._require(f"get {name}", "decomposed")
+            field = self._export("get", name)
+        field.get(as_host_array(out, field.spec, self.n_local, "get"))
+        self.timers.add("get", perf_counter_ns() - t0)
+
+    @property
+    def _ready(self) -> bool:
+        return self._phase == "decomposed" and self._broken is None
+
+    def _export(self, call: str, name: str) -> ExportField:
+        canonical = self.registry.canonical(name)
+        field = self.exports.get(canonical) if canonical else None
+        if field is None:
+            if canonical is None:
+                self.registry[name]  # unknown everywhere: FieldError with suggestions
+            raise FieldError(
+                f"{call} {name}: not an export of this configuration "
+                f"(host.exports: {', '.join(self.exports) or 'none'})"
+            )
+        return field
 
     def field_info(self, name: str) -> tuple[str | None, int]:
         """('import' | 'export' | None, levels) for a field name or alias."""
@@ -433,6 +452,15 @@ class Component:
         if self.comm.rank == 0 and report:
             self.log.info("timers (seconds):\n%s", report)
         self._phase = "finalized"
+
+
+def _by_every_name(fields: dict, registry: FieldRegistry) -> dict:
+    """{name or alias: field} for the fast lookups of put and get."""
+    out = {}
+    for name, field in fields.items():
+        for alias in (name, *registry[name].aliases):
+            out[alias] = field
+    return out
 
 
 def _check_step_output(

@@ -18,7 +18,8 @@ from coupler.kernels import ffi, lib
 
 
 def _ptr(a: np.ndarray):
-    return ffi.cast("double *", a.ctypes.data)
+    """A C pointer to a contiguous float64 array (from_buffer: 6x cheaper than .ctypes)."""
+    return ffi.from_buffer("double[]", a)
 
 
 def describe_invalid(spec: FieldSpec, values: np.ndarray, ids: np.ndarray | None, what: str) -> str:
@@ -43,6 +44,7 @@ class Accumulator:
     def __init__(self, nlev: int, n: int) -> None:
         self.sum = np.zeros((nlev, n))
         self._spare = np.zeros((nlev, n))
+        self._p_sum, self._p_spare = _ptr(self.sum), _ptr(self._spare)
         self.count = 0
 
     def add_checked(self, values: np.ndarray, lo: float, hi: float) -> int:
@@ -51,13 +53,14 @@ class Accumulator:
         The first value of a period is a checked copy (0 + v = v exactly); later ones are
         summed into the spare buffer, which becomes the sum only if every value passed.
         """
-        n = values.size
+        n, src = values.size, _ptr(values)
         if self.count == 0:
-            bad = lib.le_check_copy(_ptr(values), _ptr(self.sum), n, lo, hi)
+            bad = lib.le_check_copy(src, self._p_sum, n, lo, hi)
         else:
-            bad = lib.le_check_sum(_ptr(values), _ptr(self.sum), _ptr(self._spare), n, lo, hi)
+            bad = lib.le_check_sum(src, self._p_sum, self._p_spare, n, lo, hi)
             if not bad:
                 self.sum, self._spare = self._spare, self.sum
+                self._p_sum, self._p_spare = self._p_spare, self._p_sum
         if bad:
             return int(bad)
         self.count += 1
@@ -81,6 +84,13 @@ class Accumulator:
 def as_host_array(values: np.ndarray, spec: FieldSpec, n_local: int, what: str) -> np.ndarray:
     """View `values` as (nlev, n_local) float64 without copying, or explain the mismatch."""
     nlev = spec.levels
+    if (
+        type(values) is np.ndarray
+        and values.dtype == np.float64
+        and values.shape == (nlev, n_local)
+        and values.flags.c_contiguous
+    ):
+        return values  # the common case, checked in one go
     arr = np.asarray(values)
     if arr.dtype != np.float64:
         raise FieldError(
@@ -171,6 +181,7 @@ class ExportField:
         self.producer = producer
         self.active = np.asarray(active, bool)
         self.values = np.zeros((spec.levels, n_local))
+        self._p_values = _ptr(self.values)
         self.ready = False
 
     def set(self, values: np.ndarray, ids: np.ndarray) -> None:
@@ -195,4 +206,4 @@ class ExportField:
                 f"get {self.spec.name}: no value yet; step '{self.producer}' has not run "
                 "(call advance first, and check the step's schedule)"
             )
-        lib.le_check_copy(_ptr(self.values), _ptr(out), out.size, -np.inf, np.inf)
+        ffi.memmove(_ptr(out), self._p_values, out.nbytes)  # checked when set

@@ -1,0 +1,1 @@
+"""landemu's C API: liblandemu.so (built by bindings/build.py) and the Python behind it."""
