@@ -20,6 +20,7 @@ SUBCOMMAND_MODULES: list[str] = [
     "coupler.domain",  # landemu domain
     "emulators.data.static_fine",  # landemu prepare-static
     "coupler.regrid.cli",  # landemu regrid
+    "emulators.data.forcing",  # landemu forcing
 ]
 
 

@@ -1,0 +1,1 @@
+int64_t remap_outer(int64_t nrow, const int64_t *pptr, const int64_t *psrc, const double *pval, int64_t ncol, const int64_t *qptr, const int64_t *qsrc, const double *qval, int64_t row0, int64_t col0, int64_t nlon_dst, int64_t nlon_src, int64_t *out_dst, int64_t *out_src, double *out_val);
