@@ -1,0 +1,125 @@
+!> The host program's side of the landemu coupling: which fields landemu imports and
+!! exports in this configuration, putting forcing means and soil moisture, getting
+!! vegetation and PFT parameters.
+!!
+!! landemu_field_info decides everything: the host puts each forcing field (and H2OSOI)
+!! only if landemu imports it, and uses each vegetation field only if landemu exports it;
+!! otherwise the host keeps its own defaults.
+module hmh_coupling
+  use, intrinsic :: iso_fortran_env, only: real64
+  use landemu
+  use hm_constants, only: nforc, nlevsoi, npft, nparam
+  use hm_pft_params, only: param_names
+  use hmh_forcing, only: forcing_names
+  implicit none
+  private
+
+  integer, parameter, public :: n_vegfields = 6 + nparam
+  !> exports the host can use, in this order: 6 vegetation fields then the 12 parameters
+  character(len=16), parameter, public :: veg_names(n_vegfields) = [character(len=16) :: &
+       'PCT_NAT_PFT', 'MONTHLY_LAI', 'LAI', 'SAI', 'HTOP', 'HBOT', param_names]
+  integer, parameter, public :: iv_pct = 1, iv_mlai = 2, iv_lai = 3, iv_sai = 4, iv_htop = 5, &
+       iv_hbot = 6, iv_param0 = 6
+
+  !> What this run exchanges and the buffers it exchanges them in.
+  type, public :: coupling_t
+    logical :: active = .false.                     !! landemu is running
+    logical :: put_forcing(nforc) = .false.         !! landemu imports FSDS ... PRECTmms
+    logical :: put_h2osoi = .false.                 !! landemu imports H2OSOI
+    logical :: got(n_vegfields) = .false.           !! landemu exports the field
+    integer :: nlev(n_vegfields) = 0                !! its number of levels
+    real(real64), allocatable :: recv(:, :, :)      !! (n_local, maxlev, n_vegfields) last got
+    real(real64), allocatable :: buf1(:)            !! (n_local) put buffer
+    real(real64), allocatable :: bufsoi(:, :)       !! (n_local, nlevsoi) put buffer
+  end type coupling_t
+
+  public :: coupling_discover, coupling_put, coupling_get
+
+contains
+
+  !> Ask landemu which fields it imports and exports; allocate the buffers.
+  subroutine coupling_discover(cp, n_local, message)
+    type(coupling_t), intent(inout) :: cp                  !! coupling state
+    integer, intent(in) :: n_local                         !! owned columns
+    character(len=:), allocatable, intent(out) :: message  !! "" or the error
+    integer :: k, direction, nlev, ierr
+    message = ""
+    do k = 1, nforc
+      call landemu_field_info(trim(forcing_names(k)), direction, nlev, ierr)
+      if (ierr /= LANDEMU_OK) exit
+      cp%put_forcing(k) = direction == LANDEMU_FIELD_IMPORT
+    end do
+    if (ierr == LANDEMU_OK) call landemu_field_info('H2OSOI', direction, nlev, ierr)
+    if (ierr == LANDEMU_OK) cp%put_h2osoi = direction == LANDEMU_FIELD_IMPORT .and. nlev == nlevsoi
+    do k = 1, n_vegfields
+      if (ierr /= LANDEMU_OK) exit
+      call landemu_field_info(trim(veg_names(k)), direction, nlev, ierr)
+      cp%got(k) = direction == LANDEMU_FIELD_EXPORT
+      cp%nlev(k) = nlev
+      if (cp%got(k) .and. (k == iv_pct .or. k == iv_mlai) .and. nlev /= npft) then
+        message = "landemu exports "//trim(veg_names(k))//" with a level count other than 17"
+        return
+      end if
+      if (cp%got(k) .and. k /= iv_pct .and. k /= iv_mlai .and. nlev /= 1) then
+        message = "landemu exports "//trim(veg_names(k))//" with more than one level"
+        return
+      end if
+    end do
+    if (ierr /= LANDEMU_OK) then
+      message = "landemu_field_info: "//landemu_last_error_message()
+      return
+    end if
+    allocate (cp%recv(n_local, npft, n_vegfields), cp%buf1(n_local), cp%bufsoi(n_local, nlevsoi))
+    cp%recv = 0
+  end subroutine coupling_discover
+
+  !> Put the interval means of the imported forcing and the soil moisture.
+  subroutine coupling_put(cp, fmean, h2osoi, message)
+    type(coupling_t), intent(inout) :: cp                  !! coupling state
+    real(real64), intent(in) :: fmean(:, :)                !! (nforc, n_local) interval means
+    real(real64), intent(in) :: h2osoi(:, :)               !! (nlevsoi, n_local) soil water
+    character(len=:), allocatable, intent(out) :: message  !! "" or the error
+    integer :: k, ierr
+    message = ""
+    do k = 1, nforc
+      if (.not. cp%put_forcing(k)) cycle
+      cp%buf1 = fmean(k, :)
+      call landemu_put(trim(forcing_names(k)), cp%buf1, ierr)
+      if (ierr /= LANDEMU_OK) then
+        message = "landemu_put("//trim(forcing_names(k))//"): "//landemu_last_error_message()
+        return
+      end if
+    end do
+    if (cp%put_h2osoi) then
+      cp%bufsoi = transpose(h2osoi)
+      call landemu_put('H2OSOI', cp%bufsoi, ierr)
+      if (ierr /= LANDEMU_OK) message = "landemu_put(H2OSOI): "//landemu_last_error_message()
+    end if
+  end subroutine coupling_put
+
+  !> Get every exported vegetation field and parameter into cp%recv.
+  subroutine coupling_get(cp, message)
+    type(coupling_t), intent(inout) :: cp                  !! coupling state
+    character(len=:), allocatable, intent(out) :: message  !! "" or the error
+    integer :: k, ierr
+    real(real64), allocatable :: b2(:, :)
+    message = ""
+    do k = 1, n_vegfields
+      if (.not. cp%got(k)) cycle
+      if (cp%nlev(k) == 1) then
+        call landemu_get(trim(veg_names(k)), cp%buf1, ierr)
+        if (ierr == LANDEMU_OK) cp%recv(:, 1, k) = cp%buf1
+      else
+        allocate (b2(size(cp%buf1), npft))
+        call landemu_get(trim(veg_names(k)), b2, ierr)
+        if (ierr == LANDEMU_OK) cp%recv(:, :, k) = b2
+        deallocate (b2)
+      end if
+      if (ierr /= LANDEMU_OK) then
+        message = "landemu_get("//trim(veg_names(k))//"): "//landemu_last_error_message()
+        return
+      end if
+    end do
+  end subroutine coupling_get
+
+end module hmh_coupling
