@@ -1,12 +1,14 @@
-"""Summarise a demo run: where its outputs are, monthly host means from landemu's history,
-and a PNG with LAI maps and the seasonal cycle.
+"""Summarise the demo: where its outputs are, the monthly LAI the host received from landemu
+and the latent heat it produced — next to the same host year without landemu — and a PNG
+with maps and seasonal cycles.
 
-usage: python run/demo/summary.py RUN_DIR
+usage: python run/demo/summary.py RUN_DIR DOMAIN_FILE
 """
 
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -17,50 +19,88 @@ import netCDF4  # noqa: E402
 import numpy as np  # noqa: E402
 
 MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
-def host_means(ds, name: str, weights: np.ndarray) -> np.ndarray:
-    """Area-weighted mean over the active host cells, one value per history record."""
-    v = np.ma.filled(ds[name][:].astype(float), np.nan)
-    w = np.where(np.isnan(v), 0.0, weights)
-    return np.nansum(np.nan_to_num(v) * w, axis=(1, 2)) / w.sum(axis=(1, 2))
+def read(path: Path, names: list[str]) -> dict[str, np.ndarray]:
+    """Daily fields (time, nj, ni) with NaN where the host has no land."""
+    with netCDF4.Dataset(path) as ds:
+        return {n: np.ma.filled(ds[n][:].astype(float), np.nan) for n in names}
 
 
-def main(run_dir: Path) -> int:
-    history = sorted(run_dir.glob("*.landemu.h.*.nc"))
-    if not history:
-        print(f"no landemu history file in {run_dir}", file=sys.stderr)
-        return 1
-    with netCDF4.Dataset(history[0]) as ds:
-        lat, lon = ds["lat"][:], ds["lon"][:]
-        weights = np.cos(np.deg2rad(lat))[:, None] * np.ones(lon.size)[None, :]
-        lai = host_means(ds, "LAI", weights)
-        tbot = host_means(ds, "TBOT", weights) - 273.15
-        prec = host_means(ds, "PRECTmms", weights) * 86400.0
-        maps = np.ma.filled(ds["LAI"][:].astype(float), np.nan)
-    print("\nlandemu demo: monthly host means over land (from landemu's history)")
-    print(f"{'month':>6} {'LAI m2/m2':>10} {'T2m degC':>9} {'precip mm/d':>12}")
-    for k in range(lai.size):
-        print(f"{MONTHS[k % 12]:>6} {lai[k]:>10.3f} {tbot[k]:>9.2f} {prec[k]:>12.2f}")
+def monthly(daily: np.ndarray) -> np.ndarray:
+    """Daily fields (365, nj, ni) → monthly means (12, nj, ni)."""
+    edges = np.concatenate([[0], np.cumsum(DAYS)])
+    with warnings.catch_warnings():  # cells without land are NaN all year
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.stack(
+            [np.nanmean(daily[a:b], axis=0) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+        )
+
+
+def land_mean(fields: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Area-weighted mean over land cells of each leading-axis slice."""
+    w = np.where(np.isnan(fields), 0.0, weights)
+    return np.nansum(np.nan_to_num(fields) * w, axis=(-2, -1)) / w.sum(axis=(-2, -1))
+
+
+def main(run_dir: Path, domain: Path) -> int:
+    coupled = read(run_dir / "landmodel_coupled.nc", ["LAI", "EFLX_LH_TOT"])
+    alone = read(run_dir / "landmodel_alone.nc", ["LAI", "EFLX_LH_TOT"])
+    with netCDF4.Dataset(domain) as ds:
+        lat, lon, weights = (np.asarray(ds[v][:], float) for v in ("yc", "xc", "area"))
+    lai_c, le_c = monthly(coupled["LAI"]), monthly(coupled["EFLX_LH_TOT"])
+    lai_a, le_a = monthly(alone["LAI"]), monthly(alone["EFLX_LH_TOT"])
+    m_lai_c, m_le_c = land_mean(lai_c, weights), land_mean(le_c, weights)
+    m_lai_a, m_le_a = land_mean(lai_a, weights), land_mean(le_a, weights)
+    print("\nlandemu demo: monthly means over the host's land cells")
+    print(
+        f"{'':>6} {'LAI from landemu':>17} {'LE coupled':>11} {'| LAI alone':>12} {'LE alone':>9}"
+    )
+    print(f"{'month':>6} {'m2/m2':>17} {'W/m2':>11} {'| m2/m2':>12} {'W/m2':>9}")
+    for k in range(12):
+        print(
+            f"{MONTHS[k]:>6} {m_lai_c[k]:>17.3f} {m_le_c[k]:>11.2f} {'| ':>4}{m_lai_a[k]:>8.3f} {m_le_a[k]:>9.2f}"
+        )
+    print(
+        f"{'year':>6} {m_lai_c.mean():>17.3f} {m_le_c.mean():>11.2f} {'| ':>4}{m_lai_a.mean():>8.3f} "
+        f"{m_le_a.mean():>9.2f}"
+    )
+    print(
+        f"landemu's LAI changed the host's annual-mean latent heat by {m_le_c.mean() - m_le_a.mean():+.2f} W m-2 "
+        f"(July: {m_le_c[6] - m_le_a[6]:+.2f} W m-2)."
+    )
+
     png = run_dir / "demo_summary.png"
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
-    extent = [float(lon[0]) - 0.25, float(lon[-1]) + 0.25, float(lat[0]) - 0.25, float(lat[-1]) + 0.25]
-    vmax = np.nanmax(maps)
-    for ax, k, title in ((axes[0], 0, "LAI, January mean"), (axes[1], min(6, len(maps) - 1), "LAI, July mean")):
-        im = ax.imshow(maps[k], origin="lower", extent=extent, vmin=0, vmax=vmax, cmap="YlGn")
-        ax.set_title(title)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.3))
+    extent = [lon.min() - 0.25, lon.max() + 0.25, lat.min() - 0.25, lat.max() + 0.25]
+    im = axes[0].imshow(lai_c[6], origin="lower", extent=extent, cmap="YlGn", vmin=0)
+    axes[0].set_title("July LAI the host received from landemu")
+    fig.colorbar(im, ax=axes[0], label="m² m⁻²", shrink=0.85)
+    diff = le_c[6] - le_a[6]
+    lim = np.nanmax(np.abs(diff))
+    im = axes[1].imshow(diff, origin="lower", extent=extent, cmap="RdBu", vmin=-lim, vmax=lim)
+    axes[1].set_title("July latent heat: coupled − alone")
+    fig.colorbar(im, ax=axes[1], label="W m⁻²", shrink=0.85)
+    for ax in axes[:2]:
         ax.set_xlabel("longitude (°E)")
         ax.set_ylabel("latitude (°N)")
-    fig.colorbar(im, ax=axes[:2], label="m² m⁻²", shrink=0.85)
+    months = np.arange(1, 13)
     ax = axes[2]
-    ax.plot(range(1, lai.size + 1), lai, "g-o", label="LAI (m² m⁻²)")
+    ax.plot(months, m_le_c, "b-o", label="LE, coupled to landemu")
+    ax.plot(months, m_le_a, "b--", label="LE, host alone")
+    ax.set_ylabel("latent heat (W m⁻²)")
     ax.set_xlabel("month")
-    ax.set_ylabel("host-mean LAI", color="g")
     ax2 = ax.twinx()
-    ax2.plot(range(1, tbot.size + 1), tbot, "r--", label="T2m (°C)")
-    ax2.set_ylabel("host-mean T2m (°C)", color="r")
-    ax.set_title("seasonal cycle received by the host")
+    ax2.plot(months, m_lai_c, "g-o", label="LAI from landemu")
+    ax2.plot(months, m_lai_a, "g--", label="LAI, host default")
+    ax2.set_ylabel("LAI (m² m⁻²)")
+    lines = ax.get_lines() + ax2.get_lines()
+    ax.legend(lines, [ln.get_label() for ln in lines], fontsize=8, loc="upper left")
+    ax.set_title("land means, 2001")
     fig.savefig(png, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
     print("\noutputs:")
     for path in sorted(run_dir.iterdir()):
         if path.is_file() and path.suffix in (".nc", ".png", ".txt"):
@@ -69,4 +109,4 @@ def main(run_dir: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1] if len(sys.argv) > 1 else ".")))
+    sys.exit(main(Path(sys.argv[1]), Path(sys.argv[2])))
