@@ -176,10 +176,17 @@ class Component:
             if src.kind in ("import", "host")
         }
         for method in sorted(methods):
-            self.host_to_fine[method] = HostToFine(self.comm, self.host, self.ids0, fine, method)
+            self.host_to_fine[method] = HostToFine(
+                self.comm, self.host, self.ids0, fine, method, cfg.remap["host_to_fine_map"]
+            )
         if self._fine_outputs_needed_on_host():
             self.fine_to_host = FineToHost(
-                self.comm, self.host, self.ids0, fine, cfg.remap["normalization"]
+                self.comm,
+                self.host,
+                self.ids0,
+                fine,
+                cfg.remap["normalization"],
+                cfg.remap["fine_to_host_map"],
             )
             if cfg.remap["normalization"] == "fracarea":
                 self.fine_to_host.check_covers(

@@ -5,44 +5,71 @@ Host → fine (forcing) fills each tile plus halo by the configured method; fine
 cell gets the area-weighted mean over the land under it, with 'dstarea' that mean times
 the land fraction. Partial sums are formed per fine tile, so results do not depend on which
 rank owns a tile. Both are built once at set_decomposition (coupler.regrid does the work).
+
+On a regular lat-lon host grid the weights are generated exactly, tile by tile. Any other
+host grid (cubed sphere, unstructured) brings ESMF or SCRIP map files made offline (ESMF,
+NCO, CDO, TempestRemap or `landemu regrid`): host → fine mapping host cells to the fine
+grid, fine → host mapping the fine grid to host cells with 'dstarea' weights and no mask
+(the fine land mask and the 'fracarea' division are applied here). They are read the E3SM
+way: rank 0 reads chunks and scatters them, and no rank keeps the whole matrix.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
 from coupler.errors import ConfigError, GridError
 from coupler.finegrid import FineDomain
 from coupler.grids.host import HostGrid
+from coupler.regrid.mapfile import read_map_distributed
 from coupler.regrid.regridder import Regridder
+from coupler.regrid.router import SparseRemap
 
 
-def _latlon(host: HostGrid, direction: str):
-    if host.latlon is None:
-        raise ConfigError(
-            f"host grid '{host.source}' is not a regular lat-lon grid, so {direction} needs a "
-            "map file; map files from ESMF/NCO/CDO are not wired into the runtime yet"
-        )
-    return host.latlon
+def _need_map(host: HostGrid, key: str) -> None:
+    raise ConfigError(
+        f"host grid '{host.source}' is not a regular lat-lon grid: give remap.{key}, an ESMF "
+        "or SCRIP map file (e.g. from `landemu regrid`, ESMF_RegridWeightGen, ncremap or cdo)"
+    )
 
 
 class HostToFine:
     """Host fields (nvar, n_host_local) → per owned tile (nvar, ny+2h, nx+2h)."""
 
     def __init__(
-        self, comm, host: HostGrid, host_ids0: np.ndarray, fine: FineDomain, method: str
+        self,
+        comm,
+        host: HostGrid,
+        host_ids0: np.ndarray,
+        fine: FineDomain,
+        method: str,
+        map_file: Path | None = None,
     ) -> None:
         self.fine = fine
         self.method = method
-        self.regridder = Regridder.host_to_tiles(
-            comm,
-            _latlon(host, "host → fine"),
-            host_ids0,
-            fine.grid,
-            [td.window for td in fine.tiles],
-            method=method,
-        )
-        sizes = [(w[1] - w[0]) * (w[3] - w[2]) for w in (td.window for td in fine.tiles)]
+        windows = [td.window for td in fine.tiles]
+        if map_file is not None:
+            _, rows, cols, S = read_map_distributed(map_file, comm, n_a=host.n, n_b=fine.grid.size)
+            dst = [fine.grid.ids(*w) for w in windows]
+            self.regridder = Regridder.from_weights(
+                comm,
+                rows,
+                cols,
+                S,
+                host_ids0,
+                np.concatenate(dst) if dst else np.zeros(0, np.int64),
+                host.n,
+                fine.grid.size,
+            )
+        elif host.latlon is not None:
+            self.regridder = Regridder.host_to_tiles(
+                comm, host.latlon, host_ids0, fine.grid, windows, method=method
+            )
+        else:
+            _need_map(host, "host_to_fine_map")
+        sizes = [(w[1] - w[0]) * (w[3] - w[2]) for w in windows]
         self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         # Fine land must get forcing; fine ocean outside the host's active cells gets NaN.
         covered = self._per_tile(self.regridder.covered.astype(np.float64)[None])
@@ -73,23 +100,56 @@ class FineToHost:
     """Per owned tile (nvar, ny, nx) → host fields (nvar, n_host_local)."""
 
     def __init__(
-        self, comm, host: HostGrid, host_ids0: np.ndarray, fine: FineDomain, normalization: str
+        self,
+        comm,
+        host: HostGrid,
+        host_ids0: np.ndarray,
+        fine: FineDomain,
+        normalization: str,
+        map_file: Path | None = None,
     ) -> None:
         self.fine = fine
         self.n_src = int(fine.interior_mask.size)
-        t = [td.tile for td in fine.tiles]
-        self.regridder = Regridder.tiles_to_host(
-            comm,
-            fine.grid,
-            [(x.j0, x.j1, x.i0, x.i1) for x in t],
-            _latlon(host, "fine → host"),
-            host_ids0,
-            normalization=normalization,
-            tile_ids=[x.id for x in t],
-            src_mask=fine.interior_mask,
-            fill_value=0.0,
-        )
         self.host_ids0 = host_ids0
+        t = [td.tile for td in fine.tiles]
+        if map_file is not None:
+            _, rows, cols, S = read_map_distributed(map_file, comm, n_a=fine.grid.size, n_b=host.n)
+            src_ids = [fine.tiling.cell_ids(x).ravel() for x in t]
+            blocks = [np.full(x.size, x.id, np.int64) for x in t]
+            remap = SparseRemap.build(
+                comm,
+                rows,
+                cols,
+                S,
+                np.concatenate(src_ids) if t else np.zeros(0, np.int64),
+                host_ids0,
+                fine.grid.size,
+                host.n,
+                src_block=np.concatenate(blocks) if t else np.zeros(0, np.int64),
+            )
+            # weights are overlap / host area: 'fracarea' divides by the mapped land
+            # fraction (the Regridder does so when given a divisor), 'dstarea' keeps them
+            self.regridder = Regridder(
+                remap,
+                divisor=np.ones(remap.n_dst_local),
+                src_mask=fine.interior_mask,
+                normalization=normalization,
+                fill_value=0.0,
+            )
+        elif host.latlon is not None:
+            self.regridder = Regridder.tiles_to_host(
+                comm,
+                fine.grid,
+                [(x.j0, x.j1, x.i0, x.i1) for x in t],
+                host.latlon,
+                host_ids0,
+                normalization=normalization,
+                tile_ids=[x.id for x in t],
+                src_mask=fine.interior_mask,
+                fill_value=0.0,
+            )
+        else:
+            _need_map(host, "fine_to_host_map")
 
     def check_covers(self, active: np.ndarray, comm, where: str) -> None:
         """Every active host cell needs fine land under it (collective)."""

@@ -16,9 +16,8 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 import pytest
-
-from tests.conftest import COAST_HOST, MPIRUN, REPO
-from tests.test_capi import onnx_config, write_three_channel_model
+from conftest import COAST_HOST, MPIRUN, REPO
+from test_capi import onnx_config, write_three_channel_model
 
 pytestmark = pytest.mark.fortran
 

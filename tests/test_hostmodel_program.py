@@ -11,9 +11,9 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 import pytest
+from conftest import MPIRUN, REPO, base_config, write_config
 
 from emulators.data.forcing import VAR_NAMES, CellSet, write_forcing
-from tests.conftest import MPIRUN, REPO, base_config, write_config
 
 pytestmark = pytest.mark.fortran
 
