@@ -49,7 +49,8 @@ class StaticFineData:
             self._ds.close()
             raise
         self.variables: tuple[str, ...] = tuple(
-            name for name, v in self._ds.variables.items()
+            name
+            for name, v in self._ds.variables.items()
             if v.dimensions == ("lat", "lon") and name not in _COORDS
         )
         per_turn = 360.0 / self.grid.dlon
@@ -88,8 +89,14 @@ class StaticFineData:
                 )
             edges[dim] = (lo, hi, centres.size)
         try:
-            return LatLonGrid(edges["lat"][2], edges["lon"][2], edges["lat"][0], edges["lat"][1],
-                              edges["lon"][0], edges["lon"][1])
+            return LatLonGrid(
+                edges["lat"][2],
+                edges["lon"][2],
+                edges["lat"][0],
+                edges["lat"][1],
+                edges["lon"][0],
+                edges["lon"][1],
+            )
         except GridError as exc:
             raise DataFileError(f"static fine-data file '{self.path}': {exc}") from exc
 
@@ -154,7 +161,7 @@ class StaticFineData:
         v = self._ds.variables[var]
         v.set_auto_maskandscale(False)
         try:
-            parts = [np.asarray(v[j0:j0 + window.nlat, i:i + n]) for i, n in runs]
+            parts = [np.asarray(v[j0 : j0 + window.nlat, i : i + n]) for i, n in runs]
         except (OSError, RuntimeError, IndexError) as exc:
             raise DataFileError(
                 f"static fine-data file '{self.path}': reading '{var}' failed ({exc}); the file "
@@ -170,8 +177,12 @@ class StaticFineData:
     def __enter__(self) -> StaticFineData:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     def __del__(self) -> None:  # a forgotten close must not leak the HDF5 handle

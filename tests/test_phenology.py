@@ -27,8 +27,9 @@ def _state(step: PhenologyGSI, shape: tuple[int, int]) -> dict[str, np.ndarray]:
     return {k: np.full(shape, v, dtype=np.float64) for k, v in step.state.items()}
 
 
-def _weather(day: int, lat: np.ndarray, rng: np.random.Generator | None = None,
-             precip_mm_day: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
+def _weather(
+    day: int, lat: np.ndarray, rng: np.random.Generator | None = None, precip_mm_day: float = 3.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Daily mean temperature (K) with a hemispheric seasonal cycle, and precipitation
     (kg m-2 s-1); optional deterministic noise."""
     phase = 2.0 * math.pi * (day - 110) / 365.0
@@ -40,18 +41,30 @@ def _weather(day: int, lat: np.ndarray, rng: np.random.Generator | None = None,
     return tbot, precip
 
 
-def _run(step: PhenologyGSI, state: dict[str, np.ndarray], lat: np.ndarray, cover: np.ndarray,
-         land: np.ndarray, days: range, seed: int | None = None,
-         precip_mm_day: float = 3.0) -> dict[int, np.ndarray]:
+def _run(
+    step: PhenologyGSI,
+    state: dict[str, np.ndarray],
+    lat: np.ndarray,
+    cover: np.ndarray,
+    land: np.ndarray,
+    days: range,
+    seed: int | None = None,
+    precip_mm_day: float = 3.0,
+) -> dict[int, np.ndarray]:
     """Run daily steps ending at midnight of each day in `days` (day 1 = 2 Jan 00:00)."""
     out = {}
     for d in days:
         rng = np.random.default_rng([seed, d]) if seed is not None else None
         tbot, precip = _weather(d, lat, rng, precip_mm_day)
-        ctx = StepContext(time=START + d * DAY, previous_run=START + (d - 1) * DAY,
-                          lat=lat, lon=np.zeros_like(lat))
-        res = step.run({"TBOT": tbot, "PRECTmms": precip, "land_cover": cover,
-                        "landmask": land}, state, ctx)
+        ctx = StepContext(
+            time=START + d * DAY,
+            previous_run=START + (d - 1) * DAY,
+            lat=lat,
+            lon=np.zeros_like(lat),
+        )
+        res = step.run(
+            {"TBOT": tbot, "PRECTmms": precip, "land_cover": cover, "landmask": land}, state, ctx
+        )
         out[d] = res["LAI"]
     return out
 
@@ -96,8 +109,9 @@ def _grid(lat_value: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def test_lai_stays_within_the_class_range_over_a_year() -> None:
     step = _step()
     lat, cover, land = _grid(45.0)
-    lai = np.stack(list(_run(step, _state(step, lat.shape), lat, cover, land, range(1, 366),
-                             seed=7).values()))
+    lai = np.stack(
+        list(_run(step, _state(step, lat.shape), lat, cover, land, range(1, 366), seed=7).values())
+    )
     lo = np.array([IGBP_LAI_RANGE[c][0] for c in range(17)])
     hi = np.array([IGBP_LAI_RANGE[c][1] for c in range(17)])
     assert np.all(lai[:, 0, :] >= lo - 1e-12) and np.all(lai[:, 0, :] <= hi + 1e-12)
@@ -117,8 +131,9 @@ def test_ocean_cells_have_zero_lai() -> None:
 
 
 @pytest.mark.parametrize("lat_value, summer, winter", [(45.0, 196, 15), (-45.0, 15, 196)])
-def test_deciduous_lai_is_higher_in_summer_than_winter(lat_value: float, summer: int,
-                                                       winter: int) -> None:
+def test_deciduous_lai_is_higher_in_summer_than_winter(
+    lat_value: float, summer: int, winter: int
+) -> None:
     step = _step()
     lat, cover, land = _grid(lat_value)
     lai = _run(step, _state(step, lat.shape), lat, cover, land, range(1, 366))
@@ -132,8 +147,7 @@ def test_deciduous_lai_is_higher_in_summer_than_winter(lat_value: float, summer:
 def test_drought_keeps_lai_at_its_minimum() -> None:
     step = _step()
     lat, cover, land = _grid(45.0)
-    lai = _run(step, _state(step, lat.shape), lat, cover, land, range(1, 220),
-               precip_mm_day=0.0)
+    lai = _run(step, _state(step, lat.shape), lat, cover, land, range(1, 220), precip_mm_day=0.0)
     for c in (4, 9, 10):
         lo, hi = IGBP_LAI_RANGE[c]
         assert lai[196][0, c] < lo + 0.05 * (hi - lo)
@@ -157,13 +171,15 @@ def test_class_fractions_weight_the_lai_range() -> None:
     mixed = np.zeros((17, 1, 17))
     mixed[4, 0, :] = 0.25
     mixed[12, 0, :] = 0.75
-    codes = _run(step, _state(step, lat.shape), lat, CLASSES[None, :], np.ones((1, 17)),
-                 range(1, 200))
+    codes = _run(
+        step, _state(step, lat.shape), lat, CLASSES[None, :], np.ones((1, 17)), range(1, 200)
+    )
     fracs = _run(step, _state(step, lat.shape), lat, onehot, np.ones((1, 17)), range(1, 200))
     mix = _run(step, _state(step, lat.shape), lat, mixed, np.ones((1, 17)), range(1, 200))
     np.testing.assert_allclose(fracs[199], codes[199], rtol=1e-14)
-    np.testing.assert_allclose(mix[199][0, 0], 0.25 * codes[199][0, 4] + 0.75 * codes[199][0, 12],
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        mix[199][0, 0], 0.25 * codes[199][0, 4] + 0.75 * codes[199][0, 12], rtol=1e-12
+    )
 
 
 # --- restart and decomposition --------------------------------------------------------------
@@ -196,8 +212,7 @@ def test_tiles_give_the_same_lai_as_the_whole_domain() -> None:
     step = _step()
     whole = _run(step, _state(step, (8, 10)), lat, cover, land, range(1, 150))
     left = _run(step, _state(step, (8, 4)), lat[:, :4], cover[:, :4], land[:, :4], range(1, 150))
-    right = _run(step, _state(step, (8, 6)), lat[:, 4:], cover[:, 4:], land[:, 4:],
-                 range(1, 150))
+    right = _run(step, _state(step, (8, 6)), lat[:, 4:], cover[:, 4:], land[:, 4:], range(1, 150))
     np.testing.assert_array_equal(np.concatenate([left[149], right[149]], axis=1), whole[149])
 
 
@@ -208,17 +223,30 @@ def test_halo_cells_are_dropped_from_the_output() -> None:
     land = np.ones((6, 7))
     state = _state(step, (4, 5))
     tbot, precip = _weather(180, lat)
-    ctx = StepContext(time=START + 180 * DAY, previous_run=START + 179 * DAY, lat=lat,
-                      lon=np.zeros_like(lat), halo=1)
-    out = step.run({"TBOT": tbot, "PRECTmms": precip, "land_cover": cover, "landmask": land},
-                   state, ctx)["LAI"]
+    ctx = StepContext(
+        time=START + 180 * DAY,
+        previous_run=START + 179 * DAY,
+        lat=lat,
+        lon=np.zeros_like(lat),
+        halo=1,
+    )
+    out = step.run(
+        {"TBOT": tbot, "PRECTmms": precip, "land_cover": cover, "landmask": land}, state, ctx
+    )["LAI"]
     assert out.shape == (4, 5)
     plain = _step()
-    ref = plain.run({"TBOT": tbot[1:-1, 1:-1], "PRECTmms": precip[1:-1, 1:-1],
-                     "land_cover": cover[1:-1, 1:-1], "landmask": land[1:-1, 1:-1]},
-                    _state(plain, (4, 5)),
-                    StepContext(time=ctx.time, previous_run=ctx.previous_run,
-                                lat=lat[1:-1, 1:-1], lon=np.zeros((4, 5))))["LAI"]
+    ref = plain.run(
+        {
+            "TBOT": tbot[1:-1, 1:-1],
+            "PRECTmms": precip[1:-1, 1:-1],
+            "land_cover": cover[1:-1, 1:-1],
+            "landmask": land[1:-1, 1:-1],
+        },
+        _state(plain, (4, 5)),
+        StepContext(
+            time=ctx.time, previous_run=ctx.previous_run, lat=lat[1:-1, 1:-1], lon=np.zeros((4, 5))
+        ),
+    )["LAI"]
     np.testing.assert_array_equal(out, ref)
 
 
@@ -230,10 +258,19 @@ def test_longer_time_steps_smooth_with_the_same_time_constant() -> None:
     state = _state(step, (1, 1))
     state["gsi_smooth"][...] = 0.0
     state["precip_memory"][...] = 5.0
-    ctx = StepContext(time=START + 180 * DAY, previous_run=START + 170 * DAY, lat=lat,
-                      lon=np.zeros((1, 1)))
-    step.run({"TBOT": np.full((1, 1), 300.0), "PRECTmms": np.full((1, 1), 5.0 / DAY),
-              "land_cover": np.full((1, 1), 4.0), "landmask": np.ones((1, 1))}, state, ctx)
+    ctx = StepContext(
+        time=START + 180 * DAY, previous_run=START + 170 * DAY, lat=lat, lon=np.zeros((1, 1))
+    )
+    step.run(
+        {
+            "TBOT": np.full((1, 1), 300.0),
+            "PRECTmms": np.full((1, 1), 5.0 / DAY),
+            "land_cover": np.full((1, 1), 4.0),
+            "landmask": np.ones((1, 1)),
+        },
+        state,
+        ctx,
+    )
     assert state["gsi_smooth"][0, 0] == pytest.approx(1.0 - math.exp(-10.0 / 10.5), rel=1e-12)
 
 

@@ -39,10 +39,12 @@ def _run_tile(data: StaticFineData, tile: LatLonGrid, days: range) -> np.ndarray
     for d in days:
         tbot = 273.15 + 8.0 + 12.0 * np.sin(2 * np.pi * (d - 110) / 365) - 0.0065 * elev
         precip = np.full(lat.shape, 2.5 / DAY)
-        ctx = StepContext(time=START + d * DAY, previous_run=START + (d - 1) * DAY, lat=lat,
-                          lon=lon)
-        lai = step.run({"TBOT": tbot, "PRECTmms": precip, "land_cover": cover,
-                        "landmask": land}, state, ctx)["LAI"]
+        ctx = StepContext(
+            time=START + d * DAY, previous_run=START + (d - 1) * DAY, lat=lat, lon=lon
+        )
+        lai = step.run(
+            {"TBOT": tbot, "PRECTmms": precip, "land_cover": cover, "landmask": land}, state, ctx
+        )["LAI"]
     return lai
 
 
@@ -66,6 +68,8 @@ def test_tiles_of_a_real_window_reproduce_the_whole_window(static_file: Path) ->
     with StaticFineData(static_file) as data:
         g = data.grid
         whole = _run_tile(data, g, range(100, 140))
-        quads = [[_run_tile(data, g.window(j0, j0 + 60, i0, i0 + 60), range(100, 140))
-                  for i0 in (0, 60)] for j0 in (0, 60)]
+        quads = [
+            [_run_tile(data, g.window(j0, j0 + 60, i0, i0 + 60), range(100, 140)) for i0 in (0, 60)]
+            for j0 in (0, 60)
+        ]
     np.testing.assert_array_equal(np.block(quads), whole)

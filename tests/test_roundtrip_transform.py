@@ -15,8 +15,9 @@ T0 = ModelTime.from_date(2001, 1, 1)
 
 
 def _ctx(shape: tuple[int, int], halo: int = 0) -> StepContext:
-    return StepContext(time=T0 + 3600, previous_run=T0, lat=np.zeros(shape),
-                       lon=np.zeros(shape), halo=halo)
+    return StepContext(
+        time=T0 + 3600, previous_run=T0, lat=np.zeros(shape), lon=np.zeros(shape), halo=halo
+    )
 
 
 def test_registered_as_roundtrip_on_the_fine_grid_in_kelvin() -> None:

@@ -136,8 +136,12 @@ def test_reading_a_window_equals_slicing_the_whole(files: dict[str, Path]) -> No
     with StaticFineData(files["liguria"]) as s:
         for var in s.variables:
             whole = s.read(var, s.grid)
-            for j0, j1, i0, i1 in ((0, 240, 0, 240), (60, 150, 37, 211), (239, 240, 0, 1),
-                                   (0, 120, 120, 240)):
+            for j0, j1, i0, i1 in (
+                (0, 240, 0, 240),
+                (60, 150, 37, 211),
+                (239, 240, 0, 1),
+                (0, 120, 120, 240),
+            ):
                 part = s.read(var, s.grid.window(j0, j1, i0, i1))
                 assert part.shape == (j1 - j0, i1 - i0)
                 np.testing.assert_array_equal(part, whole[j0:j1, i0:i1])
@@ -164,8 +168,11 @@ def test_synthetic_elevation_is_window_independent() -> None:
 
 
 def test_dateline_window_joins_both_sides(files: dict[str, Path]) -> None:
-    with StaticFineData(files["dateline"]) as s, StaticFineData(files["west_of_180"]) as w, \
-            StaticFineData(files["east_of_180"]) as e:
+    with (
+        StaticFineData(files["dateline"]) as s,
+        StaticFineData(files["west_of_180"]) as w,
+        StaticFineData(files["east_of_180"]) as e,
+    ):
         assert s.grid.west == 179.0 and s.grid.east == 181.0
         with netCDF4.Dataset(files["dateline"]) as ds:
             assert np.all(np.diff(ds["lon"][:]) > 0) and ds["lon"][-1] > 180.0
@@ -248,11 +255,13 @@ def test_prepare_rejects_grids_off_the_30_arcsec_lattice(tmp_path: Path) -> None
 
 
 # --- CLI, atomic write, user DEM -----------------------------------------------------------
-def test_cli_writes_file_quietly_when_not_a_terminal(tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture) -> None:
+def test_cli_writes_file_quietly_when_not_a_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     out = tmp_path / "cli.nc"
-    status = landemu_main(["prepare-static", "--grid", "latlon:24,36:48.8,49,2.2,2.5",
-                           "-o", str(out)])
+    status = landemu_main(
+        ["prepare-static", "--grid", "latlon:24,36:48.8,49,2.2,2.5", "-o", str(out)]
+    )
     captured = capsys.readouterr()
     assert status == 0 and out.is_file()
     assert "wrote" in captured.out and "prepare-static" not in captured.err  # no progress bar
@@ -262,8 +271,9 @@ def test_cli_writes_file_quietly_when_not_a_terminal(tmp_path: Path,
 
 
 def test_cli_reports_a_bad_grid_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    status = landemu_main(["prepare-static", "--grid", "latlon:100,120:48,49,2,3",
-                           "-o", str(tmp_path / "x.nc")])
+    status = landemu_main(
+        ["prepare-static", "--grid", "latlon:100,120:48,49,2,3", "-o", str(tmp_path / "x.nc")]
+    )
     err = capsys.readouterr().err
     assert status == 2
     assert err.startswith("landemu prepare-static: error: grid latlon:100,120")
@@ -284,8 +294,9 @@ def test_user_dem_is_sampled_at_the_containing_cell(tmp_path: Path) -> None:
     lat = np.arange(47.95, 49.2, 0.1)[::-1]  # descending, 0.1° cell centres
     lon = np.arange(1.95, 3.2, 0.1)
     _write_dem(tmp_path / "dem.nc", lat, lon)
-    out = _prepare(tmp_path, "dem_static.nc", "latlon:60,60:48.25,48.75,2.25,2.75",
-                   dem=tmp_path / "dem.nc")
+    out = _prepare(
+        tmp_path, "dem_static.nc", "latlon:60,60:48.25,48.75,2.25,2.75", dem=tmp_path / "dem.nc"
+    )
     with StaticFineData(out) as s:
         elev = s.read("elevation", s.grid)
         attrs = s.attrs("elevation")
@@ -303,6 +314,5 @@ def test_dem_not_covering_the_window_leaves_no_file(tmp_path: Path) -> None:
     lon = np.arange(1.95, 3.2, 0.1)
     _write_dem(tmp_path / "dem.nc", lat, lon)
     with pytest.raises(DataFileError, match="does not cover the window"):
-        _prepare(tmp_path, "out.nc", "latlon:60,60:48.25,48.75,2.25,2.75",
-                 dem=tmp_path / "dem.nc")
+        _prepare(tmp_path, "out.nc", "latlon:60,60:48.25,48.75,2.25,2.75", dem=tmp_path / "dem.nc")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dem.nc"]  # no output, no temp file

@@ -31,6 +31,9 @@ def atomic_dataset(path: str | os.PathLike, fmt: str = "NETCDF4") -> Iterator[ne
         yield ds
         ds.close()
         ds = None
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file normal permissions
         os.replace(tmp, target)
     finally:
         if ds is not None:

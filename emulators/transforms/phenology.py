@@ -102,8 +102,9 @@ IGBP_LAI_RANGE: dict[int, tuple[float, float]] = {
 }
 
 
-def day_length_hours(lat_deg: np.ndarray, day_of_year: int | float,
-                     sun_angle_deg: float = 0.0) -> np.ndarray:
+def day_length_hours(
+    lat_deg: np.ndarray, day_of_year: int | float, sun_angle_deg: float = 0.0
+) -> np.ndarray:
     """Hours of daylight at latitude(s) `lat_deg` on `day_of_year` (1-based): the CBM model of
     Forsythe et al. (1995). `sun_angle_deg` is the sun-centre depression below the horizon
     that defines sunrise/sunset (0: geometric centre; 0.8333: almanac sunrise). 0 or 24 h in
@@ -129,8 +130,9 @@ class PhenologyGSI(Transform):
     input_vars: ClassVar[dict[str, Var]] = {
         "TBOT": Var("K", long_name="daily mean 2 m air temperature on the fine grid"),
         "PRECTmms": Var("kg m-2 s-1", long_name="precipitation rate (rain + snow)"),
-        "land_cover": Var("1", levels=N_IGBP, kind="categorical",
-                          long_name="MODIS IGBP land cover class (static)"),
+        "land_cover": Var(
+            "1", levels=N_IGBP, kind="categorical", long_name="MODIS IGBP land cover class (static)"
+        ),
         "landmask": Var("1", long_name="land mask, 1 land 0 ocean (static)"),
     }
     output_vars: ClassVar[dict[str, Var]] = {
@@ -172,8 +174,11 @@ class PhenologyGSI(Transform):
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ConfigError(f"{where}.{key}: expected a number, got {value!r}")
-        for lo, hi in (("tmin_low_c", "tmin_high_c"), ("photoperiod_low_h", "photoperiod_high_h"),
-                       ("precip_low_mm_day", "precip_high_mm_day")):
+        for lo, hi in (
+            ("tmin_low_c", "tmin_high_c"),
+            ("photoperiod_low_h", "photoperiod_high_h"),
+            ("precip_low_mm_day", "precip_high_mm_day"),
+        ):
             if not p[lo] < p[hi]:
                 raise ConfigError(f"{where}: {lo} ({p[lo]}) must be below {hi} ({p[hi]})")
         for key in ("precip_memory_days", "gsi_window_days"):
@@ -204,8 +209,9 @@ class PhenologyGSI(Transform):
             self._overrides[c] = (lo, hi)
 
     # -- the transform ---------------------------------------------------------------------
-    def _lai_range(self, land_cover: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray,
-                                                                                    np.ndarray]:
+    def _lai_range(
+        self, land_cover: np.ndarray, shape: tuple[int, ...]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(LAI_min, LAI_max) per cell from class codes (ny, nx) or (1, ny, nx), or class
         fractions (17, ny, nx) which weight the per-class ranges."""
         if land_cover.ndim == 3 and land_cover.shape[0] != 1:
@@ -240,8 +246,9 @@ class PhenologyGSI(Transform):
             )
         return self.lai_min[idx], self.lai_max[idx]
 
-    def compute(self, inputs: dict[str, np.ndarray], state: dict[str, np.ndarray],
-                ctx: StepContext) -> dict[str, np.ndarray]:
+    def compute(
+        self, inputs: dict[str, np.ndarray], state: dict[str, np.ndarray], ctx: StepContext
+    ) -> dict[str, np.ndarray]:
         p = self.params
         h = int(ctx.halo)
         inner = (slice(h, -h), slice(h, -h)) if h else (slice(None), slice(None))

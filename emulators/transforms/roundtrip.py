@@ -27,8 +27,9 @@ class RoundTrip(Transform):
     default_params: ClassVar[dict[str, Any]] = {}
     default_grid: ClassVar[str] = "fine"
 
-    def compute(self, inputs: dict[str, np.ndarray], state: dict[str, np.ndarray],
-                ctx: StepContext) -> dict[str, np.ndarray]:
+    def compute(
+        self, inputs: dict[str, np.ndarray], state: dict[str, np.ndarray], ctx: StepContext
+    ) -> dict[str, np.ndarray]:
         h = int(ctx.halo)
         values = inputs["TBOT"]
         if h:

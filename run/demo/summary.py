@@ -7,6 +7,7 @@ usage: python run/demo/summary.py RUN_DIR DOMAIN_FILE
 
 from __future__ import annotations
 
+import itertools
 import sys
 import warnings
 from pathlib import Path
@@ -14,11 +15,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import netCDF4  # noqa: E402
-import numpy as np  # noqa: E402
 
-MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+import matplotlib.pyplot as plt
+import netCDF4
+import numpy as np
+
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
@@ -33,9 +35,7 @@ def monthly(daily: np.ndarray) -> np.ndarray:
     edges = np.concatenate([[0], np.cumsum(DAYS)])
     with warnings.catch_warnings():  # cells without land are NaN all year
         warnings.simplefilter("ignore", RuntimeWarning)
-        return np.stack(
-            [np.nanmean(daily[a:b], axis=0) for a, b in zip(edges[:-1], edges[1:], strict=True)]
-        )
+        return np.stack([np.nanmean(daily[a:b], axis=0) for a, b in itertools.pairwise(edges)])
 
 
 def land_mean(fields: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -58,17 +58,14 @@ def main(run_dir: Path, domain: Path) -> int:
         f"{'':>6} {'LAI from landemu':>17} {'LE coupled':>11} {'| LAI alone':>12} {'LE alone':>9}"
     )
     print(f"{'month':>6} {'m2/m2':>17} {'W/m2':>11} {'| m2/m2':>12} {'W/m2':>9}")
-    for k in range(12):
-        print(
-            f"{MONTHS[k]:>6} {m_lai_c[k]:>17.3f} {m_le_c[k]:>11.2f} {'| ':>4}{m_lai_a[k]:>8.3f} {m_le_a[k]:>9.2f}"
-        )
+    rows = [(MONTHS[k], m_lai_c[k], m_le_c[k], m_lai_a[k], m_le_a[k]) for k in range(12)]
+    rows.append(("year", m_lai_c.mean(), m_le_c.mean(), m_lai_a.mean(), m_le_a.mean()))
+    for label, lai_in, le_in, lai_ref, le_ref in rows:
+        print(f"{label:>6} {lai_in:>17.3f} {le_in:>11.2f} {'| ':>4}{lai_ref:>8.3f} {le_ref:>9.2f}")
+    change, july = m_le_c.mean() - m_le_a.mean(), m_le_c[6] - m_le_a[6]
     print(
-        f"{'year':>6} {m_lai_c.mean():>17.3f} {m_le_c.mean():>11.2f} {'| ':>4}{m_lai_a.mean():>8.3f} "
-        f"{m_le_a.mean():>9.2f}"
-    )
-    print(
-        f"landemu's LAI changed the host's annual-mean latent heat by {m_le_c.mean() - m_le_a.mean():+.2f} W m-2 "
-        f"(July: {m_le_c[6] - m_le_a[6]:+.2f} W m-2)."
+        f"landemu's LAI changed the host's annual-mean latent heat by {change:+.2f} W m-2 "
+        f"(July: {july:+.2f} W m-2)."
     )
 
     png = run_dir / "demo_summary.png"
