@@ -25,12 +25,19 @@ import numpy as np
 
 from coupler.clock import ModelTime
 from coupler.config import Config, load_config
+from coupler.decomposition import check_host_decomposition
 from coupler.errors import CallOrderError, ConfigError, FieldError, LandemuError, ModelError
 from coupler.fields import FieldRegistry
+from coupler.finegrid import FineDomain
+from coupler.grids.host import HostGrid
 from coupler.grids.latlon import LatLonGrid
+from coupler.history import History
 from coupler.log import setup_logging
 from coupler.pipeline import Pipeline, build_steps
+from coupler.remapping import FineToHost, HostToFine
+from coupler.restart import read_restart, write_restart
 from coupler.state import ExportField, ImportField, as_host_array
+from coupler.static import StaticFineData
 from coupler.steps.base import Step, StepContext
 from coupler.timers import Timers
 
@@ -69,8 +76,6 @@ class Component:
             self.host = _read_host_grid(comm, cfg.host["grid"], cfg.path)
             self.fine = None
             if self.pipeline.has_fine_steps:
-                from coupler.finegrid import FineDomain
-
                 self.fine = FineDomain(
                     comm,
                     LatLonGrid.parse(cfg.fine["grid"]),
@@ -144,8 +149,6 @@ class Component:
     def set_decomposition(self, global_ids: np.ndarray) -> None:
         """Take the host's 1-based global ids of the cells this rank owns; build remaps."""
         self._require("set_decomposition", "init")
-        from coupler.decomposition import check_host_decomposition
-
         with self.timers("set_decomposition"):
             ids0 = check_host_decomposition(
                 self.comm, global_ids, self.host.n, self.host.mask, self.host.source
@@ -155,14 +158,10 @@ class Component:
             self._build_remaps()
             self._build_state()
             if self.config.restart["read"] is not None:
-                from coupler.restart import read_restart
-
                 read_restart(self, self.config.restart["read"])
         self._phase = "decomposed"
 
     def _build_remaps(self) -> None:
-        from coupler.remapping import FineToHost, HostToFine
-
         cfg, fine = self.config, self.fine
         self.host_to_fine: dict[str, HostToFine] = {}
         self.fine_to_host: FineToHost | None = None
@@ -194,9 +193,11 @@ class Component:
                 )
 
     def _method(self, name: str) -> str:
-        return self.config.remap["host_to_fine"].get(
-            name, self.config.remap["host_to_fine_default"]
-        )
+        """How a field goes host → fine (a map file, when given, serves every field)."""
+        remap = self.config.remap
+        if remap["host_to_fine_map"] is not None:
+            return "map file"
+        return remap["host_to_fine"].get(name, remap["host_to_fine_default"])
 
     def _host_consumers(self) -> set[str]:
         """Fields needed on the host grid: exports, history, inputs of host steps."""
@@ -240,8 +241,6 @@ class Component:
                 self.step_state[step.name] = {
                     k: np.full(self.n_local, v, np.float64) for k, v in step.state.items()
                 }
-        from coupler.history import History
-
         self.history = History(self, self.history_fields, self.config.history)
         self._put_fields = _by_every_name(self.imports, self.registry)
         self._get_fields = _by_every_name(self.exports, self.registry)
@@ -444,8 +443,6 @@ class Component:
     def write_restart(self, path: str | Path | None = None) -> Path:
         """Write everything the next step needs to a netCDF restart file (collective)."""
         self._require("write_restart", "decomposed")
-        from coupler.restart import write_restart
-
         with self.timers("write_restart"):
             return write_restart(self, path)
 
@@ -497,18 +494,12 @@ def _check_step_output(
             )
 
 
-def _open_static(cfg: Config):
-    if cfg.fine.get("static") is None:
-        return None
-    from coupler.static import StaticFineData
-
-    return StaticFineData(cfg.fine["static"])
+def _open_static(cfg: Config) -> StaticFineData | None:
+    return None if cfg.fine["static"] is None else StaticFineData(cfg.fine["static"])
 
 
 def _read_host_grid(comm, spec: str, config_path: Path):
     """Root reads the host grid (coarse: small) and broadcasts it."""
-    from coupler.grids.host import HostGrid
-
     grid, error = None, None
     if comm.rank == 0:
         try:

@@ -8,6 +8,7 @@ error (landemu converts nothing silently), and the valid range catches wrong uni
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from importlib import resources
 
@@ -80,14 +81,14 @@ class FieldRegistry:
     def __getitem__(self, name: str) -> FieldSpec:
         canonical = self._alias.get(name)
         if canonical is None:
-            raise FieldError(f"unknown field '{name}'{self._hint(name)}")
+            raise FieldError(self.unknown_message(name))
         return self._specs[canonical]
 
-    def _hint(self, name: str) -> str:
-        import difflib
-
+    def unknown_message(self, name: str) -> str:
+        """'unknown field X; did you mean Y?' (for the callers' own error classes)."""
         close = difflib.get_close_matches(name, list(self._alias), n=3, cutoff=0.6)
-        return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        return f"unknown field '{name}'{hint}"
 
     def register(self, spec: FieldSpec) -> None:
         """Add a field defined by a step (e.g. an ONNX output not in the dictionary)."""

@@ -96,9 +96,7 @@ class Pipeline:
     def _canonical(self, where: str, name: str) -> str:
         canonical = self.registry.canonical(name)
         if canonical is None:
-            self.registry[name]  # raises FieldError with suggestions
-        if canonical is None:  # pragma: no cover - __getitem__ raised
-            raise ConfigError(f"{where}: unknown field {name}")
+            raise ConfigError(f"{where}: {self.registry.unknown_message(name)}")
         return canonical
 
     def _wire(self, step: Step, static_vars: set[str] | None) -> None:

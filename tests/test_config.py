@@ -102,3 +102,12 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path):
     assert c.run["output_dir"] == tmp_path / "sub" / "out"
     assert c.fine["static"] == tmp_path / "sub" / "s.nc"
     assert c.run["start"] == "2001-01-01"
+
+
+def test_unknown_field_in_the_config_names_the_key(make_config):
+    from mpi4py import MPI
+
+    from coupler.component import Component
+
+    with pytest.raises(ConfigError, match=r"host.imports: unknown field 'TBTO'; did you mean 'TBOT'"):
+        Component(MPI.COMM_WORLD, make_config(host={"imports": ["TBTO", "PRECTmms"]}))
