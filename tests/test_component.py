@@ -186,3 +186,15 @@ def test_field_info_tells_imports_from_exports(make_config):
     assert comp.field_info("LAI") == ("export", 1)
     assert comp.field_info("PCT_NAT_PFT") == (None, 17)
     assert comp.field_info("nonsense") == (None, 0)
+
+
+def test_a_failed_restart_write_leaves_no_file_and_the_run_goes_on(make_config, tmp_path):
+    comp = start(make_config())
+    step(comp, 1)
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where the restart folder should be")
+    with pytest.raises(LandemuError, match="cannot write restart"):
+        comp.write_restart(blocker / "r.nc")
+    assert sorted(p.name for p in tmp_path.rglob("r.nc*")) == []
+    step(comp, 2)  # the host can go on
+    assert comp.write_restart(tmp_path / "ok.nc").exists()
