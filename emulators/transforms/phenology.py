@@ -272,7 +272,9 @@ class PhenologyGSI(Transform):
         dt_days = dt / SECONDS_PER_DAY
         # day of year of the middle of the interval the inputs average over
         mid = ctx.time + (-(dt // 2))
-        daylen = day_length_hours(lat, mid.day_of_year, p["sun_angle_deg"])
+        # on the fine grid latitude is constant along rows: the trigonometry once per row
+        rows = lat[..., :1] if lat.ndim == 2 and np.all(lat == lat[..., :1]) else lat
+        daylen = np.broadcast_to(day_length_hours(rows, mid.day_of_year, p["sun_angle_deg"]), shape)
 
         # precipitation memory (mm/day), cold start at the no-stress level
         pm = state["precip_memory"]
