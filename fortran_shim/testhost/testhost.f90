@@ -35,7 +35,8 @@ program landemu_testhost
    use landemu
    use testhost_calendar, only: add_seconds, day_of_year, days_in_year, valid_date
    use testhost_forcing, only: export_range, forcing, forcing_names
-   use testhost_grid, only: decompose, host_grid, read_domain, regular_grid
+   use host_domain, only: e3sm_domain, decompose_cells, read_e3sm_domain
+   use testhost_grid, only: regular_grid
    implicit none
 
    !> A field the host exchanges with landemu: its name and this rank's values.
@@ -62,7 +63,7 @@ program landemu_testhost
       dump_every, summary_file
 
    ! ---- state ----
-   type(host_grid) :: grid
+   type(e3sm_domain) :: grid
    type(field_buffer), allocatable :: imports(:), exports(:)
    integer(int64), allocatable :: global_ids(:), all_ids(:)
    integer, allocatable :: counts(:), displs(:)
@@ -80,14 +81,14 @@ program landemu_testhost
 
    call read_namelist()
    if (len_trim(domain_file) > 0) then
-      call read_domain(trim(domain_file), grid, message)
+      call read_e3sm_domain(trim(domain_file), grid, message)
       if (message /= "") call stop_run(message)
    else
       if (nlat < 1 .or. nlon < 1) &
          call stop_run("namelist: set domain_file, or nlat and nlon of a regular grid")
       call regular_grid(nlat, nlon, south, north, west, east, grid)
    end if
-   call decompose(grid, trim(decomposition), rank, nranks, global_ids, message)
+   call decompose_cells(grid%mask, trim(decomposition), rank, nranks, global_ids, message)
    if (message /= "") call stop_run(message)
    n_local = size(global_ids)
    lat = grid%lat(global_ids)
@@ -159,20 +160,13 @@ contains
 
    !> Ask landemu which of the host's forcing fields it imports and which exports it has.
    subroutine discover_fields()
-      integer :: k, direction, nlev, n_imports, n_exports
+      integer :: k, n_imports, n_exports
       character(len=32) :: names(max_names + size(roundtrip_export))
       allocate (imports(size(forcing_names)), exports(size(names)))
 
       n_imports = 0
       do k = 1, size(forcing_names)
-         call landemu_field_info(trim(forcing_names(k)), direction, nlev, ierr)
-         call require(ierr, "landemu_field_info")
-         if (direction == LANDEMU_FIELD_IMPORT) then
-            n_imports = n_imports + 1
-            imports(n_imports)%name = forcing_names(k)
-            imports(n_imports)%nlev = nlev
-            allocate (imports(n_imports)%values(n_local, nlev))
-         end if
+         call add_field(forcing_names(k), LANDEMU_FIELD_IMPORT, imports, n_imports)
       end do
       imports = imports(1:n_imports)
       names = ""
@@ -182,14 +176,7 @@ contains
       do k = 1, size(names)
          if (len_trim(names(k)) == 0) cycle
          if (any(exports(1:n_exports)%name == names(k))) cycle
-         call landemu_field_info(trim(names(k)), direction, nlev, ierr)
-         call require(ierr, "landemu_field_info")
-         if (direction == LANDEMU_FIELD_EXPORT) then
-            n_exports = n_exports + 1
-            exports(n_exports)%name = names(k)
-            exports(n_exports)%nlev = nlev
-            allocate (exports(n_exports)%values(n_local, nlev))
-         end if
+         call add_field(names(k), LANDEMU_FIELD_EXPORT, exports, n_exports)
       end do
       exports = exports(1:n_exports)
       if (rank == 0) then
@@ -199,6 +186,22 @@ contains
             (trim(exports(k)%name), k=1, size(exports))
       end if
    end subroutine discover_fields
+
+   !> Append field `name` to fields(1:n) if landemu has it in the given direction.
+   subroutine add_field(name, direction, fields, n)
+      character(len=*), intent(in) :: name                !! field name
+      integer, intent(in) :: direction                    !! LANDEMU_FIELD_IMPORT or _EXPORT
+      type(field_buffer), intent(inout) :: fields(:)      !! the list, with room for one more
+      integer, intent(inout) :: n                         !! fields in the list
+      integer :: field_direction, nlev
+      call landemu_field_info(trim(name), field_direction, nlev, ierr)
+      call require(ierr, "landemu_field_info")
+      if (field_direction /= direction) return
+      n = n + 1
+      fields(n)%name = name
+      fields(n)%nlev = nlev
+      allocate (fields(n)%values(n_local, nlev))
+   end subroutine add_field
 
    !> Put every import for the step starting at (ymd, tod), evaluated at its middle.
    subroutine put_forcing(ymd, tod)

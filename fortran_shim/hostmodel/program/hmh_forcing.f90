@@ -8,6 +8,7 @@ module hmh_forcing
   use, intrinsic :: iso_fortran_env, only: int64, real64
   use netcdf
   use hm_constants, only: nforc
+  use hm_errors, only: fmt_int
   use hmh_grid, only: domain_t
   use hmh_time, only: parse_time_units, date_string
   implicit none
@@ -100,9 +101,9 @@ contains
       end if
     end do
     if (ff%nx * ff%ny /= dom%n .or. (ff%gridded .and. (ff%nx /= dom%ni .or. ff%ny /= dom%nj))) then
-      message = "forcing file '"//path//"' has "//itoa(ff%nx * ff%ny)//" cells ("// &
-           itoa(ff%nx)//" x "//itoa(ff%ny)//") but the domain '"//dom%path//"' has "// &
-           itoa(dom%n)//" ("//itoa(dom%ni)//" x "//itoa(dom%nj)//")"
+      message = "forcing file '"//path//"' has "//fmt_int(ff%nx * ff%ny)//" cells ("// &
+           fmt_int(ff%nx)//" x "//fmt_int(ff%ny)//") but the domain '"//dom%path//"' has "// &
+           fmt_int(dom%n)//" ("//fmt_int(dom%ni)//" x "//fmt_int(dom%nj)//")"
       return
     end if
     ! cell positions, when the file has them
@@ -132,7 +133,7 @@ contains
       end if
       if (cell_ok > 0) then
         message = "forcing file '"//path//"' does not match the domain '"//dom%path// &
-             "': cell id "//itoa(cell_ok)//" is at "//latlon(clat, clon, cell_ok, ff%gridded, &
+             "': cell id "//fmt_int(cell_ok)//" is at "//latlon(clat, clon, cell_ok, ff%gridded, &
              dom%ni)//" in the forcing but at "//ftoa(dom%lat(cell_ok))//", "// &
              ftoa(dom%lon(cell_ok))//" in the domain"
         return
@@ -187,9 +188,9 @@ contains
     message = ""
     if (size(ids) == 0) return
     if (k0 < 1 .or. k0 + nsteps - 1 > ff%ntime) then
-      message = "forcing file '"//ff%path//"' has "//itoa(ff%ntime)//" steps from "// &
-           date_string(ff%t_first)//"; the run needs steps "//itoa(k0)//" to "// &
-           itoa(k0 + nsteps - 1)
+      message = "forcing file '"//ff%path//"' has "//fmt_int(ff%ntime)//" steps from "// &
+           date_string(ff%t_first)//"; the run needs steps "//fmt_int(k0)//" to "// &
+           fmt_int(k0 + nsteps - 1)
       return
     end if
     first = int(minval(ids))
@@ -258,14 +259,6 @@ contains
       s = ftoa(clat(k))//", "//ftoa(clon(k))
     end if
   end function latlon
-
-  function itoa(i) result(s)
-    integer, intent(in) :: i
-    character(len=:), allocatable :: s
-    character(len=16) :: t
-    write (t, '(i0)') i
-    s = trim(t)
-  end function itoa
 
   function ftoa(x) result(s)
     real(real64), intent(in) :: x

@@ -43,7 +43,7 @@ program landemu_landmodel
   use mpi
   use landemu
   use hm_constants, only: nforc, nlevsoi, npft, nparam, nmonth, if_tbot, if_prec, if_fsds
-  use hm_errors, only: hm_ok, msg_len
+  use hm_errors, only: hm_ok, msg_len, fmt_int, fmt_real
   use hm_pft_params, only: default_params, validate_params, param_lo, param_hi, param_names
   use hm_column, only: nstate, nsurf, nout, isf_sand, isf_clay, isf_lat, isf_lon, column_step, &
        column_init_state, validate_surface, is_h2osoi, io_fsh, io_lh, io_fgr, io_rnet, io_fsa, &
@@ -52,7 +52,8 @@ program landemu_landmodel
   use hm_phenology, only: monthly_weights
   use hm_vegetation, only: default_monthly_lai, sai_from_lai, share_cell_value
   use hmh_time, only: to_seconds, from_seconds, day_of_year, valid_ymd, date_string
-  use hmh_grid, only: domain_t, read_domain, decompose
+  use host_domain, only: decompose_cells
+  use hmh_grid, only: domain_t, read_domain
   use hmh_forcing, only: forcing_t, open_forcing, read_steps, close_forcing
   use hmh_output, only: hist_field, history_t, history_open, history_write, history_close, &
        restart_write, restart_read, fill_value
@@ -111,7 +112,7 @@ program landemu_landmodel
   call read_namelist()
   call read_domain(trim(domain_file), dom, message)
   if (message /= '') call die(message)
-  call decompose(dom, trim(decomposition), rank, nranks, ids, message)
+  call decompose_cells(dom%mask, trim(decomposition), rank, nranks, ids, message)
   if (message /= '') call die(message)
   n_local = size(ids)
   call open_forcing(trim(forcing_file), dom, dt, ff, message)
@@ -123,9 +124,9 @@ program landemu_landmodel
   ncpl = ndays * (86400 / coupling_seconds)
   if (mod(t_start - ff%t_first, int(dt, int64)) /= 0 .or. t_start < ff%t_first .or. &
        (t_start - ff%t_first) / int(dt, int64) + int(ncpl, int64) * nsub > ff%ntime) &
-       call die("forcing file '"//trim(forcing_file)//"' covers "//itoa(ff%ntime)// &
+       call die("forcing file '"//trim(forcing_file)//"' covers "//fmt_int(ff%ntime)// &
        " steps of 1800 s from "//date_string(ff%t_first)//"; the run needs "// &
-       itoa(ncpl * nsub)//" steps from "//date_string(t_start))
+       fmt_int(ncpl * nsub)//" steps from "//date_string(t_start))
   k_first = int((t_start - ff%t_first) / int(dt, int64)) + 1
 
   ! ---- columns ----------------------------------------------------------------------
@@ -412,8 +413,8 @@ contains
         if (.not. cp%got(iv_param0 + kp)) cycle
         v = cp%recv(c, 1, iv_param0 + kp)
         if (.not. (v >= param_lo(kp) .and. v <= param_hi(kp))) call die('landemu exported '// &
-             trim(param_names(kp))//' = '//rtoa(v)//' for cell '//itoa(int(ids(c)))// &
-             ', outside its range ['//rtoa(param_lo(kp))//', '//rtoa(param_hi(kp))//']')
+             trim(param_names(kp))//' = '//fmt_real(v)//' for cell '//fmt_int(ids(c))// &
+             ', outside its range ['//fmt_real(param_lo(kp))//', '//fmt_real(param_hi(kp))//']')
         params(kp, 2:npft, c) = v
       end do
       call validate_params(params(:, :, c), ids(c), st, pmsg)
@@ -482,21 +483,5 @@ contains
     call MPI_Abort(MPI_COMM_WORLD, 2, e)
     stop 2
   end subroutine die
-
-  function itoa(i) result(s)
-    integer, intent(in) :: i
-    character(len=:), allocatable :: s
-    character(len=16) :: t
-    write (t, '(i0)') i
-    s = trim(t)
-  end function itoa
-
-  function rtoa(x) result(s)
-    real(real64), intent(in) :: x
-    character(len=:), allocatable :: s
-    character(len=24) :: t
-    write (t, '(es12.5)') x
-    s = trim(adjustl(t))
-  end function rtoa
 
 end program landemu_landmodel

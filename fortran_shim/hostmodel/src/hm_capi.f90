@@ -45,33 +45,24 @@ contains
     integer(c_int32_t) :: status
     character(len=8), parameter :: forc_names(nforc) = [character(len=8) :: 'FSDS', 'FLDS', &
          'TBOT', 'QBOT', 'WIND', 'PSRF', 'PRECTmms']
-    status = hm_err_argument
     select case (kind)
     case (1)
-      if (idx < 1 .or. idx > nparam) return
-      call copy_msg_to_c(param_names(idx), buf, buflen)
+      status = copy_item(param_names, idx, buf, buflen)
     case (2)
-      if (idx < 1 .or. idx > nout) return
-      call copy_msg_to_c(out_names(idx), buf, buflen)
+      status = copy_item(out_names, idx, buf, buflen)
     case (3)
-      if (idx < 1 .or. idx > npft) return
-      call copy_msg_to_c(pft_names(idx), buf, buflen)
+      status = copy_item(pft_names, idx, buf, buflen)
     case (4)
-      if (idx < 1 .or. idx > nforc) return
-      call copy_msg_to_c(forc_names(idx), buf, buflen)
+      status = copy_item(forc_names, idx, buf, buflen)
     case (5)
-      if (idx < 1 .or. idx > ngroup) return
-      call copy_msg_to_c(group_names(idx), buf, buflen)
+      status = copy_item(group_names, idx, buf, buflen)
     case (6)
-      if (idx < 1 .or. idx > nout) return
-      call copy_msg_to_c(out_units(idx), buf, buflen)
+      status = copy_item(out_units, idx, buf, buflen)
     case (7)
-      if (idx < 1 .or. idx > nparam) return
-      call copy_msg_to_c(param_units(idx), buf, buflen)
+      status = copy_item(param_units, idx, buf, buflen)
     case default
-      return
+      status = hm_err_argument
     end select
-    status = hm_ok
   end function hm_name
 
   !> Ranges, group defaults and the ELM PFT -> group map.
@@ -322,6 +313,20 @@ contains
     end do
     status = hm_ok
   end function hm_default_vegetation
+
+  !> Copy item `idx` (1-based) of `items` into buf (hm_name); buf is left alone when idx is
+  !! outside the list.
+  function copy_item(items, idx, buf, buflen) result(status)
+    character(len=*), intent(in) :: items(:)          !! the list
+    integer(c_int32_t), intent(in) :: idx             !! 1-based index into the list
+    character(kind=c_char), intent(inout) :: buf(*)   !! receives the NUL-terminated item
+    integer(c_int64_t), intent(in) :: buflen          !! capacity of buf
+    integer(c_int32_t) :: status
+    status = hm_err_argument
+    if (idx < 1 .or. idx > size(items)) return
+    call copy_msg_to_c(items(idx), buf, buflen)
+    status = hm_ok
+  end function copy_item
 
   !> Shared checks of the time arguments.
   function check_step_args(doy, dt, m) result(st)

@@ -23,6 +23,11 @@ module hm_errors
 
   public :: copy_msg_to_c, fmt_real, fmt_int
 
+  !> An integer (default kind or c_int64_t) as a string for messages.
+  interface fmt_int
+    module procedure fmt_int64, fmt_int_default
+  end interface fmt_int
+
 contains
 
   !> Copy a Fortran message into a C buffer of `buflen` bytes, NUL-terminated (truncating).
@@ -52,13 +57,20 @@ contains
     s = trim(adjustl(tmp))
   end function fmt_real
 
-  !> An integer as a string for messages.
-  function fmt_int(i) result(s)
+  !> A c_int64_t integer as a string for messages.
+  function fmt_int64(i) result(s)
     integer(c_int64_t), intent(in) :: i                    !! value to format
     character(len=:), allocatable :: s
     character(len=24) :: tmp
     write (tmp, '(i0)') i
     s = trim(tmp)
-  end function fmt_int
+  end function fmt_int64
+
+  !> A default integer as a string for messages.
+  function fmt_int_default(i) result(s)
+    integer, intent(in) :: i                               !! value to format
+    character(len=:), allocatable :: s
+    s = fmt_int64(int(i, c_int64_t))
+  end function fmt_int_default
 
 end module hm_errors
