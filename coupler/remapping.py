@@ -59,7 +59,7 @@ class HostToFine:
                 cols,
                 S,
                 host_ids0,
-                np.concatenate(dst) if dst else np.zeros(0, np.int64),
+                _ids(dst),
                 host.n,
                 fine.grid.size,
             )
@@ -121,11 +121,11 @@ class FineToHost:
                 rows,
                 cols,
                 S,
-                np.concatenate(src_ids) if t else np.zeros(0, np.int64),
+                _ids(src_ids),
                 host_ids0,
                 fine.grid.size,
                 host.n,
-                src_block=np.concatenate(blocks) if t else np.zeros(0, np.int64),
+                src_block=_ids(blocks),
             )
             # weights are overlap / host area: 'fracarea' divides by the mapped land
             # fraction (the Regridder does so when given a divisor), 'dstarea' keeps them
@@ -178,3 +178,8 @@ class FineToHost:
         """Class codes per tile (ny, nx) → area fraction of each class (nclass, n_host_local)."""
         codes = self._stack(per_tile_codes, 1)[0]
         return self.regridder.class_fractions(codes, range(nclass))
+
+
+def _ids(parts: list[np.ndarray]) -> np.ndarray:
+    """Per-tile id arrays joined in tile order (empty on a rank without tiles)."""
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)

@@ -17,6 +17,22 @@ from coupler.grids.host import HostGrid
 COMM = MPI.COMM_WORLD
 
 
+def unstructured(domain) -> HostGrid:
+    """The domain's cells as a 1-D (unstructured) grid: same cells, no lat-lon structure."""
+    g = HostGrid.from_file(domain)
+    return HostGrid(
+        g.center_lat,
+        g.center_lon,
+        g.corner_lat,
+        g.corner_lon,
+        g.area,
+        g.mask,
+        g.frac,
+        dims=(g.n,),
+        source="unstructured",
+    )
+
+
 def run(config, days=3):
     comp = Component(COMM, config)
     comp.set_decomposition(np.flatnonzero(comp.host.mask) + 1)
@@ -36,19 +52,7 @@ def run(config, days=3):
 def test_unstructured_host_with_map_files_matches_exact_latlon_weights(
     make_config, coast_domain, tmp_path
 ):
-    grid = HostGrid.from_file(coast_domain)
-    unstructured = HostGrid(
-        grid.center_lat,
-        grid.center_lon,
-        grid.corner_lat,
-        grid.corner_lon,
-        grid.area,
-        grid.mask,
-        grid.frac,
-        dims=(grid.n,),
-        source="unstructured",
-    )
-    scrip = unstructured.write_scrip(tmp_path / "host_scrip.nc")
+    scrip = unstructured(coast_domain).write_scrip(tmp_path / "host_scrip.nc")
     h2f, f2h = tmp_path / "map_host_to_fine.nc", tmp_path / "map_fine_to_host.nc"
     common = ["--normalization", "dstarea", "--no-progress"]
     assert landemu(["regrid", COAST_HOST, COAST_FINE, "-o", str(h2f), *common]) == 0
@@ -72,17 +76,7 @@ def test_unstructured_host_without_map_files_says_what_to_give(make_config, coas
 
     from coupler.errors import ConfigError
 
-    grid = HostGrid.from_file(coast_domain)
-    scrip = HostGrid(
-        grid.center_lat,
-        grid.center_lon,
-        grid.corner_lat,
-        grid.corner_lon,
-        grid.area,
-        grid.mask,
-        grid.frac,
-        dims=(grid.n,),
-    ).write_scrip(tmp_path / "h.nc")
+    scrip = unstructured(coast_domain).write_scrip(tmp_path / "h.nc")
     comp = Component(COMM, make_config(host={"grid": str(scrip)}))
     with pytest.raises(
         ConfigError, match="not a regular lat-lon grid: give remap.host_to_fine_map"

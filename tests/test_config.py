@@ -109,5 +109,6 @@ def test_unknown_field_in_the_config_names_the_key(make_config):
 
     from coupler.component import Component
 
-    with pytest.raises(ConfigError, match=r"host.imports: unknown field 'TBTO'; did you mean 'TBOT'"):
+    message = r"host.imports: unknown field 'TBTO'; did you mean 'TBOT'"
+    with pytest.raises(ConfigError, match=message):
         Component(MPI.COMM_WORLD, make_config(host={"imports": ["TBTO", "PRECTmms"]}))
