@@ -15,7 +15,7 @@ BINDINGS   := bindings/build.py bindings/capi.c bindings/landemu.h
 # fortran_shim/ changes, or the C library does.
 FORTRAN    := $(shell find fortran_shim -type f -not -name '*~' 2>/dev/null)
 
-.PHONY: all setup system venv kernels bindings fortran demo test lint bench clean
+.PHONY: all setup system venv kernels bindings fortran demo test lint bench models clean
 
 all: setup
 
@@ -61,6 +61,10 @@ test: setup
 lint: venv
 	$(VENV)/bin/ruff check coupler emulators bindings tests run
 	$(VENV)/bin/ruff format --check coupler emulators bindings tests run
+
+# `make models` retrains every shipped emulator end to end from the real data (resumable;
+# each family adds its own `models-<family>` target as a prerequisite below).
+models: setup
 
 bench: setup
 	@for b in run/bench/*.py; do echo "== $$b"; $(VPY) $$b || exit 1; done

@@ -22,4 +22,9 @@ pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check)
 import netCDF4, mpi4py, sys
 sys.exit(0 if netCDF4.__version__ == "1.6.5" else 1)
 PY
-"${pip[@]}" --no-build-isolation -e ".[data,dev]"
+"${pip[@]}" --no-build-isolation -e ".[data,dev,train]"
+# Data-only packages whose declared dependencies are huge and unused: --no-deps.
+"$venv/bin/python" - <<'PY' || "${pip[@]}" --no-deps "bess-jpl==1.28.0" "ptjpl==1.9.0" "exoplasim==3.4.2"
+import importlib.util, sys
+sys.exit(0 if all(importlib.util.find_spec(m) for m in ("BESS_JPL", "PTJPL", "exoplasim")) else 1)
+PY
