@@ -2,7 +2,8 @@
 # Installs the Debian packages landemu needs, only those missing (fast when all are there).
 set -euo pipefail
 pkgs=(gfortran libopenmpi-dev openmpi-bin libnetcdf-dev libnetcdff-dev netcdf-bin
-      pkg-config cmake make gcc g++ cdo nco python3-dev python3-venv)
+      pkg-config cmake make gcc g++ cdo nco python3-dev python3-venv
+      ferret-datasets)  # ferret-datasets: ETOPO5 elevation (etopo5.cdf), real data for the emulators
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
