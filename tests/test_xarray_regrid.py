@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from mpi4py import MPI
 from test_regrid_reference import (  # the cdo helpers of the engine's reference tests
     CASES,
     case_mask,
@@ -27,6 +28,7 @@ import coupler
 from coupler.errors import GridError, LandemuError, RegridError
 from coupler.grids import LatLonGrid
 from coupler.regrid import Regridder as EngineRegridder
+from coupler.regrid import SparseRemap, conservative_weights, interpolation_weights
 from coupler.regrid.check import analytic_field
 from coupler.xgrid import grid_dataset
 
@@ -65,7 +67,22 @@ def test_regridder_equals_engine_bit_for_bit(method: str, normalization: str, ma
     reg = coupler.Regridder(
         da, grid_dataset(NESTED_DST), method, normalization=normalization, src_mask=mask
     )
-    engine = EngineRegridder.latlon(src, dst, method, normalization=normalization, src_mask=mask)
+    # the engine as the coupler runs it: the MPI router (on one rank), not the serial fast path
+    if method == "conservative":
+        w = conservative_weights(src, dst, src_mask=mask, normalization=normalization)
+    else:
+        w = interpolation_weights(src, dst, method)
+    remap = SparseRemap.build(
+        MPI.COMM_SELF, w.rows, w.cols, w.S, np.arange(w.n_a), np.arange(w.n_b), w.n_a, w.n_b
+    )
+    engine = EngineRegridder(
+        remap,
+        src_mask=mask,
+        frac_b=w.frac_b,
+        normalization=normalization if method == "conservative" else "fracarea",
+        src_shape=src.shape,
+        dst_shape=dst.shape,
+    )
     got = reg(da)
     assert got.shape == (3, 6, 6)
     np.testing.assert_array_equal(got.values, engine(da.values))
@@ -267,3 +284,26 @@ def test_import_coupler_does_not_import_xarray() -> None:
     code = "import sys, coupler; print('xarray' in sys.modules, 'mpi4py' in sys.modules)"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("duplicates", ["sum", "same"])
+def test_serial_remap_equals_the_router_on_one_rank_for_unsorted_duplicated_nonzeros(
+    duplicates: str,
+) -> None:
+    """SparseRemap.local (the xarray face's path) = SparseRemap.build on COMM_SELF, bit for bit,
+    also for map-file order (shuffled) with repeated (row, col) pairs."""
+    w = conservative_weights(*(LatLonGrid.parse(s) for s in (NESTED_SRC, NESTED_DST)))
+    rng = np.random.default_rng(3)
+    extra = rng.choice(w.n_s, 500)
+    rows, cols = np.r_[w.rows, w.rows[extra]], np.r_[w.cols, w.cols[extra]]
+    S = np.r_[w.S, w.S[extra] * (1.0 if duplicates == "same" else 0.37)]
+    order = rng.permutation(S.size)
+    rows, cols, S = rows[order], cols[order], S[order]
+    ids_a, ids_b = np.arange(w.n_a), np.arange(w.n_b)
+    ref = SparseRemap.build(
+        MPI.COMM_SELF, rows, cols, S, ids_a, ids_b, w.n_a, w.n_b, duplicates=duplicates
+    )
+    fast = SparseRemap.local(rows, cols, S, w.n_a, w.n_b, duplicates=duplicates)
+    x = rng.random((3, w.n_a))
+    np.testing.assert_array_equal(fast.apply(x), ref.apply(x))
+    np.testing.assert_array_equal(fast.apply(x[0]), ref.apply(x[0]))

@@ -192,8 +192,7 @@ class Regridder:
         """Serial regridder applying a whole map `w` (generated, or read from a map file);
         fields (..., *w.src_dims) → (..., *w.dst_dims). Interpolation maps apply as is."""
         conservative = w.method == "conservative"
-        ids_a, ids_b = np.arange(w.n_a), np.arange(w.n_b)
-        remap = SparseRemap.build(MPI.COMM_SELF, w.rows, w.cols, w.S, ids_a, ids_b, w.n_a, w.n_b)
+        remap = SparseRemap.local(w.rows, w.cols, w.S, w.n_a, w.n_b)
         return cls(
             remap,
             src_mask=src_mask,
