@@ -10,13 +10,18 @@ cost per site (64 ensemble members + the default run).
 
 from __future__ import annotations
 
+import json
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 from scipy.optimize import differential_evolution
 
+from emulators.landmodel import FORCING_NAMES
 from emulators.mdpl import twin
-from emulators.mdpl.dataset import SiteData
+from emulators.mdpl.dataset import DATA_DIR, SiteData, load_site
+from emulators.mdpl.sites import SITES
 
 POP = 13
 BUDGETS = (65, 130, 260)
@@ -36,8 +41,7 @@ def objective(sim: np.ndarray, obs: np.ndarray) -> np.ndarray:
 def calibrate_site(d: SiteData, budgets: tuple[int, ...] = BUDGETS, seed: int = 0) -> dict:
     """DE on the physics for one site; {budget: best parameters (12,)} plus cost figures."""
     forcing = {
-        name: d.forcing[: twin.CAL_STEPS, k].astype(float)
-        for k, name in enumerate(("FSDS", "FLDS", "TBOT", "QBOT", "WIND", "PSRF", "PRECTmms"))
+        name: d.forcing[: twin.CAL_STEPS, k].astype(float) for k, name in enumerate(FORCING_NAMES)
     }
     obs = d.obs[: twin.CAL_STEPS].astype(float)
     runs, best_f, best_u, found = 0, np.inf, None, {}
@@ -73,3 +77,41 @@ def calibrate_site(d: SiteData, budgets: tuple[int, ...] = BUDGETS, seed: int = 
         "objective": {b: found[b][1] for b in budgets if b in found},
         "seconds": {b: found[b][2] for b in budgets if b in found},
     }
+
+
+def result_path(name: str, data_dir: Path = DATA_DIR) -> Path:
+    return data_dir / "de" / f"{name}.json"
+
+
+def run_all(data_dir: Path = DATA_DIR, budgets: tuple[int, ...] = BUDGETS) -> None:
+    """DE for every cached site whose result file is missing (resumable, atomic writes)."""
+    for s in SITES:
+        path = result_path(s.name, data_dir)
+        if path.exists():
+            continue
+        r = calibrate_site(load_site(s, data_dir), budgets)
+        rec = {
+            "site": s.name,
+            "params": {str(b): p.tolist() for b, p in r["params"].items()},
+            "objective": {str(b): v for b, v in r["objective"].items()},
+            "seconds": {str(b): v for b, v in r["seconds"].items()},
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(rec))
+        os.replace(tmp, path)
+        print(json.dumps({k: rec[k] for k in ("site", "objective", "seconds")}), flush=True)
+
+
+def load_results(data_dir: Path = DATA_DIR) -> dict[str, dict]:
+    """{site: result record} of the sites calibrated so far."""
+    out = {}
+    for s in SITES:
+        path = result_path(s.name, data_dir)
+        if path.exists():
+            out[s.name] = json.loads(path.read_text())
+    return out
+
+
+if __name__ == "__main__":
+    run_all()
