@@ -90,10 +90,10 @@ def read_forcing(path: Path) -> dict[str, np.ndarray]:
     except DataFileError as exc:
         if "lacks" not in str(exc):
             raise
-    for name, v in out.items():
-        bad = np.nonzero(~np.isfinite(v))[0]
+    for alma, (name, _) in ALMA_FORCING.items():
+        bad = np.nonzero(~np.isfinite(out[name]))[0]
         if bad.size:
-            raise FieldError(f"forcing {name} is NaN or missing at step {bad[0]} of {path}")
+            raise FieldError(f"forcing {alma} is NaN or missing at step {bad[0]} of {path}")
     return out
 
 

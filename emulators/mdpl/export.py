@@ -78,16 +78,26 @@ def _export(module: nn.Module, n_in: int, out_name: str, path: Path, meta: dict)
     os.replace(tmp, path)
 
 
-def export_all(
-    arch: str = "multitask", data_dir: Path = DATA_DIR, out_dir: Path = PACKAGE_DIR
+def export_models(
+    surrogate: nn.Module, gz: nn.Module, norm: Norm, arch: str, out_dir: Path = PACKAGE_DIR
 ) -> tuple[Path, Path]:
-    """Write surrogate.onnx and gz.onnx from the checkpoints of `arch`."""
-    surrogate, norm = load_surrogate(arch, data_dir)
-    gz = load_generator(arch, data_dir)
+    """Write surrogate.onnx and gz.onnx (physical units in and out, metadata attached)."""
     tab = parameter_table()
     meta = metadata(norm, arch)
     s_path, g_path = out_dir / "surrogate.onnx", out_dir / "gz.onnx"
     _export(_Physical(surrogate, norm), SURROGATE_IN, "fluxes", s_path, meta)
-    phys = PhysicalGenerator(gz, torch.as_tensor(tab.lo), torch.as_tensor(tab.hi))
+    phys = PhysicalGenerator(gz, torch.tensor(tab.lo), torch.tensor(tab.hi))
     _export(phys, GENERATOR_IN, "params", g_path, meta)
     return s_path, g_path
+
+
+def export_all(
+    arch: str = "multitask", data_dir: Path = DATA_DIR, out_dir: Path = PACKAGE_DIR
+) -> tuple[Path, Path]:
+    """Export the trained checkpoints of `arch`."""
+    surrogate, norm = load_surrogate(arch, data_dir)
+    return export_models(surrogate, load_generator(arch, data_dir), norm, arch, out_dir)
+
+
+if __name__ == "__main__":
+    print(*export_all())
