@@ -21,12 +21,7 @@ from coupler.grids.latlon import LatLonGrid
 from coupler.grids.ncio import open_dataset
 from coupler.regrid.mapfile import read_map, write_esmf
 from coupler.regrid.regridder import Regridder as EngineRegridder
-from coupler.regrid.weights import (
-    METHODS,
-    Weights,
-    conservative_weights,
-    interpolation_weights,
-)
+from coupler.regrid.weights import Weights, latlon_weights
 from coupler.xgrid import (
     Horizontal,
     as_horizontal,
@@ -67,19 +62,16 @@ class Regridder:
         dst_mask: xr.DataArray | np.ndarray | None = None,
         fill_value: float = np.nan,
     ) -> None:
-        if method not in METHODS:
-            raise RegridError(f"method '{method}' is not one of {', '.join(METHODS)}")
         src, dst = as_horizontal(source), as_horizontal(target)
         smask = _engine_mask(src_mask, src, "src_mask")
-        dmask = _engine_mask(dst_mask, dst, "dst_mask")
-        if method == "conservative":
-            w = conservative_weights(
-                src.grid, dst.grid, src_mask=smask, dst_mask=dmask, normalization=normalization
-            )
-        else:
-            if dmask is not None:
-                raise RegridError(f"dst_mask applies to conservative weights, not '{method}'")
-            w = interpolation_weights(src.grid, dst.grid, method)
+        w = latlon_weights(
+            src.grid,
+            dst.grid,
+            method,
+            normalization=normalization,
+            src_mask=smask,
+            dst_mask=_engine_mask(dst_mask, dst, "dst_mask"),
+        )
         self._setup(w, src, dst, smask, fill_value)
 
     def _setup(

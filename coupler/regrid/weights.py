@@ -251,3 +251,25 @@ def interpolation_weights(src: LatLonGrid, dst: LatLonGrid, method: str) -> Weig
         method,
         "none",
     )
+
+
+def latlon_weights(
+    src: LatLonGrid,
+    dst: LatLonGrid,
+    method: str = "conservative",
+    *,
+    normalization: str = "fracarea",
+    src_mask: np.ndarray | None = None,
+    dst_mask: np.ndarray | None = None,
+) -> Weights:
+    """A whole map between lat-lon grids by `method` (one of METHODS); masks as in
+    conservative_weights (dst_mask: conservative only)."""
+    if method == "conservative":
+        return conservative_weights(
+            src, dst, src_mask=src_mask, dst_mask=dst_mask, normalization=normalization
+        )
+    if dst_mask is not None:
+        raise RegridError(f"dst_mask applies to conservative weights, not '{method}'")
+    if method not in METHODS:
+        raise RegridError(f"method '{method}' is not one of {', '.join(METHODS)}")
+    return interpolation_weights(src, dst, method)
