@@ -95,7 +95,7 @@ def normalize(
         return area.copy()
     if normalization == "dstarea":
         return area / area_b[rows]
-    return area / (area_b[rows] * frac_b[rows])
+    return area / (area_b * frac_b)[rows]  # the same products, formed once per row
 
 
 def conservative_weights(
@@ -115,8 +115,8 @@ def conservative_weights(
     _check_norm(normalization)
     ma, mb = _mask(src_mask, src, "src_mask"), _mask(dst_mask, dst, "dst_mask")
     rows, cols, area = latlon_overlaps(src, dst)
-    keep = (ma[cols] != 0) & (mb[rows] != 0)
-    if not keep.all():
+    if src_mask is not None or dst_mask is not None:
+        keep = (ma[cols] != 0) & (mb[rows] != 0)
         rows, cols, area = rows[keep], cols[keep], area[keep]
     area_a, area_b = src.areas().ravel(), dst.areas().ravel()
     frac_b = np.bincount(rows, area, dst.size) / area_b
