@@ -39,7 +39,8 @@ from __future__ import annotations
 import numpy as np
 
 from coupler.errors import FieldError
-from emulators.landmodel.params import CROP_PFTS, PFT_NAMES
+from emulators.landmodel.params import CROP_PFTS as CROP_PFTS  # re-exported
+from emulators.landmodel.params import PFT_NAMES as PFT_NAMES  # re-exported
 
 # ELM PFTs in pftvarcon.F90 order: the host model's table (one list for host and translation)
 N_PFT = len(PFT_NAMES)  # 17 = natpft = lsmpft
