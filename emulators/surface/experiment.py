@@ -7,7 +7,10 @@ MODIS 2019 land cover (PFTs) and the GSI phenology LAI/SAI on the 30″ cells. S
 synthetic uniform loam (no soil grid installs offline), so the texture-driven variability that
 dominates soil moisture in seed 000 is absent here: the γ below come from vegetation alone.
 Lakes, glaciers and urban cells are not run (the host physics has no such land units) and are
-missing values in the maps.
+missing values in the maps. The installed land cover is MODIS at 0.05° (6 × 6 fine cells), so
+PFTs, climate and LAI are constant within 0.05° cells and the 30″ land mask is the only finer
+detail: γ here measures what is lost above the 0.05° scale (seed 000 used 500 m MODIS). Cells
+with identical inputs are therefore run once (`distinct_columns`).
 
 The host (emulators/landmodel, ctypes batches over the Fortran physics) runs from 1 April
 (spin-up, two months) through 31 August; June–August means are analysed: latent heat
@@ -52,36 +55,69 @@ def column_surface(window: LatLonGrid) -> dict[str, np.ndarray]:
     return {"cells": cells, "run": run}
 
 
-def host_columns(window: LatLonGrid, cells, run: np.ndarray) -> HostModel:
-    """One host column per fine PFT cell: 100 % its PFT, its monthly LAI/SAI, its soil."""
+PARENT_DEG = 0.05  # the land-cover (MCD12C1) cell: LC, climate and LAI are constant inside
+
+
+def distinct_columns(
+    window: LatLonGrid, cells, run: np.ndarray, box: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Columns with identical inputs are run once: (representative fine-cell index, the
+    column of every run cell, the solar-geometry latitude/longitude of each column).
+
+    Inputs are the forcing box, PFT, monthly LAI/SAI and soil; the position enters the
+    physics only through solar geometry, taken at the centre of the 0.05° land-cover cell
+    (≤ 3 km from the fine cell), so cells sharing a 0.05° cell and a PFT share a column.
+    """
     idx = np.flatnonzero(run)
-    pft = cells.surface_class[idx].astype(np.int64)
-    n = idx.size
+    lat, lon = window.centres()
+    pj = np.floor(lat[idx] / PARENT_DEG)
+    pi = np.floor(lon[idx] / PARENT_DEG)
+    signature = np.column_stack(
+        [
+            box,
+            cells.surface_class[idx],
+            pj,
+            pi,
+            cells.lai[:, idx].T,
+            cells.sai[:, idx].T,
+            cells.soil["PCT_SAND"][0, idx],
+            cells.soil["PCT_CLAY"][0, idx],
+        ]
+    )
+    _, first, inverse = np.unique(signature, axis=0, return_index=True, return_inverse=True)
+    rep = idx[first]
+    centre = np.column_stack([(pj[first] + 0.5) * PARENT_DEG, (pi[first] + 0.5) * PARENT_DEG])
+    return rep, inverse.reshape(-1), centre
+
+
+def host_columns(cells, rep: np.ndarray, centre: np.ndarray) -> HostModel:
+    """One host column per representative cell: 100 % its PFT, its monthly LAI/SAI, its soil."""
+    pft = cells.surface_class[rep].astype(np.int64)
+    n = rep.size
     pct = np.zeros((n, N_PFT))
     pct[np.arange(n), pft] = 100.0
     lai = np.zeros((n, 12, N_PFT))
     sai = np.zeros((n, 12, N_PFT))
-    lai[np.arange(n), :, pft] = cells.lai[:, idx].T
-    sai[np.arange(n), :, pft] = cells.sai[:, idx].T
-    lat, lon = window.centres()
+    lai[np.arange(n), :, pft] = cells.lai[:, rep].T
+    sai[np.arange(n), :, pft] = cells.sai[:, rep].T
     return HostModel(
         pct,
-        cells.soil["PCT_SAND"][0, idx],
-        cells.soil["PCT_CLAY"][0, idx],
-        lat[idx],
-        lon[idx],
+        cells.soil["PCT_SAND"][0, rep],
+        cells.soil["PCT_CLAY"][0, rep],
+        centre[:, 0],
+        centre[:, 1],
         monthly_lai=lai,
         monthly_sai=sai,
     )
 
 
-def box_of_columns(window: LatLonGrid, run: np.ndarray, box_deg: float = 0.5) -> np.ndarray:
-    """Index of the 0.5° forcing cell of every run column (row-major over the boxes)."""
+def box_of_cells(window: LatLonGrid, box_deg: float = 0.5) -> np.ndarray:
+    """Index of the 0.5° forcing cell of every fine cell (row-major over the boxes)."""
     lat, lon = window.centres()
     nbx = round((window.east - window.west) / box_deg)
     bj = np.floor((lat - window.south) / box_deg).astype(np.int64)
     bi = np.floor((lon - window.west) / box_deg).astype(np.int64)
-    return (bj * nbx + bi)[run]
+    return bj * nbx + bi
 
 
 def run_experiment(
@@ -96,8 +132,10 @@ def run_experiment(
     t0 = time.perf_counter()
     surf = column_surface(window)
     cells, run = surf["cells"], surf["run"]
-    model = host_columns(window, cells, run)
-    box = box_of_columns(window, run)
+    box_all = box_of_cells(window)
+    rep, column_of_cell, centre = distinct_columns(window, cells, run, box_all[run])
+    model = host_columns(cells, rep, centre)
+    box = box_all[rep]
     nbx = round((window.east - window.west) / 0.5)
     nb = nbx * round((window.north - window.south) / 0.5)
     blat = window.south + 0.25 + 0.5 * (np.arange(nb) // nbx)
@@ -105,7 +143,10 @@ def run_experiment(
     forcing = generate_forcing(blat, blon, start_year=2001, nyears=1, seed=seed)
     sums = {k: np.zeros(model.ncol) for k in ("LH", "SM", "ASR", "ELR")}
     ndays = 0
-    log(f"{model.ncol} host columns ({run.mean():.0%} of the window), {nb} forcing cells")
+    log(
+        f"{int(run.sum())} fine cells run ({run.mean():.0%} of the window) as {model.ncol} "
+        f"distinct host columns, {nb} forcing cells"
+    )
     for doy in range(start_doy, season[1] + 1):
         s0 = (doy - 1) * STEPS_PER_DAY
         day = np.stack([forcing[n][s0 : s0 + STEPS_PER_DAY][:, box] for n in FORCING_NAMES], -1)
@@ -122,7 +163,7 @@ def run_experiment(
     maps = {}
     for name, total in sums.items():
         m = np.full(window.size, np.nan)
-        m[run] = total / ndays
+        m[run] = (total / ndays)[column_of_cell]
         maps[name] = m.reshape(window.shape)
     jja = cells.lai[5:8].mean(axis=0)  # June-August
     maps["LAI"] = np.where(run, jja, np.nan).reshape(window.shape)
@@ -139,6 +180,7 @@ def run_experiment(
     return {
         "window": window_spec,
         "season": "JJA 2001 (synthetic weather from the ERA5 climatology), spin-up from 1 April",
+        "fine_cells_run": int(run.sum()),
         "host_columns": int(model.ncol),
         "fraction_run": float(run.mean()),
         "seconds": round(time.perf_counter() - t0, 1),
