@@ -222,13 +222,7 @@ class Regridder:
             },
             keep_attrs=True,
         )
-        order = []
-        for d in da.dims:
-            if d == src.dims[0]:
-                order += [*extra_dims, *dst.dims]
-            elif d not in src.dims:
-                order.append(d)
-        out = out.transpose(*order)
+        out = out.transpose(*_output_order(da.dims, src.dims, dst.dims, extra_dims))
         coords = {k: v for k, v in dst.coords.items() if set(v.dims) <= set(out.dims)}
         return out.assign_coords(coords)
 
@@ -258,6 +252,27 @@ class Regridder:
             f"coupler.Regridder({self.method}, {w.normalization}: {self.source.dims}"
             f"{self.source.shape} → {self.target.dims}{self.target.shape}, {w.n_s} weights)"
         )
+
+
+def _output_order(
+    dims: tuple, src: tuple[str, ...], dst: tuple[str, ...], extra: tuple[str, ...]
+) -> list:
+    """The input's dim order with the horizontal dims replaced: one for one (lat → lat', lon
+    → lon', wherever they were) when the ranks agree, else all at the first one's place;
+    `extra` dims (e.g. class) just before them."""
+    first = next(k for k, d in enumerate(dims) if d in src)
+    order = []
+    for k, d in enumerate(dims):
+        if d not in src:
+            order.append(d)
+            continue
+        if k == first:
+            order += extra
+        if len(src) == len(dst):
+            order.append(dst[src.index(d)])
+        elif k == first:
+            order += dst
+    return order
 
 
 def _engine_mask(
