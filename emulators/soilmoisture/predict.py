@@ -113,3 +113,14 @@ def predict(model: ForestModel, X: np.ndarray | Mapping[str, np.ndarray]) -> np.
     if isinstance(X, Mapping):
         X = assemble_features(X)
     return model.run(check_features(X))
+
+
+def predict_tile(model: ForestModel, fields: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Soil moisture of a fine tile as (10, ny, nx) — the level axis first, as a multi-level
+    fine field — from predictor fields of shape (ny, nx) each (host fields already on the
+    tile, static fields of the tile)."""
+    shape = np.shape(fields[FEATURE_NAMES[0]]) if FEATURE_NAMES[0] in fields else None
+    out = predict(model, fields)
+    if shape is None or len(shape) != 2:
+        raise FieldError(f"a soil-moisture tile needs (ny, nx) predictor fields, got {shape}")
+    return np.ascontiguousarray(out.T.reshape(NLAYER, *shape))
