@@ -116,3 +116,26 @@ def test_scaling_cli_writes_maps_table_and_png(tmp_path):
         assert ds["sigma"].shape == (7, 2, 1) and ds["table_beta"].shape == (2,)
         assert ds.mean_beta == pytest.approx(-1.0, abs=0.05)
     assert png.stat().st_size > 10_000
+
+
+def test_height_and_urban_density_files_and_the_pft_plot(tmp_path, surfdata):
+    lat = 45 + (np.arange(12) + 0.5) / 12
+    lon = 5 + (np.arange(18) + 0.5) / 12
+    for name, value in (("HEIGHT_TOP", 25.0), ("URBAN_DENSITY", 2.0)):
+        with netCDF4.Dataset(tmp_path / f"{name}.nc", "w") as ds:
+            ds.createDimension("lat", lat.size)
+            ds.createDimension("lon", lon.size)
+            ds.createVariable("lat", "f8", ("lat",))[:] = lat
+            ds.createVariable("lon", "f8", ("lon",))[:] = lon
+            ds.createVariable(name, "f4", ("lat", "lon"))[:] = value
+    fields, attrs = build_surface(
+        HOST, height_file=tmp_path / "HEIGHT_TOP.nc", urban_file=tmp_path / "URBAN_DENSITY.nc"
+    )
+    assert fields["PCT_URBAN"][1].max() > 0 and fields["PCT_URBAN"][[0, 2]].max() == 0
+    trees = fields["PCT_NAT_PFT"][7] > 0
+    np.testing.assert_allclose(fields["MONTHLY_HEIGHT_TOP"][6, 7][trees], 25.0)
+    np.testing.assert_allclose(fields["MONTHLY_HEIGHT_BOT"][6, 7][trees], 25.0 * 11.5 / 20.0)
+    assert "HD" not in attrs["urban_source"] and "URBAN_DENSITY.nc" in attrs["urban_source"]
+    png = tmp_path / "pfts.png"
+    assert main(["plot", "surface", str(surfdata[0]), "-o", str(png)]) == 0
+    assert png.stat().st_size > 10_000

@@ -10,6 +10,8 @@
   (emulators/transforms/phenology.py, Jolly et al. 2005) run on the climatology's daily
   cycle — a documented semi-empirical stand-in until the LAI emulator ships.
 * soil: a user file (soil.read_soil_file, nearest cell) or the synthetic loam default.
+* optional user maps, nearest cell: canopy top height (``HEIGHT_TOP``, m) and urban density
+  (``URBAN_DENSITY``: 1 TBD, 2 HD, 3 MD), each (1, lat, lon) or (lat, lon).
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class FineInputs:
     p_monthly_mm: np.ndarray
     lai: np.ndarray
     soil: dict[str, np.ndarray]
+    height_top: np.ndarray | None = None
+    urban_density: np.ndarray | None = None
 
 
 def fine_window(host_band: LatLonGrid) -> tuple[FineWindow, LatLonGrid]:
@@ -165,7 +169,8 @@ def sample_regular(
         lon = np.asarray(ds["lon"][:], dtype=np.float64)
         dlat, dlon = lat[1] - lat[0], lon[1] - lon[0]
         jr = np.rint((grid.lat_centres() - lat[0]) / dlat).astype(np.int64)
-        ic = np.rint(((grid.lon_centres() - lon[0]) % 360.0) / dlon).astype(np.int64)
+        east = (grid.lon_centres() - lon[0] + dlon / 2) % 360.0 - dlon / 2  # ≥ −dlon/2
+        ic = np.rint(east / dlon).astype(np.int64)
         if jr.min() < 0 or jr.max() >= lat.size or ic.min() < 0 or ic.max() >= lon.size:
             raise DataFileError(
                 f"{what} file '{path}' (lat {lat.min():.3f}..{lat.max():.3f}, lon "
@@ -174,15 +179,19 @@ def sample_regular(
         out = {}
         for name in names:
             v = ds[name]
-            block = np.ma.filled(
-                np.ma.asarray(v[:, jr.min() : jr.max() + 1, :], dtype=np.float64), np.nan
-            )
+            rows = (Ellipsis, slice(jr.min(), jr.max() + 1), slice(None))
+            block = np.ma.filled(np.ma.asarray(v[rows], dtype=np.float64), np.nan)
+            block = block.reshape(-1, *block.shape[-2:])
             out[name] = block[:, jr - jr.min()][:, :, ic]
     return out
 
 
 def fine_inputs(
-    host_band: LatLonGrid, lai_file: Path | None = None, soil_file: Path | None = None
+    host_band: LatLonGrid,
+    lai_file: Path | None = None,
+    soil_file: Path | None = None,
+    height_file: Path | None = None,
+    urban_file: Path | None = None,
 ) -> FineInputs:
     """Everything `translate_block` needs for the 30″ cells covering `host_band`."""
     window, grid = fine_window(host_band)
@@ -208,4 +217,12 @@ def fine_inputs(
         check_soil(soil, f"soil file '{soil_file}'")
     else:
         soil = synthetic_soil(grid.shape)
-    return FineInputs(grid, land_cover, on_fine(t_c), on_fine(p_mm), lai, soil)
+    maps = {}
+    for key, path, name in (
+        ("height_top", height_file, "HEIGHT_TOP"),
+        ("urban_density", urban_file, "URBAN_DENSITY"),
+    ):
+        if path is not None:
+            values = sample_regular(Path(path), (name,), grid, name)[name]
+            maps[key] = values.reshape(grid.shape)
+    return FineInputs(grid, land_cover, on_fine(t_c), on_fine(p_mm), lai, soil, **maps)
