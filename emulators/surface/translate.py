@@ -59,7 +59,8 @@ def translate_block(
     soil = {}
     for name in SOIL_FIELDS:
         layers = to_elm_layers(soil_source[name])
-        soil[name] = fill_nearest(np.where(land, layers, np.nan)).reshape(len(layers), -1)
+        filled = fill_nearest(np.where(land, layers, np.nan), needed=land)
+        soil[name] = filled.reshape(len(layers), -1)
     n = land_cover.size
     cells = FineCells(
         surface.reshape(-1),
