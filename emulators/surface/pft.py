@@ -57,14 +57,8 @@ NOT_LAND = -1
 # the input scheme: code = index in the lulc engineer's LAND_COVER table
 LAND_COVER_CODE: dict[str, int] = {name: k for k, name in enumerate(LAND_COVER)}
 NODATA = IGNORE  # 255
-TREES_SHRUB_GRASS = (
-    "evergreen_needleleaf_trees",
-    "evergreen_broadleaf_trees",
-    "deciduous_needleleaf_trees",
-    "deciduous_broadleaf_trees",
-    "shrub",
-    "grass",
-)
+# the classes whose PFT depends on climate
+TREES_SHRUB_GRASS = tuple(n for n in LAND_COVER if n.endswith("_trees") or n in ("shrub", "grass"))
 
 DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.float64)
 
