@@ -87,7 +87,7 @@ SURFDATA_VARS: dict[str, tuple[tuple[str, ...], str, str]] = {
 DIMS = {"natpft": 17, "lsmpft": 17, "cft": 2, "numurbl": 3, "nlevsoi": 10, "time": 12}
 LAND_UNITS = ("PCT_NATVEG", "PCT_CROP", "PCT_LAKE", "PCT_WETLAND", "PCT_GLACIER")
 SUM_TOLERANCE = 1e-4  # ELM's surfrdMod tolerance on percentage sums
-MAX_FINE_CELLS_PER_BAND = 1_500_000
+MAX_FINE_CELLS_PER_BAND = 500_000  # ~1 GB peak per band
 EARTH_RADIUS_KM = 6371.22
 
 
