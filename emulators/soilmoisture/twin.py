@@ -55,8 +55,9 @@ from pathlib import Path
 
 import numpy as np
 
-from coupler.errors import DataFileError, FieldError
+from coupler.errors import FieldError
 from coupler.grids.latlon import LatLonGrid
+from emulators.data.etopo5 import ETOPO5_PATH, POINTS_PER_DEGREE, read_etopo5
 from emulators.data.forcing import WeatherGenerator
 from emulators.data.static_fine import (
     FineWindow,
@@ -67,7 +68,6 @@ from emulators.data.static_fine import (
 from emulators.landmodel import HostModel, default_vegetation
 from emulators.soilmoisture.features import FEATURE_NAMES, depth_weights, host_predictors
 
-ETOPO5_PATH = Path("/usr/share/ferret-vis/data/etopo5.cdf")
 TARGET_DEPTHS_M = np.round(np.arange(1, 11) * 0.1, 1)
 NLAYER = TARGET_DEPTHS_M.size  # = features.NLAYER
 NPFT = 17
@@ -159,22 +159,11 @@ class TwinSpec:
 def etopo5_elevation(
     lat: np.ndarray, lon: np.ndarray, path: str | Path = ETOPO5_PATH
 ) -> np.ndarray:
-    """ETOPO5 (5′, grid-node registered) elevation (m) at lat (ny,) × lon (nx,) by nearest node."""
-    import netCDF4
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataFileError(
-            f"ETOPO5 file '{path}' does not exist (Debian package ferret-datasets; `make setup` "
-            "installs it)"
-        )
-    with netCDF4.Dataset(str(path)) as ds:
-        rose = ds.variables["ROSE"]
-        kr = np.rint((np.asarray(lat) + 90.0) * 12.0).astype(np.int64)
-        kc = np.rint(np.mod(np.asarray(lon), 360.0) * 12.0).astype(np.int64) % 4320
-        r0, r1 = int(kr.min()), int(kr.max()) + 1
-        block = np.asarray(rose[r0:r1, :], dtype=np.float64)
-    return block[np.ix_(kr - r0, kc)]
+    """ETOPO5 elevation (m) at lat (ny,) × lon (nx,) from the nearest 5′ lattice point."""
+    z = read_etopo5(path)
+    kr = np.rint((np.asarray(lat) + 90.0) * POINTS_PER_DEGREE).astype(np.int64)
+    kc = np.rint(np.mod(np.asarray(lon), 360.0) * POINTS_PER_DEGREE).astype(np.int64) % z.shape[1]
+    return z[kr][:, kc].astype(np.float64)
 
 
 def _zoomed_noise(rows: np.ndarray, cols: np.ndarray, offset: int) -> np.ndarray:
