@@ -74,7 +74,9 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def predict_probabilities(model, x: np.ndarray, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+def predict_probabilities(
+    model, x: np.ndarray, origin: tuple[int, int] = (0, 0), window: int = WINDOW
+) -> np.ndarray:
     """(19, H, W) blended probabilities for a checked (40, H, W) input tile."""
     check_inputs(x)
     if min(x.shape[1:]) < RECEPTIVE_FIELD:
@@ -82,7 +84,8 @@ def predict_probabilities(model, x: np.ndarray, origin: tuple[int, int] = (0, 0)
             f"input tile {x.shape[1]}×{x.shape[2]} is smaller than the U-Net's receptive field "
             f"({RECEPTIVE_FIELD} px): add a halo of context around the region"
         )
-    return blend_windows(model, x, window=WINDOW, margin=MARGIN, overlap=OVERLAP, origin=origin)
+    overlap = OVERLAP * window // WINDOW
+    return blend_windows(model, x, window=window, margin=MARGIN, overlap=overlap, origin=origin)
 
 
 def allocate(prob: np.ndarray, coarse: np.ndarray, factor: int) -> np.ndarray:
