@@ -51,6 +51,12 @@ def test_surfdata_passes_the_elm_reader_checks_and_reads_back(surfdata):
     assert fields["TOPO"][:, 2].mean() > fields["TOPO"][:, 0].mean()  # rising toward the Alps
 
 
+def test_surfdata_does_not_depend_on_the_banding(surfdata):
+    one_row_bands, _ = build_surface(HOST, band_cells=1)
+    for name, values in surfdata[1].items():
+        np.testing.assert_array_equal(one_row_bands[name], values, err_msg=name)
+
+
 @pytest.mark.skipif(shutil.which("ncks") is None, reason="NCO not installed")
 def test_surfdata_opens_in_ncdump_and_nco(surfdata, tmp_path):
     path = surfdata[0]

@@ -108,13 +108,18 @@ def build_surface(
     height_file: Path | None = None,
     urban_file: Path | None = None,
     progress: bool = False,
+    band_cells: int = MAX_FINE_CELLS_PER_BAND,
 ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """All SURFDATA_VARS on `host` (shapes (..., nlat, nlon)) and the provenance attributes."""
+    """All SURFDATA_VARS on `host` (shapes (..., nlat, nlon)) and the provenance attributes.
+
+    The host is processed in bands of rows of at most ~`band_cells` fine cells; the result
+    does not depend on the banding (each host cell sums the same fine cells in one order).
+    """
     from tqdm import tqdm
 
     dem = read_user_dem(dem_file) if dem_file else read_etopo5()
     dem.covering(host, 0)  # a DEM that does not cover the host fails before the long part
-    starts = list(host_bands(host))
+    starts = list(host_bands(host, band_cells))
     bar = tqdm(total=host.nlat, desc="surfdata", unit="row", disable=not progress)
     pieces: list[dict[str, np.ndarray]] = []
     for j0, j1 in pairwise(starts):
@@ -131,7 +136,10 @@ def build_surface(
         )
         sums = SurfaceSums(band.size)
         sums.add(overlap_integrator(inputs.grid, band), cells)
-        pieces.append(sums.fields(band.areas().ravel()))
+        piece = sums.fields(band.areas().ravel())
+        topo = host_topography(dem, band, DEFAULT_AZIMUTHS, DEFAULT_MAX_STEPS)
+        piece.update({k: v.ravel() for k, v in topo.items()})  # the band's DEM + halo only
+        pieces.append(piece)
         bar.update(j1 - j0)
     bar.close()
     fields = {
@@ -141,7 +149,6 @@ def build_surface(
         for k in pieces[0]
         if k != "pft_area_sr"
     }
-    fields.update(host_topography(dem, host, DEFAULT_AZIMUTHS, DEFAULT_MAX_STEPS))
     lat, lon = host.centres()
     fields["LATIXY"] = lat.reshape(host.shape)
     fields["LONGXY"] = lon.reshape(host.shape)
