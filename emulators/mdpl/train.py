@@ -199,7 +199,7 @@ def train_generator(
     minutes: float,
     n_sites: int = 8,
     k: int = 8,
-    lr: float = 1e-3,
+    lr: float = 3e-3,
     every: int = 50,
     data_dir: Path = DATA_DIR,
     names: list[str] | None = None,
