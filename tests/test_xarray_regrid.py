@@ -315,3 +315,16 @@ def test_horizontal_dims_in_any_position_keep_their_place() -> None:
     moved = reg(da.transpose("lon", "time", "lat"))
     assert moved.dims == ("lon", "time", "lat")
     np.testing.assert_array_equal(moved.transpose("time", "lat", "lon").values, reg(da).values)
+
+
+def test_float32_centres_without_bounds_give_the_spec_grid_exactly() -> None:
+    """A 1/120° grid stored as float32 centres (no bounds) snaps to the spec's edges, so its
+    weights are those of the spec bit for bit."""
+    g = grid_dataset(NESTED_SRC)
+    stored = xr.Dataset(
+        coords={"lat": g.lat.values.astype(np.float32), "lon": g.lon.values.astype(np.float32)}
+    )
+    from_file = coupler.Regridder(stored, NESTED_DST)
+    assert from_file.source.grid == LatLonGrid.parse(NESTED_SRC)
+    spec = coupler.Regridder(NESTED_SRC, NESTED_DST)
+    np.testing.assert_array_equal(from_file.weights.S, spec.weights.S)
