@@ -166,3 +166,21 @@ def test_host_physics_runs_on_the_surfdata_pfts_and_lai(surfdata):
     lh_default = default.run(july, start_doy=182, outputs=("EFLX_LH_TOT",))["EFLX_LH_TOT"].mean(0)
     assert np.all(np.isfinite(lh)) and np.all(lh > 0)
     assert np.abs(lh - lh_default).max() > 0.1  # the file's LAI, not the host's default, drives it
+
+
+@pytest.mark.mpi
+def test_surfdata_on_two_ranks_is_the_serial_file(surfdata, tmp_path):
+    import os
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "mpi.nc"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMIX_", "PRTE_"))}
+    cmd = [str(root / "run" / "mpirun.sh"), "-n", "2", sys.executable, "-m", "coupler.cli"]
+    args = ["surfdata", "--grid", HOST.spec, "-o", str(out), "--band-cells", "1"]
+    res = subprocess.run(cmd + args, capture_output=True, text=True, env=env, cwd=root, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    with netCDF4.Dataset(out) as ds:
+        for name in SURFDATA_VARS:
+            np.testing.assert_array_equal(ds[name][:], np.asarray(surfdata[1][name]), err_msg=name)
