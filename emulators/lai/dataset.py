@@ -16,9 +16,10 @@ import numpy as np
 from coupler.errors import DataFileError
 from emulators.data import era5_climate
 from emulators.lai import target
-from emulators.lai.features import assemble
+from emulators.lai.features import CO2, MASK, PRIOR, SM, SW, P, T, assemble
 from emulators.lulc import split
 from emulators.lulc.dataset import (
+    COARSE_FACTORS,
     DEFAULT_CUBE,
     DEG,
     MASK_RATIOS,
@@ -27,7 +28,16 @@ from emulators.lulc.dataset import (
     lat_of_rows,
     training_windows,
 )
-from emulators.lulc.features import patch_mask, static_channels
+from emulators.lulc.features import N_CHANNELS as N_LULC_CHANNELS
+from emulators.lulc.features import (
+    N_LU,
+    coarse_fractions,
+    patch_mask,
+    row_area_weights,
+    static_channels,
+    upsample,
+)
+from emulators.lulc.features import assemble as lulc_assemble
 
 CUBE_FIELDS = (
     "lu",
@@ -41,6 +51,9 @@ CUBE_FIELDS = (
     "t_range",
     "precip",
 )
+
+JOINT_EXTRA = [T, P, SW, SM, CO2, PRIOR, MASK]
+N_JOINT_CHANNELS = N_LULC_CHANNELS + len(JOINT_EXTRA)
 
 
 @dataclass
@@ -117,24 +130,41 @@ class LaiSource:
 
 
 class Sampler:
-    """Random (x (38, crop, crop), lai, valid) samples from the windows of one split."""
+    """Random samples from the windows of one split."""
 
-    def __init__(self, source: LaiSource, which: int, crop: int, min_land: float = 0.1) -> None:
-        self.source, self.crop = source, crop
+    def __init__(
+        self, source: LaiSource, which: int, crop: int, min_land: float = 0.1, joint: bool = False
+    ) -> None:
+        self.source, self.crop, self.joint = source, crop, joint
         self.origins = training_windows(source.cube, which, min_land)
         if not self.origins:
             raise DataFileError(f"no {split.NAMES[which]} windows with land in the cube")
 
     def sample(
         self, rng: np.random.Generator, month: int | None = None, ratio: float | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, ...]:
+        """(x, lai, valid, lu, lc); x is (38, crop, crop), or (47, …) for the joint model."""
         r0, c0 = self.origins[rng.integers(len(self.origins))]
         month = int(rng.integers(12)) if month is None else month
         ratio = float(rng.uniform(*MASK_RATIOS)) if ratio is None else ratio
         i, j = rng.integers(0, WINDOW - self.crop + 1, size=2)
         w = self.source.window(r0 + i, r0 + i + self.crop, c0 + j, c0 + j + self.crop)
-        x = w.inputs(month, patch_mask(self.crop, self.crop, ratio, rng))
-        y, valid = np.nan_to_num(w.lai[month]), w.valid()
+        hidden = patch_mask(self.crop, self.crop, ratio, rng)
+        x = w.inputs(month, hidden)
+        if self.joint:
+            factor = int(rng.choice([f for f in COARSE_FACTORS if self.crop % f == 0]))
+            x = joint_inputs(w, x, hidden, factor)
+        out = [x, np.nan_to_num(w.lai[month]), w.valid(), w.lu, w.lc]
         if rng.random() < 0.5:  # east-west mirror keeps latitude meaningful
-            x, y, valid = x[..., ::-1], y[:, ::-1], valid[:, ::-1]
-        return (np.ascontiguousarray(x), np.ascontiguousarray(y), np.ascontiguousarray(valid))
+            out = [a[..., ::-1] for a in out]
+        return tuple(np.ascontiguousarray(a) for a in out)
+
+
+def joint_inputs(w: Window, x_lai: np.ndarray, hidden: np.ndarray, factor: int) -> np.ndarray:
+    """The joint model's input: phase one's 40 channels (coarse land-use fractions at
+    `factor`, masked land-use/land-cover prior, statics) + the LAI-only channels (climate,
+    CO2, masked LAI prior and its mask) = 47 channels."""
+    weights = row_area_weights(-90.0 + w.rows.start * DEG, w.lu.shape[0], DEG)
+    coarse = coarse_fractions(w.lu, factor, N_LU, weights)
+    x_lulc = lulc_assemble(upsample(coarse, factor), w.lu, w.lc, hidden, w.static)
+    return np.concatenate([x_lulc, x_lai[JOINT_EXTRA]])
