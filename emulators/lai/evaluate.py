@@ -25,7 +25,7 @@ import numpy as np
 
 from coupler.errors import FieldError
 from emulators.lai.dataset import LaiSource, Window, joint_inputs
-from emulators.lai.infer import OnnxLai, predict_lai
+from emulators.lai.infer import MODEL_PATH, OnnxLai, predict_lai
 from emulators.lulc import split
 from emulators.lulc.classes import LAND_COVER
 from emulators.lulc.dataset import DEG, WINDOW
@@ -248,6 +248,20 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def ship(table_dir: Path = TABLE_DIR, data: Path = Path("run/data/lai")) -> dict:
+    """Ship the better design (lower held-out RMSE, separate judged with phase one's predicted
+    land cover as online) as emulators/lai/lai.onnx, atomically."""
+    import shutil
+
+    overall = json.loads((table_dir / "comparison.json").read_text())["overall"]
+    rmse = {"separate": overall["separate/predicted_lc"]["rmse"], "joint": overall["joint"]["rmse"]}
+    best = min(rmse, key=rmse.get)
+    tmp = MODEL_PATH.with_name(MODEL_PATH.name + ".tmp")
+    shutil.copyfile(data / f"{best}.onnx", tmp)
+    tmp.replace(MODEL_PATH)
+    return {"shipped": best, "rmse": rmse}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m emulators.lai.evaluate", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -255,7 +269,11 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--separate", type=Path, default=Path("run/data/lai/separate.onnx"))
     t.add_argument("--joint", type=Path, default=Path("run/data/lai/joint.onnx"))
     t.add_argument("--regions", type=int, default=6)
+    sub.add_parser("ship", help="copy the design with the lower held-out RMSE to lai.onnx")
     args = p.parse_args(argv)
+    if args.cmd == "ship":
+        print(json.dumps(ship()))
+        return 0
     models = {k: v for k, v in (("separate", args.separate), ("joint", args.joint)) if v.is_file()}
     result = table(models, args.regions)
     print(json.dumps(result["overall"]))
