@@ -39,6 +39,7 @@ FACTOR = 20  # coarse land-use fractions at 1° for phase one and the joint mode
 BAND_DEG = 10
 CLIMATOLOGY_FILE = Path("run/data/lai/climatology.npz")
 TABLE_DIR = Path(__file__).with_name("evaluation")
+MONTHS = tuple(range(12))
 
 
 # ----------------------------------------------------------------------------------------
@@ -121,7 +122,12 @@ class Evaluator:
         self.lulc = lulc_model or OnnxLulc()
 
     def predictions(
-        self, models: dict[str, OnnxLai], region, mask_ratio: float = 0.75, seed: int = 0
+        self,
+        models: dict[str, OnnxLai],
+        region,
+        mask_ratio: float = 0.75,
+        seed: int = 0,
+        months=MONTHS,
     ) -> dict:
         """Truth, predictions and baselines (12, h, w) inside `region`, and the scored mask."""
         from emulators.lulc.features import coarse_fractions, row_area_weights
@@ -136,12 +142,17 @@ class Evaluator:
         x_lulc = joint_inputs(w, x0, hidden, FACTOR)[:-7]
         coarse = coarse_fractions(w.lu, FACTOR, 8, row_area_weights(-90.0 + r0 * DEG, r1 - r0, DEG))
         phase_one = predict_maps(self.lulc, x_lulc, coarse, FACTOR, origin=(r0, c0))
-        out = {"truth": w.lai[:, rr, cc], "lc": w.lc[rr, cc], "valid": w.valid()[rr, cc]}
+        out = {
+            "months": list(months),
+            "truth": w.lai[list(months)][:, rr, cc],
+            "lc": w.lc[rr, cc],
+            "valid": w.valid()[rr, cc],
+        }
         out["lc_predicted_accuracy"] = float(
             (phase_one.lc[rr, cc] == w.lc[rr, cc])[out["valid"]].mean()
         )
         preds: dict[str, list] = {"climatology": [], "prior": []}
-        for m in range(12):
+        for m in months:
             clim = climatology_baseline(self.clim, w, m)
             prior = np.nan_to_num(w.lai[(m - 1) % 12])
             preds["climatology"].append(clim[rr, cc])
@@ -161,50 +172,67 @@ class Evaluator:
         out["pred"] = {k: np.stack(v) for k, v in preds.items()}
         return out
 
-    def region(self, model: OnnxLai, region, mask_ratio: float = 0.75, seed: int = 0) -> dict:
-        """The `landemu evaluate lai` JSON for the shipped model (predicted land cover)."""
-        p = self.predictions({"model": model}, region, mask_ratio, seed)
-        ok = np.broadcast_to(p["valid"], p["truth"].shape)
-        if not ok.any():
-            raise FieldError(f"region {list(region)} has no vegetated land pixel to score")
-        key = "model" if model.joint else "model/predicted_lc"
-        truth = p["truth"][ok]
-        res = scores(p["pred"][key][ok], truth)
-        res["design"] = "joint" if model.joint else "separate"
-        res["land_cover"] = "phase-one prediction" if not model.joint else "joint head"
-        res["r2_climatology_baseline"] = scores(p["pred"]["climatology"][ok], truth)["r2"]
-        res["rmse_climatology_baseline"] = scores(p["pred"]["climatology"][ok], truth)["rmse"]
-        res["rmse_prior_baseline"] = scores(p["pred"]["prior"][ok], truth)["rmse"]
-        res["mask_ratio"] = mask_ratio
-        res["pixels"] = int(p["valid"].sum())
-        res["target"] = "semi-empirical (NDVI amplitude, GSI timing)"
-        res["region"] = list(region)
-        res["overlaps_training"] = split.overlaps_training(*region)
-        return res
+    def region(
+        self, model: OnnxLai, region, mask_ratio: float = 0.75, seed: int = 0, months=MONTHS
+    ) -> dict:
+        """The `landemu evaluate lai` JSON for one model (the separate one fed phase one's
+        predicted land cover, as online)."""
+        p = self.predictions({"model": model}, region, mask_ratio, seed, months)
+        return summary(p, "model" if model.joint else "model/predicted_lc", region, mask_ratio)
 
 
-def table(models: dict[str, Path], n_regions: int = 6, out_dir: Path = TABLE_DIR) -> dict:
+def summary(p: dict, key: str, region, mask_ratio: float) -> dict:
+    """r2, rmse, bias of prediction `key` and the two baselines' RMSE on the scored pixels."""
+    ok = np.broadcast_to(p["valid"], p["truth"].shape)
+    if not ok.any():
+        raise FieldError(f"region {list(region)} has no vegetated land pixel to score")
+    truth = p["truth"][ok]
+    res = scores(p["pred"][key][ok], truth)
+    res["predictor"] = key
+    clim = scores(p["pred"]["climatology"][ok], truth)
+    res["r2_climatology_baseline"] = clim["r2"]
+    res["rmse_climatology_baseline"] = clim["rmse"]
+    res["rmse_prior_baseline"] = scores(p["pred"]["prior"][ok], truth)["rmse"]
+    res["months"] = [m + 1 for m in p["months"]]
+    res["mask_ratio"] = mask_ratio
+    res["pixels"] = int(p["valid"].sum())
+    res["target"] = "semi-empirical (NDVI amplitude, GSI timing)"
+    res["region"] = list(region)
+    res["overlaps_training"] = split.overlaps_training(*region)
+    return res
+
+
+def table(
+    models: dict[str, Path], n_regions: int = 6, out_dir: Path = TABLE_DIR, months=MONTHS
+) -> dict:
     """Comparison over held-out regions: overall, by month, by class; writes JSON/CSV/MD."""
     ev = Evaluator()
     onnx = {k: OnnxLai(v) for k, v in models.items()}
     regions = held_out_regions(ev.source.cube, n_regions)
     pooled: dict[str, list] = {}
-    truth, months, classes, lc_acc = [], [], [], []
+    truth, month_list, classes, lc_acc = [], [], [], []
+    per_region = []
     for region in regions:
-        p = ev.predictions(onnx, region)
+        p = ev.predictions(onnx, region, months=months)
+        for key in p["pred"]:
+            if key not in ("climatology", "prior"):
+                per_region.append(summary(p, key, region, 0.75))
         ok = np.broadcast_to(p["valid"], p["truth"].shape)
         truth.append(p["truth"][ok])
-        months.append(np.broadcast_to(np.arange(12)[:, None, None], ok.shape)[ok])
+        month_of = np.asarray(p["months"])[:, None, None]
+        month_list.append(np.broadcast_to(month_of, ok.shape)[ok])
         classes.append(np.broadcast_to(p["lc"], ok.shape)[ok])
         lc_acc.append(p["lc_predicted_accuracy"])
         for k, v in p["pred"].items():
             pooled.setdefault(k, []).append(v[ok])
-    y, mo, cl = np.concatenate(truth), np.concatenate(months), np.concatenate(classes)
+    y, mo, cl = np.concatenate(truth), np.concatenate(month_list), np.concatenate(classes)
     result = {"regions": [list(r) for r in regions], "pixels_months": int(y.size)}
+    result["months"] = [m + 1 for m in months]
+    result["per_region"] = per_region
     result["phase_one_lc_accuracy"] = float(np.mean(lc_acc))
     result["overall"] = {k: scores(np.concatenate(v), y) for k, v in pooled.items()}
     result["by_month"] = {
-        k: [scores(np.concatenate(v)[mo == m], y[mo == m]) for m in range(12)]
+        k: [scores(np.concatenate(v)[mo == m], y[mo == m]) for m in months]
         for k, v in pooled.items()
     }
     result["by_class"] = {
@@ -231,10 +259,10 @@ def markdown(result: dict) -> str:
         lines.append(f"| {k} | {s['r2']:.3f} | {s['rmse']:.3f} | {s['bias']:+.3f} |")
     lines += [
         "",
-        "RMSE by month (Jan … Dec):",
+        "RMSE by month:",
         "",
-        "| predictor | " + " | ".join(str(m + 1) for m in range(12)) + " |",
-        "|---" * 13 + "|",
+        "| predictor | " + " | ".join(str(m) for m in result["months"]) + " |",
+        "|---" * (len(result["months"]) + 1) + "|",
     ]
     for k, rows in result["by_month"].items():
         lines.append(f"| {k} | " + " | ".join(f"{r['rmse']:.2f}" for r in rows) + " |")
@@ -278,13 +306,15 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--separate", type=Path, default=Path("run/data/lai/separate.onnx"))
     t.add_argument("--joint", type=Path, default=Path("run/data/lai/joint.onnx"))
     t.add_argument("--regions", type=int, default=6)
+    t.add_argument("--months", default="1,2,3,4,5,6,7,8,9,10,11,12", help="e.g. 1,4,7,10")
     sub.add_parser("ship", help="copy the design with the lower held-out RMSE to lai.onnx")
     args = p.parse_args(argv)
     if args.cmd == "ship":
         print(json.dumps(ship()))
         return 0
     models = {k: v for k, v in (("separate", args.separate), ("joint", args.joint)) if v.is_file()}
-    result = table(models, args.regions)
+    months = tuple(int(m) - 1 for m in args.months.split(","))
+    result = table(models, args.regions, months=months)
     print(json.dumps(result["overall"]))
     return 0
 
