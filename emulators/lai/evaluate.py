@@ -299,6 +299,23 @@ def ship(table_dir: Path = TABLE_DIR, data: Path = Path("run/data/lai")) -> dict
     return {"shipped": best, "rmse": rmse}
 
 
+def cost(path: Path, repeats: int = 3) -> dict:
+    """Parameters and best-of-`repeats` ONNX Runtime seconds (1 thread) for one 512×512 tile."""
+    import time
+
+    import onnx
+
+    params = sum(int(np.prod(t.dims)) for t in onnx.load(str(path)).graph.initializer)
+    model = OnnxLai(path)
+    x = np.random.default_rng(0).normal(size=(1, model.channels, 512, 512)).astype(np.float32)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        model(x)
+        times.append(time.perf_counter() - t0)
+    return {"onnx": str(path), "parameters": params, "tile_512_s": round(min(times), 3)}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m emulators.lai.evaluate", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -307,8 +324,14 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--joint", type=Path, default=Path("run/data/lai/joint.onnx"))
     t.add_argument("--regions", type=int, default=6)
     t.add_argument("--months", default="1,2,3,4,5,6,7,8,9,10,11,12", help="e.g. 1,4,7,10")
+    c = sub.add_parser("cost", help="parameters and ONNX time per 512x512 tile (JSON)")
+    c.add_argument("onnx", type=Path, nargs="+")
     sub.add_parser("ship", help="copy the design with the lower held-out RMSE to lai.onnx")
     args = p.parse_args(argv)
+    if args.cmd == "cost":
+        for path in args.onnx:
+            print(json.dumps(cost(path)))
+        return 0
     if args.cmd == "ship":
         print(json.dumps(ship()))
         return 0
