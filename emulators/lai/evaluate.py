@@ -300,18 +300,23 @@ def ship(table_dir: Path = TABLE_DIR, data: Path = Path("run/data/lai")) -> dict
 
 
 def cost(path: Path, repeats: int = 3) -> dict:
-    """Parameters and best-of-`repeats` ONNX Runtime seconds (1 thread) for one 512×512 tile."""
+    """Parameters and best-of-`repeats` ONNX Runtime seconds (1 thread) for one 512×512 tile
+    of any of the U-Nets (LAI, joint, or phase one's land-use model)."""
     import time
 
     import onnx
+    import onnxruntime as ort
 
     params = sum(int(np.prod(t.dims)) for t in onnx.load(str(path)).graph.initializer)
-    model = OnnxLai(path)
-    x = np.random.default_rng(0).normal(size=(1, model.channels, 512, 512)).astype(np.float32)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    inp = session.get_inputs()[0]
+    x = np.random.default_rng(0).normal(size=(1, inp.shape[1], 512, 512)).astype(np.float32)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        model(x)
+        session.run(None, {inp.name: x})
         times.append(time.perf_counter() - t0)
     return {"onnx": str(path), "parameters": params, "tile_512_s": round(min(times), 3)}
 
