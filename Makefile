@@ -116,6 +116,7 @@ models-lai: setup
 	$(LAI).export --checkpoint run/data/lai/joint_seed0/best.pt --out run/data/lai/joint.onnx
 	$(LAI).evaluate table
 	$(LAI).evaluate ship
+	$(LAI).evaluate plot
 
 bench: setup
 	@for b in run/bench/*.py; do echo "== $$b"; $(VPY) $$b || exit 1; done

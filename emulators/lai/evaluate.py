@@ -321,6 +321,37 @@ def cost(path: Path, repeats: int = 3) -> dict:
     return {"onnx": str(path), "parameters": params, "tile_512_s": round(min(times), 3)}
 
 
+def plots(out_dir: Path = TABLE_DIR, data: Path = Path("run/data/lai")) -> list[Path]:
+    """comparison_by_month.png (RMSE per month, every predictor) and training.png
+    (validation RMSE against wall-clock seconds for both designs)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    result = json.loads((out_dir / "comparison.json").read_text())
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for k, rows in result["by_month"].items():
+        ax.plot(result["months"], [r["rmse"] for r in rows], marker="o", label=k)
+    ax.set(
+        xlabel="month", ylabel="RMSE (m2 m-2)", title="Held-out LAI RMSE (semi-empirical target)"
+    )
+    ax.legend(fontsize=8)
+    written = [out_dir / "comparison_by_month.png"]
+    fig.savefig(written[0], dpi=100, bbox_inches="tight")
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for design in ("separate", "joint"):
+        f = data / f"{design}_seed0" / "metrics.json"
+        if f.is_file():
+            h = json.loads(f.read_text())
+            ax.plot([r["seconds"] / 60 for r in h], [r["val_rmse"] for r in h], "o-", label=design)
+    ax.set(xlabel="wall-clock minutes (shared, loaded machine)", ylabel="validation RMSE")
+    ax.legend()
+    written.append(out_dir / "training.png")
+    fig.savefig(written[1], dpi=100, bbox_inches="tight")
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m emulators.lai.evaluate", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -331,11 +362,15 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--months", default="1,2,3,4,5,6,7,8,9,10,11,12", help="e.g. 1,4,7,10")
     c = sub.add_parser("cost", help="parameters and ONNX time per 512x512 tile (JSON)")
     c.add_argument("onnx", type=Path, nargs="+")
+    sub.add_parser("plot", help="comparison_by_month.png and training.png")
     sub.add_parser("ship", help="copy the design with the lower held-out RMSE to lai.onnx")
     args = p.parse_args(argv)
     if args.cmd == "cost":
         for path in args.onnx:
             print(json.dumps(cost(path)))
+        return 0
+    if args.cmd == "plot":
+        print(*plots(), sep="\n")
         return 0
     if args.cmd == "ship":
         print(json.dumps(ship()))
