@@ -114,7 +114,7 @@ models-lai: setup
 	$(LAI).train --design joint --minutes 25
 	$(LAI).export --checkpoint run/data/lai/separate_seed0/best.pt --out run/data/lai/separate.onnx
 	$(LAI).export --checkpoint run/data/lai/joint_seed0/best.pt --out run/data/lai/joint.onnx
-	$(LAI).evaluate table
+	$(LAI).evaluate table --regions 4
 	$(LAI).evaluate ship
 	$(LAI).evaluate plot
 
