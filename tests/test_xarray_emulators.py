@@ -155,3 +155,11 @@ def test_landcover_refuses_a_coarse_grid_that_does_not_tile_the_fine_one(lulc_re
         emulators.landcover(xcoarse.isel(lat=slice(1, None)), static, prior)
     with pytest.raises(FieldError, match=r"static lacks \['slope'\]"):
         emulators.landcover(xcoarse, static.drop_vars("slope"), prior)
+
+
+def test_soil_moisture_runs_the_shipped_forest_by_default() -> None:
+    shipped = Path(emulators.__file__).parent / "soilmoisture" / "soilmoisture.onnx"
+    ds = predictors(ntime=1, ny=3, nx=4)
+    got = emulators.soil_moisture(ds)
+    tile = predict_tile(ForestModel(shipped), {n: ds[n].values[0] for n in FEATURE_NAMES})
+    np.testing.assert_array_equal(got.values[:, 0], tile)
