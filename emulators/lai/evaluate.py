@@ -31,7 +31,8 @@ from emulators.lulc import split
 from emulators.lulc.classes import LAND_COVER
 from emulators.lulc.dataset import DEG, WINDOW
 from emulators.lulc.evaluate import held_out_regions, region_window
-from emulators.lulc.features import N_LC, global_patch_mask
+from emulators.lulc.features import N_CHANNELS as N_LULC_CHANNELS
+from emulators.lulc.features import N_LC, N_LU, global_patch_mask
 
 CONTEXT = 64
 LATTICE = 80  # window edges: multiple of 16 (U-Net) and of 20 (1° coarse cells)
@@ -138,9 +139,11 @@ class Evaluator:
         (r0, r1, c0, c1), (rr, cc) = region_window(region, LATTICE, CONTEXT)
         w = self.source.window(r0, r1, c0, c1)
         hidden = global_patch_mask(slice(r0, r1), slice(c0, c1), mask_ratio, seed)
-        x0 = w.inputs(0, hidden)
-        x_lulc = joint_inputs(w, x0, hidden, FACTOR)[:-7]
-        coarse = coarse_fractions(w.lu, FACTOR, 8, row_area_weights(-90.0 + r0 * DEG, r1 - r0, DEG))
+        # phase one's input is the first part of the joint input (coarse fractions at 1°,
+        # the same hidden patches)
+        x_lulc = joint_inputs(w, w.inputs(0, hidden), hidden, FACTOR)[:N_LULC_CHANNELS]
+        weights = row_area_weights(-90.0 + r0 * DEG, r1 - r0, DEG)
+        coarse = coarse_fractions(w.lu, FACTOR, N_LU, weights)
         phase_one = predict_maps(self.lulc, x_lulc, coarse, FACTOR, origin=(r0, c0))
         out = {
             "months": list(months),
