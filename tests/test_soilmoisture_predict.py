@@ -21,6 +21,7 @@ from emulators.soilmoisture.predict import (
     ForestModel,
     assemble_features,
     predict,
+    predict_tile,
 )
 
 
@@ -53,6 +54,9 @@ def test_tile_fields_flatten_in_c_order_like_rows(forest_onnx) -> None:
     X, _ = _data(12, seed=2)
     fields = {name: X[:, k].reshape(3, 4) for k, name in enumerate(FEATURE_NAMES)}
     np.testing.assert_array_equal(predict(model, fields), predict(model, X))
+    tile = predict_tile(model, fields)  # level axis first: (10, ny, nx)
+    assert tile.shape == (10, 3, 4)
+    np.testing.assert_array_equal(tile[:, 1, 2], predict(model, X)[1 * 4 + 2])
 
 
 def test_missing_predictor_field_is_named(forest_onnx) -> None:

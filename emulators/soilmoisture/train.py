@@ -16,7 +16,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -263,8 +263,3 @@ def run_training(
     if tables_dir is not None:
         write_training_report(cv, results, out_dir, Path(tables_dir))
     return summary
-
-
-def smoke_sizes(**changes: object) -> Sizes:
-    """SMOKE with some fields changed (tests)."""
-    return replace(SMOKE, **changes)
