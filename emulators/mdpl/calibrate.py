@@ -11,7 +11,6 @@ the set written is the best of them in the physics (which is said in the report)
 from __future__ import annotations
 
 import json
-import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -20,15 +19,13 @@ from pathlib import Path
 import numpy as np
 
 from coupler.errors import DataFileError, FieldError
-from emulators.landmodel import FORCING_NAMES, GROUP_NAMES, PARAM_NAMES, PARAM_UNITS
+from emulators.landmodel import FORCING_NAMES, PARAM_NAMES, PARAM_UNITS
 from emulators.mdpl import twin
 from emulators.mdpl.baseline import objective
 from emulators.mdpl.dataset import WINDOW
 from emulators.mdpl.metrics import scores
 from emulators.mdpl.runtime import MdplModels
 from emulators.mdpl.sites import Site, attributes, check_group
-
-log = logging.getLogger(__name__)
 
 # ALMA / PLUMBER2 name → (host forcing name, accepted unit spellings)
 ALMA_FORCING = {
@@ -290,6 +287,3 @@ def make_site(name: str, group: str, attrs: dict[str, float]) -> Site:
         attrs.get("clay", 20.0),
         attrs.get("elevation", 0.0),
     )
-
-
-GROUPS = GROUP_NAMES
