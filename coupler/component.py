@@ -34,12 +34,14 @@ from coupler.grids.host import HostGrid
 from coupler.grids.latlon import LatLonGrid
 from coupler.history import History
 from coupler.log import setup_logging
+from coupler.persistence import Persistent, item, mapping_time, optional_item, time_scalar
 from coupler.pipeline import Pipeline, build_steps
 from coupler.remapping import FineToHost, HostToFine
 from coupler.restart import read_restart, write_restart
-from coupler.state import ExportField, ImportField, as_host_array
+from coupler.state import SEP, ExportField, ImportField, as_host_array
 from coupler.static import StaticFineData
 from coupler.steps.base import Step, StepContext
+from coupler.stepstate import allocate_fine, allocate_host, as_state_var, checked_update
 from coupler.timers import Timers
 
 CALL_ORDER = "init → set_decomposition → (put … → advance → get …)* → write_restart/finalize"
@@ -237,20 +239,87 @@ class Component:
         }
         self.host_values: dict[str, np.ndarray] = {}  # latest host-grid value of step outputs
         self.fine_values: dict[str, list[np.ndarray]] = {}  # fine step outputs per tile
-        self.step_state: dict[str, dict[str, list[np.ndarray] | np.ndarray]] = {}
-        for step in self.steps:
-            if step.on_fine_grid:
-                self.step_state[step.name] = {
-                    k: [np.full(td.tile.shape, v, np.float64) for td in self.fines[step.grid].tiles]
-                    for k, v in step.state.items()
-                }
-            else:
-                self.step_state[step.name] = {
-                    k: np.full(self.n_local, v, np.float64) for k, v in step.state.items()
-                }
+        # state arrays each step declared, and its own previous outputs (`from: previous`)
+        self.step_state = {s.name: self._allocate(s, s.state) for s in self.steps}
+        self.previous = {s.name: self._allocate(s, s.previous) for s in self.steps}
         self.history = History(self, self.history_fields, self.config.history)
         self._put_fields = _by_every_name(self.imports, self.registry)
         self._get_fields = _by_every_name(self.exports, self.registry)
+
+    def _allocate(self, step: Step, declared: dict) -> dict:
+        """Arrays for declared state, on the step's tiles or this rank's host columns."""
+        out = {}
+        for name, value in declared.items():
+            var, where = as_state_var(value), f"steps.{step.name} state {name}"
+            if step.on_fine_grid:
+                out[name] = allocate_fine(where, var, self.fines[step.grid])
+            else:
+                out[name] = allocate_host(where, var, self.ids0, self.host.n)
+        return out
+
+    def persistent(self) -> list[Persistent]:
+        """Everything the next step needs, as declared by its owners (for restart files)."""
+        out = [time_scalar("now", self, "now"), time_scalar("start", self, "start")]
+        for step in self.steps:
+            out.append(
+                mapping_time(f"last_run{SEP}{step.name}", self.last_run, step.name, self.calendar)
+            )
+        for name, field in self.imports.items():
+            out += field.persistent(f"import{SEP}{name}")
+        for name, field in self.exports.items():
+            out += field.persistent(f"export{SEP}{name}")
+        out += self.history.persistent()
+        for step in self.steps:
+            for kind, arrays, declared in (
+                ("state", self.step_state, step.state),
+                ("previous", self.previous, step.previous),
+            ):
+                for name, value in declared.items():
+                    var = as_state_var(value)
+                    key = f"{kind}{SEP}{step.name}{SEP}{name}"
+                    where = "fine" if step.on_fine_grid else "host"
+                    out.append(
+                        item(key, where, arrays[step.name], name, var.shape, var.dtype, step.grid)
+                    )
+        out += self._persistent_outputs()
+        return out
+
+    def _persistent_outputs(self) -> list[Persistent]:
+        """Step outputs a later advance may read before their producer runs again."""
+        out: list[Persistent] = []
+        on_host = self._host_consumers()
+        read_on_fine = {
+            name
+            for sources in self.pipeline.sources.values()
+            for name, src in sources.items()
+            if src.kind == "fine"
+        }
+        for name, (step, var) in self.pipeline.producer.items():
+            if step.grid == "host" or name in on_host:
+                shape = (var.levels, self.n_local)
+                out += optional_item(
+                    f"hostvalue{SEP}{name}",
+                    "host",
+                    self.host_values,
+                    name,
+                    (var.levels,),
+                    lambda shape=shape: np.zeros(shape),
+                )
+            if step.on_fine_grid and name in read_on_fine:
+                nlev = 1 if var.kind == "categorical" else var.levels
+                tiles = self.fines[step.grid].tiles
+                out += optional_item(
+                    f"finevalue{SEP}{name}",
+                    "fine",
+                    self.fine_values,
+                    name,
+                    (nlev,),
+                    lambda nlev=nlev, tiles=tiles: [
+                        np.zeros((nlev, *td.tile.shape)) for td in tiles
+                    ],
+                    step.grid,
+                )
+        return out
 
     # ----------------------------------------------------------------------------------
     # import / export
@@ -323,7 +392,13 @@ class Component:
             previous = self._check_time(time)
             first = self.now is None
             due = [s for s in self.steps if first or s.schedule.is_due(previous, time, self.start)]
+            for field in self.imports.values():
+                field.check_windows()
             inputs = {s.name: self._collect_imports(s) for s in due}  # validates before changes
+            for field in self.imports.values():
+                field.push_windows()
+            for s in due:
+                inputs[s.name].update(self._collect_windows(s))
             try:
                 for step in due:
                     with self.timers(f"advance/step:{step.name}"):
@@ -367,7 +442,14 @@ class Component:
         return {
             name: self.imports[name].value_for(step.name)
             for name, src in self.pipeline.sources[step.name].items()
-            if src.kind == "import"
+            if src.kind == "import" and step.name not in self.imports[name].windows
+        }
+
+    def _collect_windows(self, step: Step) -> dict[str, np.ndarray]:
+        return {
+            name: self.imports[name].value_for(step.name)
+            for name, src in self.pipeline.sources[step.name].items()
+            if src.kind == "import" and step.name in self.imports[name].windows
         }
 
     def _run_step(self, step: Step, time: ModelTime, imported: dict[str, np.ndarray]) -> None:
@@ -392,6 +474,16 @@ class Component:
             elif src.kind == "static":
                 for t, td in enumerate(fine.tiles):
                     per_tile[t][name] = td.static[name]
+            elif src.kind == "previous" and step.halo == 0:
+                for t in range(len(fine.tiles)):
+                    per_tile[t][name] = _single(self.previous[step.name][name][t])
+            elif src.kind == "previous":  # with the halo, from the neighbours' previous
+                prev = self.previous[step.name][name]
+                nvar = int(np.prod(as_state_var(step.previous[name]).shape))
+                with self.timers("advance/halo_exchange"):
+                    tiles = self.fine_maps.halo[step.grid](prev, nvar)
+                for t in range(len(fine.tiles)):
+                    per_tile[t][name] = _single(tiles[t])
             else:
                 with self.timers("advance/remap_fine_to_fine"):
                     var = self.pipeline.producer[name][1]
@@ -416,12 +508,16 @@ class Component:
             tile_state = {k: v[t] for k, v in state.items()}
             out = step.run(per_tile[t], tile_state, ctx)
             for k in state:  # a step may replace rather than update its state arrays
-                state[k][t] = tile_state[k]
+                where = f"step '{step.name}' state {k} (tile {td.tile.id})"
+                state[k][t] = checked_update(where, tile_state[k], state[k][t])
             _check_step_output(step, out, td.tile.shape, f"tile {td.tile.id}", td.mask)
             for name in step.outputs:  # values over fine ocean are ignored: zero them
                 outputs[name].append(np.where(td.mask, np.asarray(out[name], np.float64), 0.0))
         for name in step.outputs:
             self.fine_values[name] = outputs[name]
+        for name, tiles in self.previous[step.name].items():
+            for t, values in enumerate(outputs[name]):
+                tiles[t] = values.reshape(tiles[t].shape).astype(tiles[t].dtype)
         needed = self._host_consumers()
         to_host = self.fine_to_hosts.get(step.grid)
         with self.timers("advance/remap_fine_to_host"):
@@ -437,16 +533,29 @@ class Component:
         sources = self.pipeline.sources[step.name]
         inputs: dict[str, np.ndarray] = {}
         for name, src in sources.items():
+            if src.kind == "import" and step.name in self.imports[name].windows:
+                v = imported[name]  # (T, nlev, n)
+                inputs[name] = v[:, 0] if v.shape[1] == 1 else v
+                continue
+            if src.kind == "previous":
+                inputs[name] = self.previous[step.name][name]
+                continue
             v = imported[name] if src.kind == "import" else self.host_values[name]
             inputs[name] = v[0] if v.shape[0] == 1 else v
         lat = self.host.center_lat[self.ids0]
         lon = self.host.center_lon[self.ids0]
         ctx = StepContext(time, previous_run, lat, lon, None, 0)
-        out = step.run(inputs, self.step_state[step.name], ctx)
+        state = self.step_state[step.name]
+        declared = dict(state)  # a step may replace its arrays: check them against these
+        out = step.run(inputs, state, ctx)
+        for k, old in declared.items():
+            state[k] = checked_update(f"step '{step.name}' state {k}", state[k], old)
         _check_step_output(step, out, (self.n_local,), "host columns")
         for name in step.outputs:
             v = np.asarray(out[name], np.float64)
             self.host_values[name] = v.reshape(step.outputs[name].levels, self.n_local)
+        for name, prev in self.previous[step.name].items():
+            prev[...] = self.host_values[name].reshape(prev.shape)
 
     # ----------------------------------------------------------------------------------
     # checkpoint / finalize
@@ -466,6 +575,11 @@ class Component:
         if self.comm.rank == 0 and report:
             self.log.info("timers (seconds):\n%s", report)
         self._phase = "finalized"
+
+
+def _single(a: np.ndarray) -> np.ndarray:
+    """A single-level array is handed to steps without its level axis."""
+    return a[0] if a.ndim == 3 and a.shape[0] == 1 else a
 
 
 def _by_every_name(fields: dict, registry: FieldRegistry) -> dict:

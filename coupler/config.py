@@ -29,6 +29,8 @@ import yaml
 
 from coupler.clock import Schedule, canonical_calendar
 from coupler.errors import ConfigError
+from coupler.stepstate import check_init, resolve_init
+from coupler.windows import WindowOf
 
 # --- a tiny declarative schema ---------------------------------------------------------
 
@@ -105,14 +107,16 @@ STEP_KEYS: dict[str, Key] = _section(
     schedule=Key("schedule", "every step"),
     grid=Key("str", None, help="host, fine (the fine: section) or a name under grids:"),
     halo=Key("int", 0),
-    window=Key("map", None, help="CNN windows: {size: N, margin: M, overlap: K, batch: B}"),
+    blend=Key("map", None, help="CNN windows: {window: N, margin: M, overlap: K, batch: B}"),
     params=Key("map", {}),
     inputs=Key("any", None),
     outputs=Key("any", None),
-    aggregation=Key("map", {}, help="input field → mean | last"),
+    aggregation=Key("map", {}, help="input field → mean | last | {window: N}"),
+    state=Key("map", {}, help="state array → {init: number | {static: VAR} | {file, variable}}"),
+    device=Key("str", "cpu", choices=("cpu", "cuda"), help="ONNX Runtime execution provider"),
 )
 
-AGGREGATIONS = ("mean", "last")
+AGGREGATIONS = ("mean", "last", "{window: N}")
 
 
 def _suggest(word: str, allowed: list[str]) -> str:
@@ -177,6 +181,12 @@ def _convert(where: str, value: Any, spec: Key, base: Path) -> Any:
     return value
 
 
+FIELD_OPTIONS = {
+    "units": Key("str"),
+    "interpolate": Key("str", help="exports: 'monthly' = ELM-style mid-month interpolation"),
+}
+
+
 def _field_list(where: str, value: list | dict) -> dict[str, dict]:
     """Field lists may be names or {name: {units: ...}} (units checked by the registry)."""
     if isinstance(value, list):
@@ -191,7 +201,12 @@ def _field_list(where: str, value: list | dict) -> dict[str, dict]:
         opts = opts or {}
         if not isinstance(opts, dict):
             raise ConfigError(f"{where}.{name}: expected a mapping like {{units: K}}, got {opts!r}")
-        _check_keys(f"{where}.{name}", opts, {"units": Key("str")})
+        _check_keys(f"{where}.{name}", opts, FIELD_OPTIONS)
+        if opts.get("interpolate") not in (None, "monthly"):
+            raise ConfigError(
+                f"{where}.{name}.interpolate: '{opts['interpolate']}' is not allowed; "
+                "allowed: monthly"
+            )
         out[str(name)] = dict(opts)
     return out
 
@@ -212,8 +227,10 @@ class StepConfig:
     params: dict
     inputs: Any
     outputs: Any
-    aggregation: dict[str, str]
-    window: dict | None = None
+    aggregation: dict[str, str | WindowOf]
+    state: dict[str, dict]
+    device: str
+    blend: dict | None = None
 
 
 @dataclass
@@ -343,14 +360,42 @@ def _parse_steps(entries: Any, base: Path) -> list[StepConfig]:
         if values["name"] in seen:
             raise ConfigError(f"{where}.name: step name '{values['name']}' is used twice")
         seen.add(values["name"])
-        for field_name, how in values["aggregation"].items():
-            if how not in AGGREGATIONS:
-                raise ConfigError(
-                    f"{where}.aggregation.{field_name}: '{how}' is not allowed"
-                    f"{_suggest(str(how), list(AGGREGATIONS))}"
-                )
+        values["aggregation"] = {
+            name: _aggregation(f"{where}.aggregation.{name}", how)
+            for name, how in values["aggregation"].items()
+        }
+        values["state"] = _state_overrides(f"{where}.state", values["state"], base)
+        for e in values["inputs"] if isinstance(values["inputs"], list) else []:
+            if isinstance(e, dict) and "init" in e:  # `from: previous` inputs' initial files
+                e["init"] = resolve_init(e["init"], base)
         steps.append(StepConfig(**values))
     return steps
+
+
+def _aggregation(where: str, how: Any) -> str | WindowOf:
+    """'mean', 'last', or {window: N} (the last N interval means)."""
+    if isinstance(how, dict) and set(how) == {"window"}:
+        n = how["window"]
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ConfigError(f"{where}.window: expected a positive number of values, got {n!r}")
+        return WindowOf(n)
+    if how not in AGGREGATIONS[:2]:
+        raise ConfigError(
+            f"{where}: '{how}' is not allowed{_suggest(str(how), list(AGGREGATIONS))}"
+        )
+    return how
+
+
+def _state_overrides(where: str, given: dict, base: Path) -> dict[str, dict]:
+    """{state name: {init: ...}}: how a step's declared state arrays start."""
+    out = {}
+    for name, opts in given.items():
+        if not isinstance(opts, dict):
+            raise ConfigError(f"{where}.{name}: expected a mapping like {{init: 0.0}}")
+        _check_keys(f"{where}.{name}", opts, {"init": Key("any", required=True)})
+        check_init(f"{where}.{name}.init", opts["init"])
+        out[str(name)] = {"init": resolve_init(opts["init"], base)}
+    return out
 
 
 def _check_cross_references(sections: dict[str, dict[str, Any]], steps: list[StepConfig]) -> None:

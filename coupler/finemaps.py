@@ -58,12 +58,14 @@ class FineWiring:
         )
 
     def halos(self) -> list[str]:
-        """Fine grids on which a step reads an earlier output of the same grid with a halo."""
+        """Fine grids on which a step with a halo reads an output of the same grid (an
+        earlier step's, or its own previous one)."""
         return sorted(
             {
                 s.grid
                 for s, _, src in self._fine_inputs()
-                if src.kind == "fine" and src.grid == s.grid and s.halo > 0
+                if s.halo > 0
+                and (src.kind == "previous" or (src.kind == "fine" and src.grid == s.grid))
             }
         )
 

@@ -17,7 +17,8 @@ import numpy as np
 
 from coupler import __version__
 from coupler.clock import ModelTime, cf_calendar_name
-from coupler.state import Accumulator
+from coupler.persistence import Persistent, time_scalar
+from coupler.state import SEP, Accumulator
 
 FILL = 1.0e36
 
@@ -38,6 +39,17 @@ class History:
         self.path: Path | None = None
         self._file_name = cfg["file"]
         self._all_ids = comp.comm.gather(comp.ids0, root=0) if self.fields else None
+
+    @property
+    def calendar(self) -> str:
+        return self.comp.calendar
+
+    def persistent(self) -> list[Persistent]:
+        """The means of the current history period and when it began."""
+        out = [time_scalar("history_period_start", self, "period_start")]
+        for name, acc in self.acc.items():
+            out += acc.persistent(f"history{SEP}{name}")
+        return out
 
     # -- accumulate -----------------------------------------------------------------------
     def after_advance(self, previous: ModelTime, now: ModelTime) -> None:

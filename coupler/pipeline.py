@@ -6,27 +6,32 @@ Every step input is resolved, in this order, to
              fractions by a continuous input with one level per class, or as the majority
              class by a categorical input; with halo > 0 the halo comes from the neighbours),
   'host'   – an output of an earlier step on the host grid,
-  'import' – a field the host puts (time-aggregated per the step's `aggregation`),
-  'static' – a variable of the static file of the step's fine grid (fine steps only).
+  'import' – a field the host puts (time-aggregated per the step's `aggregation`: mean,
+             last, or a window of the last N interval means for host steps),
+  'static' – a variable of the static file of the step's fine grid (fine steps only),
+  'previous' – the step's own output from its previous run (`from: previous`; before
+             the first run, the declared initial value).
 Units and levels must agree everywhere; every export must have a producer. A mistake is a
 ConfigError naming the step, the field and what was expected — before the first advance.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from coupler.config import Config, StepConfig
 from coupler.errors import ConfigError
 from coupler.fields import FieldRegistry, FieldSpec
 from coupler.steps.base import Step, Var
+from coupler.stepstate import as_state_var, static_vars_needed
+from coupler.windows import WindowOf
 
 
 @dataclass(frozen=True)
 class Source:
     """Where a step input comes from."""
 
-    kind: str  # 'fine' | 'host' | 'import' | 'static'
+    kind: str  # 'fine' | 'host' | 'import' | 'static' | 'previous'
     producer: str | None = None
     grid: str | None = None  # 'fine': the producer's fine grid
     categories: str = "codes"  # categorical 'fine' input: codes | fractions | majority
@@ -58,7 +63,15 @@ def _build_transform(sc: StepConfig) -> Step:
                 f"steps.{sc.name}.{key}: transform '{sc.transform}' declares its own {key}; "
                 "remove this key"
             )
-    return cls(name=sc.name, schedule=sc.schedule, params=sc.params, grid=sc.grid, halo=sc.halo)
+    step = cls(name=sc.name, schedule=sc.schedule, params=sc.params, grid=sc.grid, halo=sc.halo)
+    for name, opts in sc.state.items():
+        if name not in step.state:
+            raise ConfigError(
+                f"steps.{sc.name}.state.{name}: transform '{sc.transform}' has no state {name} "
+                f"(its state: {', '.join(step.state) or 'none'})"
+            )
+        step.state[name] = replace(as_state_var(step.state[name]), init=opts["init"])
+    return step
 
 
 class Pipeline:
@@ -122,14 +135,31 @@ class Pipeline:
                 )
         sources: dict[str, Source] = {}
         for name, var in step.inputs.items():
+            if name in step.previous:
+                sources[name] = Source("previous", step.name)
+                continue
             source = self._resolve(step, name, var, static_vars)
             sources[name] = source
+            how = self.aggregation.get(step.name, {}).get(name, "mean")
+            if isinstance(how, WindowOf) and (step.grid != "host" or source.kind != "import"):
+                raise ConfigError(
+                    f"{where}.aggregation.{name}: windows are kept of host imports read by "
+                    f"host-grid steps; here {name} is a {source.kind} field of a "
+                    f"{step.grid}-grid step"
+                )
             if source.kind == "import":
-                how = self.aggregation.get(step.name, {}).get(name, "mean")
                 self.import_consumers[name][step.name] = how
             elif source.kind == "static":
                 self.static_on.setdefault(step.grid, set()).add(name)
         self.sources[step.name] = sources
+        for var in [*step.state.values(), *step.previous.values()]:
+            needed = static_vars_needed(as_state_var(var))
+            if needed and (not step.on_fine_grid or static_vars is None or needed - static_vars):
+                raise ConfigError(
+                    f"{where}: initial value from static field {', '.join(needed)}, which "
+                    "exists only for fine-grid steps with that variable in their grid's static file"
+                )
+            self.static_on.setdefault(step.grid, set()).update(needed)
         for name, var in step.outputs.items():
             if name in self.producer:
                 raise ConfigError(
@@ -140,6 +170,14 @@ class Pipeline:
                 raise ConfigError(f"{where}: output {name} is also a host import")
             self._register_output(where, name, var)
             self.producer[name] = (step, var)
+        for name in step.previous:
+            if name not in step.outputs:
+                raise ConfigError(
+                    f"{where} input {name}: 'from: previous' reads this step's own previous "
+                    f"output, but the step has no output {name} "
+                    f"(outputs: {', '.join(step.outputs)})"
+                )
+            _same_var(f"{where} input {name}", step.inputs[name], step.outputs[name], "output")
 
     def _resolve(self, step: Step, name: str, var: Var, static_vars: set[str] | None) -> Source:
         where = f"steps.{step.name} input {name}"

@@ -37,13 +37,13 @@ def warm_step(model, grid="fine"):
     }
 
 
-def smooth_step(model, window=None, **extra):
+def smooth_step(model, blend=None, **extra):
     return {
         "name": "smooth",
         "onnx": str(model),
         "grid": "fine",
         "schedule": "daily",
-        "window": window or {"size": 24, "margin": 2, "overlap": 4, "batch": 4},
+        "blend": blend or {"window": 24, "margin": 2, "overlap": 4, "batch": 4},
         "inputs": [{"name": "WARM", "units": "K"}],
         "outputs": [{"name": "SMOOTH", "units": "K"}],
         **extra,
@@ -134,7 +134,7 @@ def test_halo_exchange_on_a_global_grid_wraps_the_box_filter(tmp_path, models):
         "remap": {"host_to_fine_default": "bilinear"},
         "steps": [
             warm_step(models["warm"]),
-            smooth_step(models["box"], window={"size": 12, "margin": 2, "overlap": 2}),
+            smooth_step(models["box"], blend={"window": 12, "margin": 2, "overlap": 2}),
         ],
     }
     comp = run_day(
@@ -266,8 +266,8 @@ def test_grid_and_window_mistakes_are_named(make_config, models, tmp_path):
         )
     with pytest.raises(ConfigError, match="need a halo of at least 21"):
         Component(COMM, tiled(make_config, models, (70, 50), halo=3))
-    with pytest.raises(ConfigError, match=r"window.sise|unknown key\(s\) sise"):
-        Component(COMM, tiled(make_config, models, (60, 60), window={"sise": 24}))
+    with pytest.raises(ConfigError, match=r"blend: unknown key\(s\) sise"):
+        Component(COMM, tiled(make_config, models, (60, 60), blend={"sise": 24}))
     with pytest.raises(ConfigError, match="grids.fine: 'fine' is reserved"):
         Component(COMM, make_config("b.yaml", grids={"fine": {"grid": LC_GRID}}))
     with pytest.raises(ConfigError, match="needs 5 levels, not 3"):

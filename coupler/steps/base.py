@@ -10,7 +10,10 @@ Array shapes handed to `run` (float64, C order):
   grid 'fine' (or any named fine grid of `grids:`): single-level (ny, nx), multi-level
                (nlev, ny, nx); j runs south → north; inputs include `ctx.halo` extra
                cells on every side, outputs do not.
-  grid 'host': single-level (n,), multi-level (nlev, n) for this rank's host cells.
+  grid 'host': single-level (n,), multi-level (nlev, n) for this rank's host cells;
+               a windowed import (T, n) or (T, nlev, n), oldest first.
+State arrays (`state`, declared as `StateVar`s or plain initial values) have the declared
+per-cell shape in front: (*shape, ny, nx) per tile, or (*shape, n) on host columns.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import numpy as np
 
 from coupler.clock import ModelTime, Schedule
 from coupler.errors import ConfigError
+from coupler.stepstate import StateVar
 
 GRIDS = ("fine", "host")  # the built-in grids; `grids:` in the config adds named fine grids
 
@@ -63,8 +67,9 @@ class Step(ABC):
     schedule: Schedule
     inputs: dict[str, Var]
     outputs: dict[str, Var]
-    state: dict[str, float] = field(default_factory=dict)  # persistent arrays → initial value
+    state: dict[str, float | StateVar] = field(default_factory=dict)  # persistent arrays
     halo: int = 0
+    previous: dict[str, StateVar] = field(default_factory=dict)  # `from: previous` inputs
 
     def __post_init__(self) -> None:
         if not isinstance(self.grid, str) or not self.grid:
@@ -94,7 +99,7 @@ class Transform(Step):
     transform_name: ClassVar[str]
     input_vars: ClassVar[dict[str, Var]] = {}
     output_vars: ClassVar[dict[str, Var]] = {}
-    state_vars: ClassVar[dict[str, float]] = {}
+    state_vars: ClassVar[dict[str, float | StateVar]] = {}
     default_params: ClassVar[dict[str, Any]] = {}
     default_grid: ClassVar[str] = "fine"
 
