@@ -7,7 +7,7 @@ from __future__ import annotations
 import netCDF4
 import numpy as np
 import pytest
-from conftest import COAST_FINE
+from conftest import COAST_FINE, REPO, run_mpi
 from mpi4py import MPI
 from onnx_graphs import box_filter, scale_image, weighted_channels
 from scipy.ndimage import uniform_filter
@@ -283,3 +283,72 @@ def test_grid_and_window_mistakes_are_named(make_config, models, tmp_path):
                 steps=steps[:2],
             ),
         )
+
+
+# --- bit for bit on 1–4 ranks, and across a restart ----------------------------------------
+
+SCRIPT = str(REPO / "tests" / "mpi" / "component_run.py")
+
+
+def everything(make_config, coast_static, tmp_path, name, models, **overrides):
+    """Two grids, a categorical step, class fractions and majority, a blended CNN with halo
+    exchange: tiles of 70×50 and 15×11 that do not line up with the 0.5° host cells."""
+    steps = two_grid_steps(tmp_path)
+    steps[0]["inputs"][0].update(offset=259.5, scale=0.7)  # classes 0..4 in January
+    return make_config(
+        name,
+        grids={
+            "lc": {
+                "grid": LC_GRID,
+                "tile": [15, 11],
+                "static": str(lc_static(coast_static, tmp_path / "lc_static.nc")),
+            }
+        },
+        fine={"tile": [70, 50]},
+        remap={"host_to_fine": {"TBOT": "bilinear"}},
+        host={"imports": ["TBOT"], "exports": ["LC", "KM_CLASS", "SMOOTH"]},
+        steps=[*steps, warm_step(models["warm"]), smooth_step(models["box"])],
+        history=None,
+        **overrides,
+    )
+
+
+def exports(path):
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+
+
+@pytest.mark.mpi
+def test_grids_halos_and_blending_are_bit_for_bit_on_1_2_3_and_4_ranks(
+    make_config, coast_static, tmp_path, models
+):
+    results = {}
+    for n in (1, 2, 3, 4):
+        cfg = everything(make_config, coast_static, tmp_path, f"e{n}.yaml", models)
+        run_mpi(n, SCRIPT, str(cfg), "1", "2", str(tmp_path / f"e{n}.npz"))
+        results[n] = exports(tmp_path / f"e{n}.npz")
+    assert results[1]["LC"].shape == (2, NCLASS, 16)
+    assert np.nanmax(results[1]["LC"]) == 1.0 and np.nanmin(results[1]["LC"]) == 0.0
+    for n in (2, 3, 4):
+        for name, values in results[1].items():
+            np.testing.assert_array_equal(results[n][name], values, err_msg=f"{name}, {n} ranks")
+
+
+@pytest.mark.mpi
+def test_two_grids_restart_bit_for_bit_on_another_rank_count(
+    make_config, coast_static, tmp_path, models
+):
+    cfg = everything(make_config, coast_static, tmp_path, "ref.yaml", models)
+    run_mpi(1, SCRIPT, str(cfg), "1", "4", str(tmp_path / "ref.npz"))
+    restart = tmp_path / "mid.nc"
+    cfg = everything(make_config, coast_static, tmp_path, "first.yaml", models)
+    run_mpi(
+        3, SCRIPT, str(cfg), "1", "2", str(tmp_path / "first.npz"), "--write-restart", str(restart)
+    )
+    cfg = everything(
+        make_config, coast_static, tmp_path, "second.yaml", models, restart={"read": str(restart)}
+    )
+    run_mpi(2, SCRIPT, str(cfg), "3", "4", str(tmp_path / "second.npz"))
+    ref, first, second = (exports(tmp_path / f"{k}.npz") for k in ("ref", "first", "second"))
+    for name in ref:
+        np.testing.assert_array_equal(np.concatenate([first[name], second[name]]), ref[name], name)
