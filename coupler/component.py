@@ -374,6 +374,11 @@ class Component:
             )
         return field
 
+    def field_axes(self, name: str) -> tuple[tuple[str, int], ...]:
+        """Named level axes of a field of this run, Fortran order (() if none or unknown)."""
+        direction, _ = self.field_info(name)
+        return self.registry[name].axes if direction is not None else ()
+
     def field_info(self, name: str) -> tuple[str | None, int]:
         """('import' | 'export' | None, levels) for a field name or alias."""
         canonical = self.registry.canonical(name)

@@ -59,6 +59,7 @@ import numpy as np
 from coupler.blending import blend_windows, required_halo
 from coupler.config import StepConfig
 from coupler.errors import ConfigError, ModelError
+from coupler.fields import axes_levels, level_axes
 from coupler.steps.base import Step, StepContext, Var
 from coupler.stepstate import StateVar, check_init
 from coupler.windows import WindowOf
@@ -87,7 +88,7 @@ class _Channel:
         return f"{self.name}_previous" if self.previous is not None else self.name
 
 
-_COMMON_KEYS = {"name", "units", "levels", "scale", "offset", "kind", "long_name"}
+_COMMON_KEYS = {"name", "units", "levels", "axes", "scale", "offset", "kind", "long_name"}
 
 
 def _channels(where: str, entries: Any, direction: str) -> list[_Channel]:
@@ -114,7 +115,14 @@ def _channels(where: str, entries: Any, direction: str) -> list[_Channel]:
         kind = e.get("kind", "continuous")
         if kind not in ("continuous", "categorical"):
             raise ConfigError(f"{where}[{k}].kind: '{kind}' is not continuous or categorical")
-        var = Var(str(e["units"]), int(e.get("levels", 1)), kind, str(e.get("long_name", "")))
+        axes = level_axes(f"{where}[{k}]", e.get("axes"))
+        levels = int(e.get("levels", axes_levels(axes)))
+        if axes and levels != axes_levels(axes):
+            raise ConfigError(
+                f"{where}[{k}]: levels {levels} differ from the product of its axes "
+                f"({axes_levels(axes)})"
+            )
+        var = Var(str(e["units"]), levels, kind, str(e.get("long_name", "")), axes)
         argmax = e.get("argmax", False)
         if argmax not in (True, False) or (argmax and kind != "categorical"):
             raise ConfigError(f"{where}[{k}].argmax: true only for kind: categorical outputs")
