@@ -78,6 +78,10 @@ class Component:
             )
             self.history_fields = [self._history_field(n) for n in cfg.history["fields"]]
             self.host = _read_host_grid(comm, cfg.host["grid"], cfg.path)
+            for step in self.steps:  # blended windows: the halo follows from the tiles
+                if getattr(step, "blend", None) is not None:
+                    grid = LatLonGrid.parse(cfg.grids[step.grid]["grid"])
+                    step.fit_halo(grid.shape, tuple(cfg.grids[step.grid]["tile"]))
             self.fines: dict[str, FineDomain] = {  # the fine grids some step runs on
                 g: FineDomain(
                     comm,

@@ -38,9 +38,11 @@ equal a whole-domain run when the model's receptive radius is at most the halo).
 `blend`, the model sees fixed window×window squares on a lattice anchored at the grid's
 origin; `margin` pixels at each window edge are dropped and overlapping cores (by
 `overlap` pixels) are blended with Gaussian weights (coupler.blending). The step's halo is
-then window − margin − 1, so every window touching a tile lies inside tile + halo and the
-result does not depend on the tiling or the rank count; windows go through the model in
-batches of exactly `batch` (zero-padded), so every window takes the same kernel path.
+what the windows touching a tile need (at most window − margin − 1; only `margin` when the
+cores, window − 2·margin, line up with the tiles and overlap is 0), so every such window
+lies inside tile + halo and the result does not depend on the tiling or the rank count;
+windows go through the model in batches of exactly `batch` (zero-padded), so every window
+takes the same kernel path.
 
 Reproducibility: ONNX Runtime runs with a fixed thread count and sequential execution;
 host columns go through the model in fixed-size, zero-padded batches so every column
@@ -56,7 +58,7 @@ from typing import Any
 
 import numpy as np
 
-from coupler.blending import blend_windows, required_halo
+from coupler.blending import blend_windows, lattice_halo
 from coupler.config import StepConfig
 from coupler.errors import ConfigError, ModelError
 from coupler.fields import axes_levels, level_axes
@@ -163,9 +165,7 @@ class OnnxStep(Step):
         windows: dict[str, int] | None = None,
         device: str = "cpu",
     ) -> None:
-        self.blend = _blend(f"steps.{name}.blend", blend, grid, halo, outputs)
-        if self.blend is not None:
-            halo = self.blend["halo"]
+        self.blend = _blend(f"steps.{name}.blend", blend, grid, outputs)
         super().__init__(
             name=name,
             grid=grid,
@@ -281,6 +281,23 @@ class OnnxStep(Step):
         )
         return self._host_outputs(raw, n)
 
+    def fit_halo(self, grid_shape: tuple[int, int], tile_shape: tuple[int, int]) -> None:
+        """Set the halo blended windows need on tiles of `tile_shape` (ConfigError if the
+        configured halo is smaller): every window touching a tile must lie in tile + halo."""
+        w = self.blend
+        need = max(
+            lattice_halo(n, t, w["window"], w["margin"], w["overlap"])
+            for n, t in zip(grid_shape, tile_shape, strict=True)
+        )
+        if self.halo and self.halo < need:
+            raise ConfigError(
+                f"steps.{self.name}.blend: windows of {w['window']} with margin {w['margin']} "
+                f"and overlap {w['overlap']} on tiles of {tile_shape[0]}x{tile_shape[1]} need a "
+                f"halo of at least {need}, the step has halo {self.halo} (leave halo out to "
+                f"get {need})"
+            )
+        self.halo = max(self.halo, need)
+
     def _blended(self, tensors: list[np.ndarray], ctx: StepContext) -> dict[str, np.ndarray]:
         """Run the model on Gaussian-blended windows of the tile + halo (module docstring)."""
         w = self.blend
@@ -382,9 +399,9 @@ class OnnxStep(Step):
 
 
 def _blend(
-    where: str, given: dict | None, grid: str, halo: int, outputs: list[_Channel]
+    where: str, given: dict | None, grid: str, outputs: list[_Channel]
 ) -> dict[str, int] | None:
-    """Check a step's `blend:` entry; add the halo it needs."""
+    """Check a step's `blend:` entry (its halo is set by `fit_halo` once tiles are known)."""
     if given is None:
         return None
     allowed = {"window", "margin", "overlap", "batch"}
@@ -409,17 +426,10 @@ def _blend(
             f"{where}: overlap must be in [0, {core - 1}] and batch ≥ 1, "
             f"got overlap {w['overlap']}, batch {w['batch']}"
         )
-    need = required_halo(w["window"], w["margin"])
-    if halo and halo < need:
-        raise ConfigError(
-            f"{where}: windows of {w['window']} with margin {w['margin']} need a halo of at least "
-            f"{need}, the step has halo {halo} (leave halo out to get {need})"
-        )
     if any(c.var.kind == "categorical" for c in outputs):
         raise ConfigError(
             f"{where}: blended windows need continuous outputs (class scores, not class codes)"
         )
-    w["halo"] = max(halo, need)
     return w
 
 
