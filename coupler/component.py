@@ -32,6 +32,7 @@ from coupler.finegrid import FineDomain
 from coupler.grids.host import HostGrid
 from coupler.grids.latlon import LatLonGrid
 from coupler.history import History
+from coupler.interpolation import MonthlyInterpolation
 from coupler.log import setup_logging
 from coupler.persistence import Persistent, item, mapping_time, optional_item, time_scalar
 from coupler.pipeline import Pipeline, build_steps
@@ -75,6 +76,7 @@ class Component:
                 set(self.static.variables) if self.static is not None else None,
             )
             self.history_fields = [self._history_field(n) for n in cfg.history["fields"]]
+            self.interpolated_exports = self._interpolated_exports()
             self.host = _read_host_grid(comm, cfg.host["grid"], cfg.path)
             self.fine = None
             if self.pipeline.has_fine_steps:
@@ -112,6 +114,22 @@ class Component:
                 f"(available: {', '.join(sorted(known))})"
             )
         return canonical
+
+    def _interpolated_exports(self) -> list[str]:
+        """Exports with `interpolate: monthly`; their producers must run monthly."""
+        out = []
+        for name, opts in self.config.host["exports"].items():
+            if opts.get("interpolate") != "monthly":
+                continue
+            canonical = self.registry.canonical(name)
+            step = self.pipeline.producer[canonical][0]
+            if step.schedule.kind != "monthly":
+                raise ConfigError(
+                    f"host.exports.{name}.interpolate: monthly interpolation needs a monthly "
+                    f"producer, but step '{step.name}' runs {step.schedule}"
+                )
+            out.append(canonical)
+        return out
 
     def _run_start(self) -> ModelTime | None:
         run = self.config.run
@@ -235,6 +253,10 @@ class Component:
         # state arrays each step declared, and its own previous outputs (`from: previous`)
         self.step_state = {s.name: self._allocate(s, s.state) for s in self.steps}
         self.previous = {s.name: self._allocate(s, s.previous) for s in self.steps}
+        self.interpolation = {
+            name: MonthlyInterpolation(p.spec(name).levels, self.n_local)
+            for name in self.interpolated_exports
+        }
         self.history = History(self, self.history_fields, self.config.history)
         self._put_fields = _by_every_name(self.imports, self.registry)
         self._get_fields = _by_every_name(self.exports, self.registry)
@@ -271,6 +293,8 @@ class Component:
                     var = as_state_var(value)
                     key = f"{kind}{SEP}{step.name}{SEP}{name}"
                     out.append(item(key, step.grid, arrays[step.name], name, var.shape, var.dtype))
+        for name, interpolation in self.interpolation.items():
+            out += interpolation.persistent(f"interpolation{SEP}{name}")
         out += self._persistent_outputs()
         return out
 
@@ -393,6 +417,8 @@ class Component:
                     for name in self.pipeline.sources[step.name]:
                         if name in self.imports:
                             self.imports[name].consumed(step.name)
+                for name, interpolation in self.interpolation.items():
+                    self.exports[name].set(interpolation.value(time), self.ids0)
                 self.now = time
                 with self.timers("advance/history"):
                     self.history.after_advance(previous, time)
@@ -445,7 +471,9 @@ class Component:
         else:
             self._run_host_step(step, time, previous_run, imported)
         for name in step.outputs:
-            if name in self.exports:
+            if name in self.interpolation:
+                self.interpolation[name].update(self.host_values[name], time)
+            elif name in self.exports:
                 self.exports[name].set(self.host_values[name], self.ids0)
 
     def _run_fine_step(self, step, time, previous_run, imported) -> None:
