@@ -46,6 +46,11 @@ def window_starts(length: int, origin: int, core: int, stride: int) -> list[int]
     return [k * stride - origin for k in range(first, last + 1)]
 
 
+def required_halo(window: int, margin: int) -> int:
+    """Halo a tile needs so that every window touching its interior lies inside tile + halo."""
+    return window - margin - 1
+
+
 def blend_windows(
     model: Model,
     field: np.ndarray,
@@ -57,6 +62,7 @@ def blend_windows(
     origin: tuple[int, int] = (0, 0),
     pad_mode: str = "reflect",
     sigma_fraction: float = 0.25,
+    halo: int = 0,
 ) -> np.ndarray:
     """Apply `model` to `field` (C, H, W) through overlapping windows; return (K, H, W) float64.
 
@@ -68,6 +74,10 @@ def blend_windows(
     origin:   global (row, column) of field[:, 0, 0]; windows sit on a lattice anchored
               at global (0, 0), so tiles of one domain agree where they overlap.
     pad_mode: numpy.pad mode for context beyond the array edge (the domain edge).
+    halo:     the outer `halo` pixels of `field` are context only: the result is the interior
+              (K, H - 2·halo, W - 2·halo), and only cores touching it run. With
+              halo ≥ window - margin - 1 no padding is needed (`required_halo`), which is how
+              a fine tile reproduces the whole-domain run.
     The model maps (B, C, window, window) float32 to (B, K, window, window).
     """
     if field.ndim != 3:
@@ -82,19 +92,25 @@ def blend_windows(
         raise FieldError(f"overlap {overlap} must be in [0, {core - 1}] for a core of {core}")
     if batch_size < 1:
         raise FieldError(f"batch_size must be ≥ 1, got {batch_size}")
-    _, height, width = field.shape
-    rows = window_starts(height, origin[0], core, stride)
-    cols = window_starts(width, origin[1], core, stride)
+    _, full_height, full_width = field.shape
+    if halo < 0 or 2 * halo >= min(full_height, full_width):
+        raise FieldError(f"halo {halo} leaves no interior in a field of shape {field.shape}")
+    # Below, rows/cols and the output are relative to the interior; `field` is read with
+    # the halo offset folded into the padding.
+    height, width = full_height - 2 * halo, full_width - 2 * halo
+    rows = window_starts(height, origin[0] + halo, core, stride)
+    cols = window_starts(width, origin[1] + halo, core, stride)
     # Pad so every window (core start - margin .. + window) lies inside the padded array.
-    pad_top = margin + max(0, -rows[0])
-    pad_left = margin + max(0, -cols[0])
-    pad_bottom = max(0, rows[-1] + core + margin - height)
-    pad_right = max(0, cols[-1] + core + margin - width)
+    pad_top = max(0, margin - rows[0] - halo)
+    pad_left = max(0, margin - cols[0] - halo)
+    pad_bottom = max(0, rows[-1] + core + margin - height - halo)
+    pad_right = max(0, cols[-1] + core + margin - width - halo)
     padded = np.pad(
         np.asarray(field, dtype=np.float32),
         ((0, 0), (pad_top, pad_bottom), (pad_left, pad_right)),
         mode=pad_mode,
     )
+    pad_top, pad_left = pad_top + halo, pad_left + halo  # interior row 0 → padded row
     weights = gaussian_weights(core, sigma_fraction)
     out: np.ndarray | None = None
     weight_sum = np.zeros((height, width))

@@ -29,6 +29,7 @@ from coupler.decomposition import check_host_decomposition
 from coupler.errors import CallOrderError, ConfigError, FieldError, LandemuError, ModelError
 from coupler.fields import FieldRegistry
 from coupler.finegrid import FineDomain
+from coupler.finemaps import FineMaps, FineWiring
 from coupler.grids.host import HostGrid
 from coupler.grids.latlon import LatLonGrid
 from coupler.history import History
@@ -65,7 +66,8 @@ class Component:
             self.log = setup_logging(comm.rank, cfg.run["log_level"], per_rank)
             self.on_error = cfg.run["on_error"]
             self.registry = FieldRegistry.default()
-            self.static = _open_static(cfg)
+            statics = {g: _open_static(section) for g, section in cfg.grids.items()}
+            self.static = statics["fine"]
             self.steps: list[Step] = build_steps(cfg)
             self.pipeline = Pipeline(
                 self.steps,
@@ -73,22 +75,24 @@ class Component:
                 self.registry,
                 cfg.host["imports"],
                 cfg.host["exports"],
-                set(self.static.variables) if self.static is not None else None,
+                {g: set(st.variables) if st is not None else None for g, st in statics.items()},
             )
             self.history_fields = [self._history_field(n) for n in cfg.history["fields"]]
             self.interpolated_exports = self._interpolated_exports()
             self.host = _read_host_grid(comm, cfg.host["grid"], cfg.path)
-            self.fine = None
-            if self.pipeline.has_fine_steps:
-                self.fine = FineDomain(
+            self.fines: dict[str, FineDomain] = {  # the fine grids some step runs on
+                g: FineDomain(
                     comm,
-                    LatLonGrid.parse(cfg.fine["grid"]),
-                    tuple(cfg.fine["tile"]),
-                    self.static,
-                    cfg.fine["mask"],
-                    self.pipeline.static_needed,
-                    self.pipeline.max_halo,
+                    LatLonGrid.parse(cfg.grids[g]["grid"]),
+                    tuple(cfg.grids[g]["tile"]),
+                    statics[g],
+                    cfg.grids[g]["mask"],
+                    self.pipeline.static_on.get(g, set()),
+                    self.pipeline.halo_on(g),
                 )
+                for g in self.pipeline.fine_grids
+            }
+            self.fine = self.fines.get("fine")
             self.start = self._run_start()
             self.now: ModelTime | None = None
             self.last_run: dict[str, ModelTime] = {}
@@ -98,9 +102,11 @@ class Component:
                 cfg.run["name"],
                 self.host.n,
                 len(self.steps),
-                f"fine grid {self.fine.grid.spec} in {self.fine.tiling.ntiles} tiles"
-                if self.fine
-                else "no fine grid",
+                ", ".join(
+                    f"fine grid '{g}' {f.grid.spec} in {f.tiling.ntiles} tiles"
+                    for g, f in self.fines.items()
+                )
+                or "no fine grid",
             )
 
     # ----------------------------------------------------------------------------------
@@ -182,40 +188,47 @@ class Component:
         self._phase = "decomposed"
 
     def _build_remaps(self) -> None:
-        cfg, fine = self.config, self.fine
-        self.host_to_fine: dict[str, HostToFine] = {}
+        cfg = self.config
+        self.host_to_fine: dict[tuple[str, str], HostToFine] = {}
+        self.fine_to_hosts: dict[str, FineToHost] = {}
         self.fine_to_host: FineToHost | None = None
-        if fine is None:
-            return
-        methods = {
-            self._method(name)
-            for step in self.steps
-            if step.grid == "fine"
-            for name, src in self.pipeline.sources[step.name].items()
-            if src.kind in ("import", "host")
-        }
-        for method in sorted(methods):
-            self.host_to_fine[method] = HostToFine(
-                self.comm, self.host, self.ids0, fine, method, cfg.remap["host_to_fine_map"]
+        wiring = FineWiring(self.steps, self.pipeline.sources)
+        for grid, method in wiring.host_to_fine(self._method):
+            map_file = self._map_file("host_to_fine_map", grid)
+            self.host_to_fine[grid, method] = HostToFine(
+                self.comm, self.host, self.ids0, self.fines[grid], method, map_file
             )
-        if self._fine_outputs_needed_on_host():
-            self.fine_to_host = FineToHost(
+        need = self._host_consumers()
+        for grid in wiring.fine_to_host(self.pipeline.producer, need):
+            f2h = FineToHost(
                 self.comm,
                 self.host,
                 self.ids0,
-                fine,
+                self.fines[grid],
                 cfg.remap["normalization"],
-                cfg.remap["fine_to_host_map"],
+                self._map_file("fine_to_host_map", grid),
             )
             if cfg.remap["normalization"] == "fracarea":
-                self.fine_to_host.check_covers(
-                    self.host.mask[self.ids0], self.comm, self.host.source
-                )
+                f2h.check_covers(self.host.mask[self.ids0], self.comm, self.host.source)
+            self.fine_to_hosts[grid] = f2h
+        self.fine_to_host = self.fine_to_hosts.get("fine")
+        self.fine_maps = FineMaps(self.comm, self.fines, wiring)
 
-    def _method(self, name: str) -> str:
+    def _map_file(self, key: str, grid: str) -> Path | None:
+        """A map file of remap: serves the default fine grid only (named grids need a
+        lat-lon host, whose weights are generated)."""
+        path = self.config.remap[key]
+        if path is not None and grid != "fine" and self.host.latlon is None:
+            raise ConfigError(
+                f"remap.{key}: map files serve the fine: grid; grid '{grid}' needs a regular "
+                "lat-lon host grid (weights generated exactly)"
+            )
+        return path if grid == "fine" else None
+
+    def _method(self, name: str, grid: str = "fine") -> str:
         """How a field goes host → fine (a map file, when given, serves every field)."""
         remap = self.config.remap
-        if remap["host_to_fine_map"] is not None:
+        if remap["host_to_fine_map"] is not None and grid == "fine":
             return "map file"
         return remap["host_to_fine"].get(name, remap["host_to_fine_default"])
 
@@ -226,12 +239,6 @@ class Component:
             if step.grid == "host":
                 need |= set(step.inputs)
         return need
-
-    def _fine_outputs_needed_on_host(self) -> bool:
-        need = self._host_consumers()
-        return any(
-            self.pipeline.producer[n][0].grid == "fine" for n in need if n in self.pipeline.producer
-        )
 
     def _build_state(self) -> None:
         p = self.pipeline
@@ -266,8 +273,8 @@ class Component:
         out = {}
         for name, value in declared.items():
             var, where = as_state_var(value), f"steps.{step.name} state {name}"
-            if step.grid == "fine":
-                out[name] = allocate_fine(where, var, self.fine)
+            if step.on_fine_grid:
+                out[name] = allocate_fine(where, var, self.fines[step.grid])
             else:
                 out[name] = allocate_host(where, var, self.ids0, self.host.n)
         return out
@@ -292,7 +299,10 @@ class Component:
                 for name, value in declared.items():
                     var = as_state_var(value)
                     key = f"{kind}{SEP}{step.name}{SEP}{name}"
-                    out.append(item(key, step.grid, arrays[step.name], name, var.shape, var.dtype))
+                    where = "fine" if step.on_fine_grid else "host"
+                    out.append(
+                        item(key, where, arrays[step.name], name, var.shape, var.dtype, step.grid)
+                    )
         for name, interpolation in self.interpolation.items():
             out += interpolation.persistent(f"interpolation{SEP}{name}")
         out += self._persistent_outputs()
@@ -319,15 +329,19 @@ class Component:
                     (var.levels,),
                     lambda shape=shape: np.zeros(shape),
                 )
-            if step.grid == "fine" and name in read_on_fine:
+            if step.on_fine_grid and name in read_on_fine:
                 nlev = 1 if var.kind == "categorical" else var.levels
+                tiles = self.fines[step.grid].tiles
                 out += optional_item(
                     f"finevalue{SEP}{name}",
                     "fine",
                     self.fine_values,
                     name,
                     (nlev,),
-                    lambda nlev=nlev: [np.zeros((nlev, *td.tile.shape)) for td in self.fine.tiles],
+                    lambda nlev=nlev, tiles=tiles: [
+                        np.zeros((nlev, *td.tile.shape)) for td in tiles
+                    ],
+                    step.grid,
                 )
         return out
 
@@ -466,7 +480,7 @@ class Component:
 
     def _run_step(self, step: Step, time: ModelTime, imported: dict[str, np.ndarray]) -> None:
         previous_run = self.last_run.get(step.name, self.start)
-        if step.grid == "fine":
+        if step.on_fine_grid:
             self._run_fine_step(step, time, previous_run, imported)
         else:
             self._run_host_step(step, time, previous_run, imported)
@@ -477,27 +491,37 @@ class Component:
                 self.exports[name].set(self.host_values[name], self.ids0)
 
     def _run_fine_step(self, step, time, previous_run, imported) -> None:
-        fine = self.fine
+        fine = self.fines[step.grid]
         sources = self.pipeline.sources[step.name]
         per_tile = [dict() for _ in fine.tiles]
         by_method: dict[str, list[tuple[str, np.ndarray]]] = {}
         for name, src in sources.items():
             if src.kind in ("import", "host"):
                 values = imported[name] if src.kind == "import" else self.host_values[name]
-                by_method.setdefault(self._method(name), []).append((name, values))
+                by_method.setdefault(self._method(name, step.grid), []).append((name, values))
             elif src.kind == "static":
                 for t, td in enumerate(fine.tiles):
                     per_tile[t][name] = td.static[name]
-            elif src.kind == "previous":
+            elif src.kind == "previous" and step.halo == 0:
                 for t in range(len(fine.tiles)):
                     per_tile[t][name] = _single(self.previous[step.name][name][t])
-            else:
+            elif src.kind == "previous":  # with the halo, from the neighbours' previous
+                prev = self.previous[step.name][name]
+                nvar = int(np.prod(as_state_var(step.previous[name]).shape))
+                with self.timers("advance/halo_exchange"):
+                    tiles = self.fine_maps.halo[step.grid](prev, nvar)
                 for t in range(len(fine.tiles)):
-                    per_tile[t][name] = self.fine_values[name][t]
+                    per_tile[t][name] = _single(tiles[t])
+            else:
+                with self.timers("advance/remap_fine_to_fine"):
+                    var = self.pipeline.producer[name][1]
+                    tiles = self.fine_maps.read(self.fine_values[name], src, step, var)
+                for t in range(len(fine.tiles)):
+                    per_tile[t][name] = tiles[t]
         with self.timers("advance/remap_host_to_fine"):
             for method, items in by_method.items():
                 stacked = np.concatenate([v for _, v in items], axis=0)
-                tiles_out = self.host_to_fine[method](stacked)
+                tiles_out = self.host_to_fine[step.grid, method](stacked)
                 for t, arr in enumerate(tiles_out):
                     k = 0
                     for name, v in items:
@@ -507,7 +531,8 @@ class Component:
         state = self.step_state[step.name]
         outputs: dict[str, list[np.ndarray]] = {name: [] for name in step.outputs}
         for t, td in enumerate(fine.tiles):
-            ctx = StepContext(time, previous_run, td.lat, td.lon, td.tile.id, fine.halo)
+            origin = (td.tile.j0 - fine.halo, td.tile.i0 - fine.halo)
+            ctx = StepContext(time, previous_run, td.lat, td.lon, td.tile.id, fine.halo, origin)
             tile_state = {k: v[t] for k, v in state.items()}
             out = step.run(per_tile[t], tile_state, ctx)
             for k in state:  # a step may replace rather than update its state arrays
@@ -522,16 +547,15 @@ class Component:
             for t, values in enumerate(outputs[name]):
                 tiles[t] = values.reshape(tiles[t].shape).astype(tiles[t].dtype)
         needed = self._host_consumers()
+        to_host = self.fine_to_hosts.get(step.grid)
         with self.timers("advance/remap_fine_to_host"):
             for name, var in step.outputs.items():
                 if name not in needed:
                     continue
                 if var.kind == "categorical":
-                    self.host_values[name] = self.fine_to_host.class_fractions(
-                        outputs[name], var.levels
-                    )
+                    self.host_values[name] = to_host.class_fractions(outputs[name], var.levels)
                 else:
-                    self.host_values[name] = self.fine_to_host(outputs[name], var.levels)
+                    self.host_values[name] = to_host(outputs[name], var.levels)
 
     def _run_host_step(self, step, time, previous_run, imported) -> None:
         sources = self.pipeline.sources[step.name]
@@ -622,8 +646,10 @@ def _check_step_output(
             )
 
 
-def _open_static(cfg: Config) -> StaticFineData | None:
-    return None if cfg.fine["static"] is None else StaticFineData(cfg.fine["static"])
+def _open_static(grid_section: dict) -> StaticFineData | None:
+    """The static file of one fine grid (the fine: section or a grids: entry), if any."""
+    path = grid_section["static"]
+    return None if path is None else StaticFineData(path)
 
 
 def _read_host_grid(comm, spec: str, config_path: Path):

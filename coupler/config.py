@@ -105,8 +105,9 @@ STEP_KEYS: dict[str, Key] = _section(
     transform=Key("str", None),
     onnx=Key("path", None),
     schedule=Key("schedule", "every step"),
-    grid=Key("str", None, choices=("fine", "host")),
+    grid=Key("str", None, help="host, fine (the fine: section) or a name under grids:"),
     halo=Key("int", 0),
+    blend=Key("map", None, help="CNN windows: {window: N, margin: M, overlap: K, batch: B}"),
     params=Key("map", {}),
     inputs=Key("any", None),
     outputs=Key("any", None),
@@ -229,6 +230,7 @@ class StepConfig:
     aggregation: dict[str, str | WindowOf]
     state: dict[str, dict]
     device: str
+    blend: dict | None = None
 
 
 @dataclass
@@ -244,6 +246,7 @@ class Config:
     driver: dict[str, Any]
     restart: dict[str, Any]
     steps: list[StepConfig] = field(default_factory=list)
+    grids: dict[str, dict[str, Any]] = field(default_factory=dict)  # 'fine' + grids: entries
 
     @property
     def calendar(self) -> str:
@@ -270,7 +273,7 @@ def parse_config(raw: dict, path: Path) -> Config:
     """Validate an already-parsed YAML mapping (`path` locates relative paths)."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
-    allowed_sections = [*SCHEMA, "steps"]
+    allowed_sections = [*SCHEMA, "steps", "grids"]
     for section in raw:
         if section not in allowed_sections:
             raise ConfigError(
@@ -288,8 +291,50 @@ def parse_config(raw: dict, path: Path) -> Config:
             for key, spec in keys.items()
         }
     steps = _parse_steps(raw.get("steps") or [], base)
+    grids = {"fine": sections["fine"], **_parse_grids(raw.get("grids") or {}, base)}
     _check_cross_references(sections, steps)
-    return Config(path=path, steps=steps, **sections)
+    _check_step_grids(steps, grids)
+    return Config(path=path, steps=steps, grids=grids, **sections)
+
+
+def _parse_grids(entries: Any, base: Path) -> dict[str, dict[str, Any]]:
+    """`grids: {lc: {grid: ..., tile: [...], static: ...}}`: named fine grids, each checked
+    like the `fine:` section (which stays the grid named 'fine')."""
+    if not isinstance(entries, dict):
+        raise ConfigError(f"grids: expected a mapping of grid names to grids, got {entries!r}")
+    out: dict[str, dict[str, Any]] = {}
+    for name, given in entries.items():
+        where = f"grids.{name}"
+        if name in ("fine", "host"):
+            raise ConfigError(f"{where}: '{name}' is reserved (the fine: section, host columns)")
+        if not isinstance(given, dict):
+            raise ConfigError(f"{where}: expected a mapping of keys, got {given!r}")
+        _check_keys(where, given, SCHEMA["fine"])
+        out[str(name)] = {
+            key: _convert(f"{where}.{key}", given.get(key), spec, base)
+            for key, spec in SCHEMA["fine"].items()
+        }
+        _check_tile(f"{where}.tile", out[str(name)]["tile"])
+    return out
+
+
+def _check_step_grids(steps: list[StepConfig], grids: dict[str, dict[str, Any]]) -> None:
+    allowed = ["host", *grids]
+    for sc in steps:
+        if sc.grid is not None and sc.grid not in allowed:
+            raise ConfigError(
+                f"steps.{sc.name}.grid: '{sc.grid}' is not a grid of this run"
+                f"{_suggest(sc.grid, allowed)}"
+            )
+
+
+def _check_tile(where: str, tile: Any) -> None:
+    if not (
+        isinstance(tile, list)
+        and len(tile) == 2
+        and all(isinstance(t, int) and t > 0 for t in tile)
+    ):
+        raise ConfigError(f"{where}: expected two positive integers [ny, nx], got {tile!r}")
 
 
 def _parse_steps(entries: Any, base: Path) -> list[StepConfig]:
@@ -354,13 +399,7 @@ def _state_overrides(where: str, given: dict, base: Path) -> dict[str, dict]:
 
 
 def _check_cross_references(sections: dict[str, dict[str, Any]], steps: list[StepConfig]) -> None:
-    tile = sections["fine"]["tile"]
-    if not (
-        isinstance(tile, list)
-        and len(tile) == 2
-        and all(isinstance(t, int) and t > 0 for t in tile)
-    ):
-        raise ConfigError(f"fine.tile: expected two positive integers [ny, nx], got {tile!r}")
+    _check_tile("fine.tile", sections["fine"]["tile"])
     interval = sections["run"]["coupling_interval"]
     if interval is not None and interval <= 0:
         raise ConfigError(

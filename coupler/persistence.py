@@ -10,7 +10,8 @@ reads entries without knowing what they mean, so a new kind of state needs no ch
 Array conventions (C order):
   scalar  an int (times are whole seconds; −1 means "none")
   host    (*cell_shape, n_local) on this rank's host columns
-  fine    a list over this rank's tiles of (*cell_shape, ny, nx)
+  fine    a list over this rank's tiles of (*cell_shape, ny, nx), on the fine grid
+          `grid` ('fine', or a grid named under `grids:`)
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class Persistent:
     set: Callable[[Any], None]
     cell_shape: tuple[int, ...] = ()
     dtype: str = "float64"
+    grid: str = "fine"  # where == 'fine': which fine grid's tiles
 
 
 def scalar(key: str, get: Callable[[], int], set: Callable[[int], None]) -> Persistent:
@@ -76,7 +78,13 @@ def attr_int(key: str, owner: Any, attr: str) -> Persistent:
 
 
 def item(
-    key: str, where: str, mapping: dict, name: str, cell_shape: tuple[int, ...], dtype: str
+    key: str,
+    where: str,
+    mapping: dict,
+    name: str,
+    cell_shape: tuple[int, ...],
+    dtype: str,
+    grid: str = "fine",
 ) -> Persistent:
     """`mapping[name]`: a host array, or for 'fine' a list of tile arrays (replaced whole:
     steps may replace their state arrays rather than update them)."""
@@ -87,15 +95,21 @@ def item(
         else:
             mapping[name] = np.array(v, dtype)
 
-    return Persistent(key, where, lambda: mapping[name], set_, cell_shape, dtype)
+    return Persistent(key, where, lambda: mapping[name], set_, cell_shape, dtype, grid)
 
 
 def optional_item(
-    key: str, where: str, mapping: dict, name: str, cell_shape: tuple[int, ...], blank
+    key: str,
+    where: str,
+    mapping: dict,
+    name: str,
+    cell_shape: tuple[int, ...],
+    blank,
+    grid: str = "fine",
 ) -> list[Persistent]:
     """`mapping[name]` that may not exist yet (an output before its step first ran):
     stored as `blank()` plus a ready flag, and absent again after a restore if it was."""
-    entry = item(key, where, mapping, name, cell_shape, "float64")
+    entry = item(key, where, mapping, name, cell_shape, "float64", grid)
     ready = scalar(
         f"{key}__ready",
         lambda: int(name in mapping),
@@ -106,7 +120,7 @@ def optional_item(
     def get_or_blank():
         return get() if name in mapping else blank()
 
-    return [Persistent(key, where, get_or_blank, entry.set, cell_shape, "float64"), ready]
+    return [Persistent(key, where, get_or_blank, entry.set, cell_shape, "float64", grid), ready]
 
 
 def mapping_time(key: str, mapping: dict, name: str, calendar: str) -> Persistent:

@@ -1,11 +1,14 @@
 """Pipeline wiring: which step reads what from where, checked once at init.
 
 Every step input is resolved, in this order, to
-  'fine'   – an output of an earlier step on the fine grid,
+  'fine'   – an output of an earlier step on a fine grid (the default 'fine' or a named one:
+             on another grid it is remapped; a categorical output is read as class
+             fractions by a continuous input with one level per class, or as the majority
+             class by a categorical input; with halo > 0 the halo comes from the neighbours),
   'host'   – an output of an earlier step on the host grid,
   'import' – a field the host puts (time-aggregated per the step's `aggregation`: mean,
              last, or a window of the last N interval means for host steps),
-  'static' – a variable of the static fine-grid file (fine steps only),
+  'static' – a variable of the static file of the step's fine grid (fine steps only),
   'previous' – the step's own output from its previous run (`from: previous`; before
              the first run, the declared initial value).
 Units and levels must agree everywhere; every export must have a producer. A mistake is a
@@ -30,6 +33,8 @@ class Source:
 
     kind: str  # 'fine' | 'host' | 'import' | 'static' | 'previous'
     producer: str | None = None
+    grid: str | None = None  # 'fine': the producer's fine grid
+    categories: str = "codes"  # categorical 'fine' input: codes | fractions | majority
 
 
 def build_steps(config: Config) -> list[Step]:
@@ -79,7 +84,7 @@ class Pipeline:
         registry: FieldRegistry,
         imports: dict[str, dict],
         exports: dict[str, dict],
-        static_vars: set[str] | None,
+        static_vars: set[str] | dict[str, set[str] | None] | None,
     ) -> None:
         self.steps = steps
         self.registry = registry
@@ -89,10 +94,12 @@ class Pipeline:
         self.aggregation = {sc.name: sc.aggregation for sc in step_configs}
         self.sources: dict[str, dict[str, Source]] = {}
         self.producer: dict[str, tuple[Step, Var]] = {}
-        self.static_needed: set[str] = set()
+        if not isinstance(static_vars, dict):  # one fine grid: its static variables
+            static_vars = {"fine": static_vars}
+        self.static_on: dict[str, set[str]] = {}  # static variables needed, per fine grid
         self.import_consumers: dict[str, dict[str, str]] = {n: {} for n in self.imports}
         for step in steps:
-            self._wire(step, static_vars)
+            self._wire(step, static_vars.get(step.grid if step.on_fine_grid else "fine"))
         # exports may name fields that only steps define, so they are resolved last
         self.exports = [self._canonical("host.exports", n) for n in exports]
         for n, opts in exports.items():
@@ -103,8 +110,14 @@ class Pipeline:
                 raise ConfigError(
                     f"host.exports: no step produces {name} (the steps produce: {made})"
                 )
-        self.max_halo = max((s.halo for s in steps if s.grid == "fine"), default=0)
-        self.has_fine_steps = any(s.grid == "fine" for s in steps)
+        self.fine_grids = sorted({s.grid for s in steps if s.on_fine_grid})
+        self.static_needed = self.static_on.get("fine", set())
+        self.max_halo = self.halo_on("fine")
+        self.has_fine_steps = "fine" in self.fine_grids
+
+    def halo_on(self, grid: str) -> int:
+        """The widest halo a step on fine grid `grid` reads."""
+        return max((s.halo for s in self.steps if s.grid == grid), default=0)
 
     def _canonical(self, where: str, name: str) -> str:
         canonical = self.registry.canonical(name)
@@ -137,16 +150,16 @@ class Pipeline:
             if source.kind == "import":
                 self.import_consumers[name][step.name] = how
             elif source.kind == "static":
-                self.static_needed.add(name)
+                self.static_on.setdefault(step.grid, set()).add(name)
         self.sources[step.name] = sources
         for var in [*step.state.values(), *step.previous.values()]:
             needed = static_vars_needed(as_state_var(var))
-            if needed and (step.grid != "fine" or static_vars is None or needed - static_vars):
+            if needed and (not step.on_fine_grid or static_vars is None or needed - static_vars):
                 raise ConfigError(
                     f"{where}: initial value from static field {', '.join(needed)}, which "
-                    "exists only for fine-grid steps with that variable in fine.static"
+                    "exists only for fine-grid steps with that variable in their grid's static file"
                 )
-            self.static_needed |= needed
+            self.static_on.setdefault(step.grid, set()).update(needed)
         for name, var in step.outputs.items():
             if name in self.producer:
                 raise ConfigError(
@@ -170,20 +183,18 @@ class Pipeline:
         where = f"steps.{step.name} input {name}"
         if name in self.producer:
             prod, pvar = self.producer[name]
-            _same_var(where, var, pvar, f"step '{prod.name}' output")
-            if prod.grid == "fine" and step.grid == "fine" and step.halo > 0:
-                raise ConfigError(
-                    f"{where}: produced on the fine grid by '{prod.name}', but this step has "
-                    "halo > 0 and halo exchange of fine step outputs is not implemented yet"
-                )
-            return Source(prod.grid, prod.name)
+            if not prod.on_fine_grid:
+                _same_var(where, var, pvar, f"step '{prod.name}' output")
+                return Source("host", prod.name)
+            categories = _categories(where, var, pvar, prod, step)
+            return Source("fine", prod.name, prod.grid, categories)
         if name in self.imports:
             spec = self.registry[name]
             _same_var(where, var, Var(spec.units, spec.levels), "host import")
             return Source("import")
         if static_vars is not None and name in static_vars:
-            if step.grid != "fine":
-                raise ConfigError(f"{where}: static fields exist on the fine grid only")
+            if not step.on_fine_grid:
+                raise ConfigError(f"{where}: static fields exist on fine grids only")
             return Source("static")
         options = [
             f"host imports ({', '.join(self.imports) or 'none'})",
@@ -209,6 +220,25 @@ class Pipeline:
 
     def spec(self, name: str) -> FieldSpec:
         return self.registry[name]
+
+
+def _categories(where: str, var: Var, pvar: Var, prod: Step, step: Step) -> str:
+    """How a consumer reads a fine output: as it is ('codes'), or — for a categorical
+    output — as class fractions or the majority class (after a remap to another grid)."""
+    what = f"step '{prod.name}' output"
+    if pvar.kind != "categorical":
+        _same_var(where, var, pvar, what)
+        return "codes"
+    if var.kind != "categorical":
+        if var.levels != pvar.levels:
+            raise ConfigError(
+                f"{where}: reads the {pvar.levels} classes of the categorical {what} as class "
+                f"fractions, so it needs {pvar.levels} levels, not {var.levels}"
+            )
+        _same_var(where, Var(var.units, pvar.levels), Var(pvar.units, pvar.levels), what)
+        return "fractions"
+    _same_var(where, var, pvar, what)
+    return "codes" if step.grid == prod.grid else "majority"
 
 
 def _same_var(where: str, got: Var, expected: Var, what: str) -> None:

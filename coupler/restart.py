@@ -37,18 +37,25 @@ FINE_SUFFIX = ".fine"
 # --- the fine-data layout (pure) --------------------------------------------------------
 
 
-def fine_layout(entries: list[Persistent], tiling, land_tiles: np.ndarray) -> dict:
-    """{key: {offset, cell_shape, dtype}} and the total size, from the configuration only."""
+def fine_layout(entries: list[Persistent], tilings: dict, land_tiles: dict) -> dict:
+    """{key: {offset, cell_shape, dtype, grid}}, the land tiles of each fine grid and the
+    total size, from the configuration only (tilings, land_tiles: per fine grid name)."""
     offset = 0
     layout: dict[str, dict] = {}
-    cells = [tiling.tile(int(t)).size for t in land_tiles]
     for e in entries:
         if e.where != "fine":
             continue
+        cells = sum(tilings[e.grid].tile(int(t)).size for t in land_tiles[e.grid])
         itemsize = np.dtype(e.dtype).itemsize * int(np.prod(e.cell_shape, dtype=np.int64))
-        layout[e.key] = {"offset": offset, "cell_shape": list(e.cell_shape), "dtype": e.dtype}
-        offset += itemsize * sum(cells)
-    return {"entries": layout, "tiles": [int(t) for t in land_tiles], "bytes": offset}
+        layout[e.key] = {
+            "offset": offset,
+            "cell_shape": list(e.cell_shape),
+            "dtype": e.dtype,
+            "grid": e.grid,
+        }
+        offset += itemsize * cells
+    tiles = {g: [int(t) for t in land] for g, land in land_tiles.items()}
+    return {"entries": layout, "tiles": tiles, "bytes": offset}
 
 
 def _tile_offsets(tiling, land_tiles: np.ndarray, block: int) -> dict[int, int]:
@@ -60,8 +67,12 @@ def _tile_offsets(tiling, land_tiles: np.ndarray, block: int) -> dict[int, int]:
     return out
 
 
-def _land_tiles(comp) -> np.ndarray:
-    return np.flatnonzero(comp.fine.owner >= 0) if comp.fine is not None else np.zeros(0, int)
+def _land_tiles(comp) -> dict[str, np.ndarray]:
+    return {g: np.flatnonzero(f.owner >= 0) for g, f in comp.fines.items()}
+
+
+def _tilings(comp) -> dict:
+    return {g: f.tiling for g, f in comp.fines.items()}
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -80,8 +91,8 @@ def write_restart(comp, path: str | Path | None = None) -> Path:
     partial = path.with_name(path.name + ".partial")
     fine_path = path.with_name(path.name + FINE_SUFFIX)
     fine_partial = fine_path.with_name(fine_path.name + ".partial")
-    has_fine = comp.fine is not None and any(e.where == "fine" for e in entries)
-    layout = fine_layout(entries, comp.fine.tiling, _land_tiles(comp)) if has_fine else None
+    has_fine = any(e.where == "fine" for e in entries)
+    layout = fine_layout(entries, _tilings(comp), _land_tiles(comp)) if has_fine else None
 
     error = None
     if comm.rank == 0 and has_fine:
@@ -124,7 +135,6 @@ def write_restart(comp, path: str | Path | None = None) -> Path:
 
 def _write_tiles(comp, fine_partial: Path, entries: list[Persistent], layout: dict) -> None:
     """This rank's tile blocks, each at its fixed offset (all ranks at once)."""
-    tiling, land = comp.fine.tiling, np.asarray(layout["tiles"])
     fd = os.open(fine_partial, os.O_WRONLY)
     try:
         for e in entries:
@@ -132,8 +142,9 @@ def _write_tiles(comp, fine_partial: Path, entries: list[Persistent], layout: di
                 continue
             spec = layout["entries"][e.key]
             block = np.dtype(e.dtype).itemsize * int(np.prod(e.cell_shape, dtype=np.int64))
-            offsets = _tile_offsets(tiling, land, block)
-            for td, a in zip(comp.fine.tiles, e.get(), strict=True):
+            fine = comp.fines[e.grid]
+            offsets = _tile_offsets(fine.tiling, layout["tiles"][e.grid], block)
+            for td, a in zip(fine.tiles, e.get(), strict=True):
                 data = np.ascontiguousarray(a, np.dtype(e.dtype).newbyteorder("<")).tobytes()
                 os.pwrite(fd, data, spec["offset"] + offsets[td.tile.id])
         os.fsync(fd)
@@ -154,6 +165,9 @@ def _create(comp, partial: Path, entries, all_ids, host_parts, layout, fine_name
         if comp.fine is not None:
             ds.fine_grid = comp.fine.grid.spec
             ds.fine_tile = f"{comp.fine.tiling.tile_ny},{comp.fine.tiling.tile_nx}"
+        for g, fine in comp.fines.items():
+            if g != "fine":
+                ds.setncattr(f"grid_{g}", _grid_text(fine))
         if layout is not None:
             ds.fine_data_file = fine_name
             ds.fine_layout = json.dumps(layout)
@@ -208,7 +222,7 @@ def read_restart(comp, path: str | Path) -> None:
 
 
 def _read_tiles(comp, path: Path, fine_name, stored, entries) -> dict[str, list[np.ndarray]]:
-    layout = fine_layout(entries, comp.fine.tiling, _land_tiles(comp))
+    layout = fine_layout(entries, _tilings(comp), _land_tiles(comp))
     if stored is None:
         _lacks(path, [e.key for e in entries if e.where == "fine"])
     missing = [k for k in layout["entries"] if k not in stored["entries"]]
@@ -217,14 +231,13 @@ def _read_tiles(comp, path: Path, fine_name, stored, entries) -> dict[str, list[
     if stored["tiles"] != layout["tiles"]:
         raise DataFileError(
             f"restart file '{path}' holds other fine tiles than this run has "
-            "(another land mask or fine.tile?)"
+            "(another land mask, fine.tile or grids: entry?)"
         )
     data = path.with_name(fine_name)
     if not data.is_file() or data.stat().st_size != stored["bytes"]:
         raise DataFileError(
             f"restart data file '{data}' is missing or not {stored['bytes']} bytes long"
         )
-    tiling, land = comp.fine.tiling, np.asarray(stored["tiles"])
     out: dict[str, list[np.ndarray]] = {}
     fd = os.open(data, os.O_RDONLY)
     try:
@@ -239,9 +252,10 @@ def _read_tiles(comp, path: Path, fine_name, stored, entries) -> dict[str, list[
                 )
             dt = np.dtype(e.dtype).newbyteorder("<")
             block = dt.itemsize * int(np.prod(e.cell_shape, dtype=np.int64))
-            offsets = _tile_offsets(tiling, land, block)
+            fine = comp.fines[e.grid]
+            offsets = _tile_offsets(fine.tiling, stored["tiles"][e.grid], block)
             tiles = []
-            for td in comp.fine.tiles:
+            for td in fine.tiles:
                 shape = (*e.cell_shape, *td.tile.shape)
                 raw = os.pread(fd, block * td.tile.size, spec["offset"] + offsets[td.tile.id])
                 tiles.append(np.frombuffer(raw, dt).astype(e.dtype).reshape(shape))
@@ -274,3 +288,11 @@ def _check_matches(comp, ds, path: Path) -> None:
         tile = f"{comp.fine.tiling.tile_ny},{comp.fine.tiling.tile_nx}"
         if ds.fine_tile != tile:
             fail("fine tiles of", ds.fine_tile, tile)
+    for g, fine in comp.fines.items():
+        if g != "fine" and getattr(ds, f"grid_{g}", None) != _grid_text(fine):
+            fail(f"grid '{g}'", getattr(ds, f"grid_{g}", "none"), _grid_text(fine))
+
+
+def _grid_text(fine) -> str:
+    """A named fine grid and its tiles, as the restart file records them."""
+    return f"{fine.grid.spec} tile {fine.tiling.tile_ny},{fine.tiling.tile_nx}"

@@ -136,3 +136,32 @@ def conv3x3_image(path: Path, channels: int, dtype=np.float32, seed: int = 0) ->
         initializer=[w],
     )
     return _save(graph, path)
+
+
+def box_filter(path: Path, size: int = 5, batch: int | str = "N") -> Path:
+    """Fine-window model: y (B, 1, H, W) = mean of x over a size × size box, zero-padded at
+    the window edge (so only pixels ≥ size//2 from the edge are exact)."""
+    w = numpy_helper.from_array(np.full((1, 1, size, size), 1.0 / size**2, np.float32), "w")
+    half = size // 2
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], pads=[half] * 4)],
+        "box_filter",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 1, "H", "W"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 1, "H", "W"])],
+        initializer=[w],
+    )
+    return _save(graph, path)
+
+
+def weighted_channels(path: Path, weights: list[float]) -> Path:
+    """Fine-tile model: y (1, 1, H, W) = Σ_c weights[c] · x[:, c] (a 1×1 convolution)."""
+    c = len(weights)
+    w = numpy_helper.from_array(np.asarray(weights, np.float32).reshape(1, c, 1, 1), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"])],
+        "weighted_channels",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, "H", "W"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, "H", "W"])],
+        initializer=[w],
+    )
+    return _save(graph, path)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import uniform_filter
 
-from coupler.blending import blend_windows, gaussian_weights, window_starts
+from coupler.blending import blend_windows, gaussian_weights, required_halo, window_starts
 from coupler.errors import FieldError
 
 RADIUS = 3
@@ -89,3 +89,22 @@ def test_bad_inputs_name_the_problem(field):
         blend_windows(box_filter, field, window=16, margin=2, overlap=12)
     with pytest.raises(FieldError, match="model returned shape"):
         blend_windows(lambda b: b[:, :, :-1], field, window=16, margin=2, overlap=2)
+
+
+def test_interior_of_a_halo_field_equals_the_whole_domain_bit_for_bit():
+    """halo=: only the tile's interior is computed, and it equals the whole-domain run
+    (domain edges padded the way fine tiles pad them: edge cells repeated)."""
+    field = np.random.default_rng(2).normal(size=(2, 60, 45)).astype(np.float32)
+    kw = dict(window=20, margin=3, overlap=4, batch_size=2, pad_mode="edge")
+    whole = blend_windows(position_dependent, field, **kw)
+    halo = required_halo(20, 3)
+    padded = np.pad(field, ((0, 0), (halo, halo), (halo, halo)), mode="edge")
+    for r0, r1, c0, c1 in [(0, 23, 0, 17), (23, 60, 17, 45), (10, 31, 30, 45)]:
+        sub = padded[:, r0 : r1 + 2 * halo, c0 : c1 + 2 * halo]
+        tile = blend_windows(
+            position_dependent, sub, origin=(r0 - halo, c0 - halo), halo=halo, **kw
+        )
+        assert tile.shape == (1, r1 - r0, c1 - c0)
+        np.testing.assert_array_equal(tile, whole[:, r0:r1, c0:c1])
+    with pytest.raises(FieldError, match="halo 30 leaves no interior"):
+        blend_windows(position_dependent, field, halo=30, **kw)

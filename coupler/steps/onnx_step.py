@@ -7,6 +7,7 @@ YAML::
       grid: fine                     # fine tiles (1, C, H, W) or host columns (N, C)
       schedule: monthly
       halo: 8                        # fine only: extra cells per side fed to the model
+      blend: {window: 64, margin: 4, overlap: 8, batch: 4}  # optional, fine only: see below
       inputs:                        # model input = (x - offset) / scale
         - {name: TBOT, units: K, offset: 273.15, scale: 10.0}
         - {name: landmask, units: "1"}
@@ -32,6 +33,15 @@ field. Outputs likewise. Everything is checked when the step is built: a missing
 corrupt file, or a model whose inputs do not match the configuration, is a ModelError
 naming the file and the mismatch, before the first advance.
 
+Without `blend`, the model sees each tile plus its halo in one call (any H, W: results
+equal a whole-domain run when the model's receptive radius is at most the halo). With
+`blend`, the model sees fixed window×window squares on a lattice anchored at the grid's
+origin; `margin` pixels at each window edge are dropped and overlapping cores (by
+`overlap` pixels) are blended with Gaussian weights (coupler.blending). The step's halo is
+then window − margin − 1, so every window touching a tile lies inside tile + halo and the
+result does not depend on the tiling or the rank count; windows go through the model in
+batches of exactly `batch` (zero-padded), so every window takes the same kernel path.
+
 Reproducibility: ONNX Runtime runs with a fixed thread count and sequential execution;
 host columns go through the model in fixed-size, zero-padded batches so every column
 takes the same kernel path whatever the decomposition; fine tiles are fixed by the config.
@@ -46,6 +56,7 @@ from typing import Any
 
 import numpy as np
 
+from coupler.blending import blend_windows, required_halo
 from coupler.config import StepConfig
 from coupler.errors import ConfigError, ModelError
 from coupler.steps.base import Step, StepContext, Var
@@ -140,9 +151,13 @@ class OnnxStep(Step):
         inputs: list[_Channel],
         outputs: list[_Channel],
         threads: int,
+        blend: dict | None = None,
         windows: dict[str, int] | None = None,
         device: str = "cpu",
     ) -> None:
+        self.blend = _blend(f"steps.{name}.blend", blend, grid, halo, outputs)
+        if self.blend is not None:
+            halo = self.blend["halo"]
         super().__init__(
             name=name,
             grid=grid,
@@ -199,14 +214,15 @@ class OnnxStep(Step):
             inputs,
             outputs,
             threads,
+            sc.blend,
             windows,
             sc.device,
         )
 
     # -- signature checks ------------------------------------------------------------------
     def _check_signature(self) -> None:
-        rank = 4 if self.grid == "fine" else 2
-        layout = "(1, C, H, W)" if self.grid == "fine" else "(N, C)"
+        rank = 4 if self.on_fine_grid else 2
+        layout = "(1, C, H, W)" if self.on_fine_grid else "(N, C)"
         in_rank, in_layout = (3, f"(N, {self.window}, C)") if self.window else (rank, layout)
         self.channel_axis = 2 if self.window else 1
         model_in = self.session.get_inputs()
@@ -218,13 +234,24 @@ class OnnxStep(Step):
         self.input_names = [i.name for i in model_in]
         self.output_names = [o.name for o in model_out]
         self.input_dtypes = [_np_type(self, i) for i in model_in]
+        if self.blend is not None:
+            batch = self.blend["batch"]
+            for node in (*model_in, *model_out):
+                first = node.shape[0]
+                if isinstance(first, int) and first != batch:
+                    raise ModelError(
+                        f"step '{self.name}': model '{self.path}' {node.name} has a fixed batch "
+                        f"of {first}; set blend.batch: {first} (or export a dynamic batch)"
+                    )
 
     # -- running ---------------------------------------------------------------------------
     def run(
         self, inputs: dict[str, np.ndarray], state: dict[str, np.ndarray], ctx: StepContext
     ) -> dict[str, np.ndarray]:
         tensors = [self._normalised(c, inputs[c.name]) for c in self.in_channels]
-        if self.grid == "fine":
+        if self.blend is not None:
+            return self._blended(tensors, ctx)
+        if self.on_fine_grid:
             arrays = [t[None] for t in tensors]  # (1, L, H, W)
             raw = self._call(arrays)
             return self._fine_outputs(raw, ctx)
@@ -251,12 +278,41 @@ class OnnxStep(Step):
         )
         return self._host_outputs(raw, n)
 
+    def _blended(self, tensors: list[np.ndarray], ctx: StepContext) -> dict[str, np.ndarray]:
+        """Run the model on Gaussian-blended windows of the tile + halo (module docstring)."""
+        w = self.blend
+        sizes = [t.shape[0] for t in tensors]
+        cuts = np.cumsum(sizes)[:-1]
+
+        def model(batch: np.ndarray) -> np.ndarray:
+            n = batch.shape[0]
+            padded = _pad_rows(batch, w["batch"])
+            split = self._split(self._call(np.split(padded, cuts, axis=1)))
+            return np.concatenate([split[c.name] for c in self.out_channels], axis=1)[:n]
+
+        blended = blend_windows(
+            model,
+            np.concatenate(tensors, axis=0),
+            window=w["window"],
+            margin=w["margin"],
+            overlap=w["overlap"],
+            batch_size=w["batch"],
+            origin=ctx.origin,
+            pad_mode="edge",
+            halo=ctx.halo,
+        )
+        out, k = {}, 0
+        for c in self.out_channels:
+            out[c.name] = self._physical(c, blended[k : k + c.var.levels])
+            k += c.var.levels
+        return out
+
     def _normalised(self, c: _Channel, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, np.float64)
         if c.name in self.windows:
             if x.ndim == 2:  # (T, n) → (T, 1, n)
                 x = x[:, None]
-        elif (self.grid == "fine" and x.ndim == 2) or (self.grid == "host" and x.ndim == 1):
+        elif (self.on_fine_grid and x.ndim == 2) or (self.grid == "host" and x.ndim == 1):
             x = x[None]
         return (x - c.offset) / c.scale
 
@@ -320,6 +376,48 @@ class OnnxStep(Step):
             return np.rint(y[0] * c.scale + c.offset)
         y = y * c.scale + c.offset
         return y[0] if c.var.levels == 1 else y
+
+
+def _blend(
+    where: str, given: dict | None, grid: str, halo: int, outputs: list[_Channel]
+) -> dict[str, int] | None:
+    """Check a step's `blend:` entry; add the halo it needs."""
+    if given is None:
+        return None
+    allowed = {"window", "margin", "overlap", "batch"}
+    unknown = sorted(set(given) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+        )
+    if grid == "host":
+        raise ConfigError(f"{where}: only fine-grid steps run on windows")
+    w = {"margin": 0, "overlap": 0, "batch": 1, **given}
+    for key in ("window", "margin", "overlap", "batch"):
+        if not isinstance(w.get(key), int) or isinstance(w.get(key), bool):
+            raise ConfigError(f"{where}.{key}: expected an integer, got {w.get(key)!r}")
+    core = w["window"] - 2 * w["margin"]
+    if w["margin"] < 0 or core < 1:
+        raise ConfigError(
+            f"{where}: window {w['window']} leaves no core after margins {w['margin']}"
+        )
+    if not 0 <= w["overlap"] < core or w["batch"] < 1:
+        raise ConfigError(
+            f"{where}: overlap must be in [0, {core - 1}] and batch ≥ 1, "
+            f"got overlap {w['overlap']}, batch {w['batch']}"
+        )
+    need = required_halo(w["window"], w["margin"])
+    if halo and halo < need:
+        raise ConfigError(
+            f"{where}: windows of {w['window']} with margin {w['margin']} need a halo of at least "
+            f"{need}, the step has halo {halo} (leave halo out to get {need})"
+        )
+    if any(c.var.kind == "categorical" for c in outputs):
+        raise ConfigError(
+            f"{where}: blended windows need continuous outputs (class scores, not class codes)"
+        )
+    w["halo"] = max(halo, need)
+    return w
 
 
 def _pad_rows(a: np.ndarray, n: int) -> np.ndarray:
