@@ -21,7 +21,7 @@ import numpy as np
 
 from coupler import __version__
 from coupler.clock import ModelTime
-from coupler.errors import DataFileError, LandemuError
+from coupler.errors import DataFileError, LandemuError, shorten
 
 SEP = "__"
 
@@ -117,45 +117,69 @@ def _restore(
 
 
 def write_restart(comp, path: str | Path | None = None) -> Path:
-    """Write the component's restart file (collective); return its path."""
-    comm = comp.comm
+    """Write the component's restart file (collective); return its path.
+
+    Every step is agreed over the ranks, so a failure on any rank (a bad path, a full
+    disk, a rank that cannot write its tiles) is reported on all of them, and the
+    `.partial` file is removed: a restart file either exists complete or not at all."""
+    comm, agreement = comp.comm, comp.agreement
+    with agreement.phase("write_restart"):
+        path = restart_path(comp, path)
+        partial = path.with_name(path.name + ".partial")
+        scalars, host, fine = _collect(comp)
+    all_ids = comm.gather(comp.ids0, root=0)
+    host_parts = comm.gather(host, root=0)
+    try:
+        with agreement.phase("write_restart"):
+            if comm.rank == 0:
+                args = (comp, partial, scalars, host, all_ids, host_parts, fine)
+                _file_step(partial, _create, *args)
+        for rank in range(comm.size):  # one rank at a time appends its tiles
+            with agreement.phase("write_restart"):
+                if rank == comm.rank:
+                    comp.faults.hit("restart")
+                    if fine:
+                        _file_step(partial, _write_tiles, comp, partial, fine)
+        with agreement.phase("write_restart"):
+            if comm.rank == 0:
+                _file_step(path, os.replace, partial, path)
+    except LandemuError:
+        if comm.rank == 0 and partial.is_file():
+            partial.unlink()
+        raise
+    if comm.rank == 0:
+        comp.log.info("restart written to %s", path)
+    return path
+
+
+def restart_path(comp, path: str | Path | None) -> Path:
+    """The file to write (the default name if none), or a DataFileError saying why not."""
     if path in (None, ""):
         if comp.now is None:
             raise LandemuError("write_restart: nothing to restart from before the first advance")
         path = comp.output_dir / f"{comp.config.run['name']}.landemu.r.{comp.now.stamp()}.nc"
     path = Path(path)
-    partial = path.with_name(path.name + ".partial")
-    scalars, host, fine = _collect(comp)
-    all_ids = comm.gather(comp.ids0, root=0)
-    host_parts = comm.gather(host, root=0)
-    error = None
-    if comm.rank == 0:
-        try:
-            _create(comp, partial, scalars, host, all_ids, host_parts, fine)
-        except (OSError, RuntimeError) as exc:
-            error = f"cannot write restart '{partial}': {exc}"
-    error = comm.bcast(error, root=0)
-    if error is None:
-        for rank in range(comm.size):  # one rank at a time appends its tiles
-            if rank == comm.rank and fine:
-                try:
-                    _write_tiles(comp, partial, fine)
-                except (OSError, RuntimeError) as exc:
-                    error = f"rank {comm.rank} cannot write its tiles to '{partial}': {exc}"
-            comm.Barrier()
-        errors = [e for e in comm.allgather(error) if e]
-        error = errors[0] if errors else None
-    if comm.rank == 0:
-        if error is None:
-            os.replace(partial, path)
-        elif partial.exists():
-            partial.unlink()
-    comm.Barrier()
-    if error is not None:
-        raise LandemuError(error)
-    if comm.rank == 0:
-        comp.log.info("restart written to %s", path)
+    shown = shorten(str(path), 200)
+    if not path.name or path.name in (".", ".."):
+        raise DataFileError(f"restart path '{shown}' has no file name")
+    if len(os.fsencode(path.name)) > 240 or len(os.fsencode(str(path))) > 4000:
+        raise DataFileError(
+            f"restart path '{shown}' is too long ({len(str(path))} characters; a file name has "
+            "at most 240 bytes, a path 4000)"
+        )
+    if path.is_dir():
+        raise DataFileError(f"restart path '{shown}' is a directory; give a file name")
     return path
+
+
+def _file_step(path: Path, action, *args) -> None:
+    """Run a file operation; OSError/netCDF errors become a DataFileError naming `path`."""
+    try:
+        action(*args)
+    except (OSError, RuntimeError) as exc:
+        raise DataFileError(
+            f"cannot write restart '{shorten(str(path), 200)}': {shorten(str(exc), 200)}"
+        ) from None
 
 
 def _create(comp, partial: Path, scalars, host, all_ids, host_parts, fine) -> None:
