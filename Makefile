@@ -65,6 +65,20 @@ lint: venv
 # `make models` retrains every shipped emulator end to end from the real data (resumable;
 # each family adds its own `models-<family>` target as a prerequisite below).
 models: setup
+models: models-mdpl
+
+# MdPL (twin sites, ensembles of the Fortran physics, surrogates, g_z, DE baseline, ONNX,
+# evaluation). Each step resumes from run/data/mdpl/ (caches and checkpoints).
+MDPL := OMP_NUM_THREADS=1 $(VPY) -m emulators.mdpl
+models-mdpl: setup
+	$(MDPL).build_data
+	$(MDPL).train surrogate --arch multitask --steps 2400 --minutes 600
+	$(MDPL).train surrogate --arch singletask --steps 1600 --minutes 600
+	$(MDPL).train generator --arch multitask --steps 800 --minutes 600
+	$(MDPL).train generator --arch singletask --steps 800 --minutes 600
+	$(MDPL).baseline
+	$(MDPL).export
+	OMP_NUM_THREADS=1 $(VENV)/bin/landemu evaluate mdpl
 
 bench: setup
 	@for b in run/bench/*.py; do echo "== $$b"; $(VPY) $$b || exit 1; done

@@ -18,21 +18,32 @@ later calls say so.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from time import perf_counter_ns
 
 import numpy as np
 
+from coupler.agreement import Agreement
 from coupler.clock import ModelTime
 from coupler.config import Config, load_config
 from coupler.decomposition import check_host_decomposition
-from coupler.errors import CallOrderError, ConfigError, FieldError, LandemuError, ModelError
+from coupler.errors import (
+    CallOrderError,
+    ConfigError,
+    FieldError,
+    LandemuError,
+    ModelError,
+    shorten,
+)
+from coupler.faults import Faults
 from coupler.fields import FieldRegistry
 from coupler.finegrid import FineDomain
 from coupler.finemaps import FineMaps, FineWiring
 from coupler.grids.host import HostGrid
 from coupler.grids.latlon import LatLonGrid
 from coupler.history import History
+from coupler.interpolation import MonthlyInterpolation
 from coupler.log import setup_logging
 from coupler.persistence import Persistent, item, mapping_time, optional_item, time_scalar
 from coupler.pipeline import Pipeline, build_steps
@@ -55,12 +66,15 @@ class Component:
         self.timers = Timers()
         self._phase = "init"
         self._broken: str | None = None
+        self.agreement = Agreement(comm)
+        self.faults = Faults.from_environment(comm.rank)
         with self.timers("init"):
             self.config = config if isinstance(config, Config) else load_config(config)
             cfg = self.config
             self.output_dir = Path(cfg.run["output_dir"])
-            if comm.rank == 0:
-                self.output_dir.mkdir(parents=True, exist_ok=True)
+            with self.agreement.phase("init"):
+                if comm.rank == 0:
+                    make_output_dir(self.output_dir)
             per_rank = self.output_dir / "logs" if cfg.run["per_rank_logs"] else None
             self.log = setup_logging(comm.rank, cfg.run["log_level"], per_rank)
             self.on_error = cfg.run["on_error"]
@@ -77,6 +91,7 @@ class Component:
                 {g: set(st.variables) if st is not None else None for g, st in statics.items()},
             )
             self.history_fields = [self._history_field(n) for n in cfg.history["fields"]]
+            self.interpolated_exports = self._interpolated_exports()
             self.host = _read_host_grid(comm, cfg.host["grid"], cfg.path)
             for step in self.steps:  # blended windows: the halo follows from the tiles
                 if getattr(step, "blend", None) is not None:
@@ -122,6 +137,22 @@ class Component:
                 f"(available: {', '.join(sorted(known))})"
             )
         return canonical
+
+    def _interpolated_exports(self) -> list[str]:
+        """Exports with `interpolate: monthly`; their producers must run monthly."""
+        out = []
+        for name, opts in self.config.host["exports"].items():
+            if opts.get("interpolate") != "monthly":
+                continue
+            canonical = self.registry.canonical(name)
+            step = self.pipeline.producer[canonical][0]
+            if step.schedule.kind != "monthly":
+                raise ConfigError(
+                    f"host.exports.{name}.interpolate: monthly interpolation needs a monthly "
+                    f"producer, but step '{step.name}' runs {step.schedule}"
+                )
+            out.append(canonical)
+        return out
 
     def _run_start(self) -> ModelTime | None:
         run = self.config.run
@@ -246,6 +277,10 @@ class Component:
         # state arrays each step declared, and its own previous outputs (`from: previous`)
         self.step_state = {s.name: self._allocate(s, s.state) for s in self.steps}
         self.previous = {s.name: self._allocate(s, s.previous) for s in self.steps}
+        self.interpolation = {
+            name: MonthlyInterpolation(p.spec(name).levels, self.n_local)
+            for name in self.interpolated_exports
+        }
         self.history = History(self, self.history_fields, self.config.history)
         self._put_fields = _by_every_name(self.imports, self.registry)
         self._get_fields = _by_every_name(self.exports, self.registry)
@@ -285,6 +320,8 @@ class Component:
                     out.append(
                         item(key, where, arrays[step.name], name, var.shape, var.dtype, step.grid)
                     )
+        for name, interpolation in self.interpolation.items():
+            out += interpolation.persistent(f"interpolation{SEP}{name}")
         out += self._persistent_outputs()
         return out
 
@@ -349,6 +386,8 @@ class Component:
         if field is None:
             self._require(f"put {name}", "decomposed")
             field = self._import("put", name)
+        if self.faults.phase == "put":
+            self.faults.hit("put")
         field.put(as_host_array(values, field.spec, self.n_local, "put"), self.ids0)
         self.timers.add("put", perf_counter_ns() - t0)
 
@@ -398,12 +437,16 @@ class Component:
         """Advance to `time`: run every step whose schedule has a boundary in (now, time]."""
         self._require("advance", "decomposed")
         with self.timers("advance"):
-            previous = self._check_time(time)
-            first = self.now is None
-            due = [s for s in self.steps if first or s.schedule.is_due(previous, time, self.start)]
-            for field in self.imports.values():
-                field.check_windows()
-            inputs = {s.name: self._collect_imports(s) for s in due}  # validates before changes
+            with self.agreement.phase("advance"):  # inputs checked on every rank, no change
+                self.faults.hit("advance")
+                previous = self._check_time(time)
+                start = self.start if self.start is not None else previous
+                first = self.now is None
+                due = [s for s in self.steps if first or s.schedule.is_due(previous, time, start)]
+                for field in self.imports.values():
+                    field.check_windows()
+                inputs = {s.name: self._collect_imports(s) for s in due}
+            self.start = start
             for field in self.imports.values():
                 field.push_windows()
             for s in due:
@@ -416,6 +459,8 @@ class Component:
                     for name in self.pipeline.sources[step.name]:
                         if name in self.imports:
                             self.imports[name].consumed(step.name)
+                for name, interpolation in self.interpolation.items():
+                    self.exports[name].set(interpolation.value(time), self.ids0)
                 self.now = time
                 with self.timers("advance/history"):
                     self.history.after_advance(previous, time)
@@ -437,7 +482,6 @@ class Component:
         previous = self.now if self.now is not None else self.start
         if previous is None:
             previous = time + (-interval)
-            self.start = previous
         if time <= previous:
             raise LandemuError(f"advance to {time}: not after the current model time {previous}")
         if interval is not None and time - previous != interval:
@@ -462,14 +506,19 @@ class Component:
         }
 
     def _run_step(self, step: Step, time: ModelTime, imported: dict[str, np.ndarray]) -> None:
+        """Run one step; each rank's local work is agreed on before the next collective."""
         previous_run = self.last_run.get(step.name, self.start)
         if step.on_fine_grid:
             self._run_fine_step(step, time, previous_run, imported)
-        else:
-            self._run_host_step(step, time, previous_run, imported)
-        for name in step.outputs:
-            if name in self.exports:
-                self.exports[name].set(self.host_values[name], self.ids0)
+        with self.agreement.phase("advance"):
+            if not step.on_fine_grid:
+                self.faults.hit(f"step:{step.name}")
+                self._run_host_step(step, time, previous_run, imported)
+            for name in step.outputs:
+                if name in self.interpolation:
+                    self.interpolation[name].update(self.host_values[name], time)
+                elif name in self.exports:
+                    self.exports[name].set(self.host_values[name], self.ids0)
 
     def _run_fine_step(self, step, time, previous_run, imported) -> None:
         fine = self.fines[step.grid]
@@ -501,7 +550,9 @@ class Component:
                     per_tile[t][name] = tiles[t]
         with self.timers("advance/remap_host_to_fine"):
             for method, items in by_method.items():
-                stacked = np.concatenate([v for _, v in items], axis=0)
+                with self.agreement.phase("advance"):
+                    self.faults.hit("remap")
+                    stacked = np.concatenate([v for _, v in items], axis=0)
                 tiles_out = self.host_to_fine[step.grid, method](stacked)
                 for t, arr in enumerate(tiles_out):
                     k = 0
@@ -509,19 +560,9 @@ class Component:
                         n = v.shape[0]
                         per_tile[t][name] = arr[k] if n == 1 else arr[k : k + n]
                         k += n
-        state = self.step_state[step.name]
-        outputs: dict[str, list[np.ndarray]] = {name: [] for name in step.outputs}
-        for t, td in enumerate(fine.tiles):
-            origin = (td.tile.j0 - fine.halo, td.tile.i0 - fine.halo)
-            ctx = StepContext(time, previous_run, td.lat, td.lon, td.tile.id, fine.halo, origin)
-            tile_state = {k: v[t] for k, v in state.items()}
-            out = step.run(per_tile[t], tile_state, ctx)
-            for k in state:  # a step may replace rather than update its state arrays
-                where = f"step '{step.name}' state {k} (tile {td.tile.id})"
-                state[k][t] = checked_update(where, tile_state[k], state[k][t])
-            _check_step_output(step, out, td.tile.shape, f"tile {td.tile.id}", td.mask)
-            for name in step.outputs:  # values over fine ocean are ignored: zero them
-                outputs[name].append(np.where(td.mask, np.asarray(out[name], np.float64), 0.0))
+        with self.agreement.phase("advance"):
+            self.faults.hit(f"step:{step.name}")
+            outputs = self._run_tiles(step, time, previous_run, per_tile)
         for name in step.outputs:
             self.fine_values[name] = outputs[name]
         for name, tiles in self.previous[step.name].items():
@@ -537,6 +578,24 @@ class Component:
                     self.host_values[name] = to_host.class_fractions(outputs[name], var.levels)
                 else:
                     self.host_values[name] = to_host(outputs[name], var.levels)
+
+    def _run_tiles(self, step, time, previous_run, per_tile) -> dict[str, list[np.ndarray]]:
+        """The step on every tile this rank owns (local work only): outputs per tile."""
+        fine = self.fines[step.grid]
+        state = self.step_state[step.name]
+        outputs: dict[str, list[np.ndarray]] = {name: [] for name in step.outputs}
+        for t, td in enumerate(fine.tiles):
+            origin = (td.tile.j0 - fine.halo, td.tile.i0 - fine.halo)
+            ctx = StepContext(time, previous_run, td.lat, td.lon, td.tile.id, fine.halo, origin)
+            tile_state = {k: v[t] for k, v in state.items()}
+            out = step.run(per_tile[t], tile_state, ctx)
+            for k in state:  # a step may replace rather than update its state arrays
+                where = f"step '{step.name}' state {k} (tile {td.tile.id})"
+                state[k][t] = checked_update(where, tile_state[k], state[k][t])
+            _check_step_output(step, out, td.tile.shape, f"tile {td.tile.id}", td.mask)
+            for name in step.outputs:  # values over fine ocean are ignored: zero them
+                outputs[name].append(np.where(td.mask, np.asarray(out[name], np.float64), 0.0))
+        return outputs
 
     def _run_host_step(self, step, time, previous_run, imported) -> None:
         sources = self.pipeline.sources[step.name]
@@ -575,15 +634,19 @@ class Component:
             return write_restart(self, path)
 
     def finalize(self) -> None:
-        """Close history files and print the timers (collective)."""
+        """Close history files and print the timers (collective; finalized even on error)."""
         if self._phase == "finalized":
             raise CallOrderError("finalize: landemu is already finalized")
-        if self._phase == "decomposed":
-            self.history.close()
-        report = self.timers.report(self.comm)
-        if self.comm.rank == 0 and report:
-            self.log.info("timers (seconds):\n%s", report)
-        self._phase = "finalized"
+        try:
+            with self.agreement.phase("finalize"):
+                self.faults.hit("finalize")
+                if self._phase == "decomposed":
+                    self.history.close()
+            report = self.timers.report(self.comm)
+            if self.comm.rank == 0 and report:
+                self.log.info("timers (seconds):\n%s", report)
+        finally:
+            self._phase = "finalized"
 
 
 def _single(a: np.ndarray) -> np.ndarray:
@@ -631,6 +694,18 @@ def _open_static(grid_section: dict) -> StaticFineData | None:
     """The static file of one fine grid (the fine: section or a grids: entry), if any."""
     path = grid_section["static"]
     return None if path is None else StaticFineData(path)
+
+
+def make_output_dir(path: Path) -> None:
+    """Create run.output_dir (root), or say why it cannot be used (ConfigError)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"run.output_dir '{shorten(str(path), 200)}' cannot be used: {exc.strerror or exc}"
+        ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"run.output_dir '{shorten(str(path), 200)}' is not writable")
 
 
 def _read_host_grid(comm, spec: str, config_path: Path):

@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from coupler.clock import Schedule, canonical_calendar
-from coupler.errors import ConfigError
+from coupler.errors import ConfigError, shorten
 from coupler.stepstate import check_init, resolve_init
 from coupler.windows import WindowOf
 
@@ -119,10 +119,10 @@ STEP_KEYS: dict[str, Key] = _section(
 AGGREGATIONS = ("mean", "last", "{window: N}")
 
 
-def _suggest(word: str, allowed: list[str]) -> str:
+def _suggest(word: str, allowed: list[str], label: str = "allowed") -> str:
     close = difflib.get_close_matches(word, allowed, n=1, cutoff=0.6)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
-    return f"{hint} allowed: {', '.join(allowed)}"
+    hint = f"; did you mean '{close[0]}'?" if close else ";"
+    return f"{hint} {label}: {', '.join(allowed) or 'none'}"
 
 
 def _check_keys(where: str, given: dict, allowed: dict[str, Key]) -> None:
@@ -165,7 +165,8 @@ def _convert(where: str, value: Any, spec: Key, base: Path) -> Any:
         return value.isoformat(sep=" ") if isinstance(value, datetime.datetime) else str(value)
     if spec.choices and value not in spec.choices:
         raise ConfigError(
-            f"{where}: '{value}' is not allowed{_suggest(str(value), list(spec.choices))}"
+            f"{where}: '{value}' is not allowed"
+            + _suggest(str(value), list(spec.choices), "choices")
         )
     if kind == "path":
         return (base / Path(value).expanduser()).resolve()
@@ -259,13 +260,29 @@ class Config:
 
 def load_config(path: str | Path) -> Config:
     """Read and validate a YAML configuration file."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise ConfigError(f"configuration file '{path}' does not exist")
+    shown = shorten(str(path))
     try:
-        raw = yaml.safe_load(path.read_text())
+        path = Path(path).expanduser()
+        if path.is_dir():
+            raise ConfigError(f"configuration file '{shown}' is a directory, not a YAML file")
+        if not path.is_file():
+            raise ConfigError(f"configuration file '{shown}' does not exist")
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"configuration file '{shown}' cannot be read: {exc.strerror or exc}"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"configuration file '{shown}' is not a UTF-8 text (YAML) file: byte {exc.start} "
+            "cannot be decoded"
+        ) from None
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{shown}: not valid YAML: {shorten(str(exc))}") from None
+    except RecursionError:
+        raise ConfigError(f"{shown}: the YAML is nested too deeply to be a configuration") from None
     return parse_config(raw or {}, path.resolve())
 
 
@@ -357,6 +374,10 @@ def _parse_steps(entries: Any, base: Path) -> list[StepConfig]:
             raise ConfigError(
                 f"{where}: give exactly one of 'transform' (a name) or 'onnx' (a file)"
             )
+        if values["halo"] < 0:
+            raise ConfigError(
+                f"{where}.halo: must be 0 or a positive number of fine cells, got {values['halo']}"
+            )
         if values["name"] in seen:
             raise ConfigError(f"{where}.name: step name '{values['name']}' is used twice")
         seen.add(values["name"])
@@ -381,7 +402,7 @@ def _aggregation(where: str, how: Any) -> str | WindowOf:
         return WindowOf(n)
     if how not in AGGREGATIONS[:2]:
         raise ConfigError(
-            f"{where}: '{how}' is not allowed{_suggest(str(how), list(AGGREGATIONS))}"
+            f"{where}: '{how}' is not allowed{_suggest(str(how), list(AGGREGATIONS), 'choices')}"
         )
     return how
 
@@ -412,5 +433,5 @@ def _check_cross_references(sections: dict[str, dict[str, Any]], steps: list[Ste
         if method not in allowed:
             raise ConfigError(
                 f"remap.host_to_fine.{field_name}: '{method}' is not allowed"
-                + _suggest(str(method), list(allowed))
+                + _suggest(str(method), list(allowed), "choices")
             )

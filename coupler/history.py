@@ -83,8 +83,12 @@ class History:
         comm = self.comp.comm
         means = {name: self._mean(name) for name in self.fields}
         gathered = comm.gather(means, root=0)
-        if comm.rank != 0:
-            return
+        with self.comp.agreement.phase("advance"):  # the root's write may fail: say so to all
+            self.comp.faults.hit("history")
+            if comm.rank == 0:
+                self._write_root(now, gathered)
+
+    def _write_root(self, now: ModelTime, gathered: list[dict[str, np.ndarray]]) -> None:
         n = self.comp.host.n
         global_values = {}
         for name in self.fields:
@@ -94,9 +98,13 @@ class History:
                 g[:, ids] = np.where(np.isnan(part[name]), FILL, part[name])
             g[:, self.comp.host.mask == 0] = FILL  # inactive host cells
             global_values[name] = g
-        if self.path is None:
-            self._create(now)
-        self._append(now, global_values)
+        try:
+            if self.path is None:
+                self._create(now)
+            self._append(now, global_values)
+        except (OSError, RuntimeError) as exc:
+            where = _partial(self.path) if self.path else self.comp.output_dir
+            raise DataFileError(f"history file '{where}' cannot be written: {exc}") from None
 
     def _create(self, now: ModelTime) -> None:
         comp = self.comp
@@ -105,6 +113,16 @@ class History:
         )
         self.path = comp.output_dir / name
         partial = _partial(self.path)
+        try:
+            self._define(partial)
+        except BaseException:
+            if partial.is_file():
+                partial.unlink()  # nothing half-made is left behind
+            self.path = None
+            raise
+
+    def _define(self, partial: Path) -> None:
+        comp = self.comp
         host = comp.host
         with netCDF4.Dataset(partial, "w", format="NETCDF4") as ds:
             ds.Conventions = "CF-1.8"
@@ -172,7 +190,13 @@ class History:
     def close(self) -> None:
         """Finish the file: rename `.partial` to its final name (root)."""
         if self.comp.comm.rank == 0 and self.path is not None and _partial(self.path).exists():
-            os.replace(_partial(self.path), self.path)
+            try:
+                os.replace(_partial(self.path), self.path)
+            except OSError as exc:
+                raise DataFileError(
+                    f"history file '{_partial(self.path)}' cannot be renamed to its final name: "
+                    f"{exc.strerror or exc}"
+                ) from None
             self.comp.log.info("history written to %s", self.path)
 
 

@@ -28,7 +28,7 @@ import netCDF4
 import numpy as np
 
 from coupler import __version__
-from coupler.errors import DataFileError, LandemuError
+from coupler.errors import DataFileError, LandemuError, shorten
 from coupler.persistence import Persistent, check_unique
 
 FINE_SUFFIX = ".fine"
@@ -79,58 +79,86 @@ def _tilings(comp) -> dict:
 
 
 def write_restart(comp, path: str | Path | None = None) -> Path:
-    """Write the component's restart file (collective); return its path."""
-    comm = comp.comm
-    if path in (None, ""):
-        if comp.now is None:
-            raise LandemuError("write_restart: nothing to restart from before the first advance")
-        path = comp.output_dir / f"{comp.config.run['name']}.landemu.r.{comp.now.stamp()}.nc"
-    path = Path(path)
-    entries = comp.persistent()
-    check_unique(entries)
+    """Write the component's restart file (collective); return its path.
+
+    Every step is agreed over the ranks, so a failure on any rank (a bad path, a full
+    disk, a rank that cannot write its tiles) is reported on all of them, and the
+    `.partial` files are removed: a restart either exists complete or not at all."""
+    comm, agreement = comp.comm, comp.agreement
+    with agreement.phase("write_restart"):
+        path = restart_path(comp, path)
+        entries = comp.persistent()
+        check_unique(entries)
     partial = path.with_name(path.name + ".partial")
     fine_path = path.with_name(path.name + FINE_SUFFIX)
     fine_partial = fine_path.with_name(fine_path.name + ".partial")
     has_fine = any(e.where == "fine" for e in entries)
     layout = fine_layout(entries, _tilings(comp), _land_tiles(comp)) if has_fine else None
-
-    error = None
-    if comm.rank == 0 and has_fine:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(fine_partial, "wb") as f:
-                f.truncate(layout["bytes"])
-        except OSError as exc:
-            error = f"cannot write restart '{fine_partial}': {exc}"
-    error = comm.bcast(error, root=0)
-    if error is None and has_fine:
-        try:
-            _write_tiles(comp, fine_partial, entries, layout)
-        except OSError as exc:
-            error = f"rank {comm.rank} cannot write its tiles to '{fine_partial}': {exc}"
-    host_parts = comm.gather({e.key: e.get() for e in entries if e.where == "host"}, root=0)
     all_ids = comm.gather(comp.ids0, root=0)
-    if comm.rank == 0 and error is None:
-        try:
-            _create(comp, partial, entries, all_ids, host_parts, layout, fine_path.name)
-        except (OSError, RuntimeError) as exc:
-            error = f"cannot write restart '{partial}': {exc}"
-    errors = [e for e in comm.allgather(error) if e]
-    if comm.rank == 0:
-        if not errors:
+    host_parts = comm.gather({e.key: e.get() for e in entries if e.where == "host"}, root=0)
+    try:
+        with agreement.phase("write_restart"):
+            if comm.rank == 0 and has_fine:
+                _file_step(fine_partial, _allocate, fine_partial, layout["bytes"])
+        with agreement.phase("write_restart"):  # every rank writes its own tiles at once
+            comp.faults.hit("restart")
             if has_fine:
-                os.replace(fine_partial, fine_path)
-            os.replace(partial, path)
-        else:
+                _file_step(fine_partial, _write_tiles, comp, fine_partial, entries, layout)
+        with agreement.phase("write_restart"):
+            if comm.rank == 0:
+                args = (comp, partial, entries, all_ids, host_parts, layout, fine_path.name)
+                _file_step(partial, _create, *args)
+        with agreement.phase("write_restart"):
+            if comm.rank == 0:
+                if has_fine:
+                    _file_step(fine_path, os.replace, fine_partial, fine_path)
+                _file_step(path, os.replace, partial, path)
+    except LandemuError:
+        if comm.rank == 0:
             for p in (partial, fine_partial):
-                if p.exists():
+                if p.is_file():
                     p.unlink()
-    comm.Barrier()
-    if errors:
-        raise LandemuError(errors[0])
+        raise
     if comm.rank == 0:
         comp.log.info("restart written to %s", path)
     return path
+
+
+def _allocate(path: Path, size: int) -> None:
+    """The data file at its full size, so that every rank can write at its offsets."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        f.truncate(size)
+
+
+def restart_path(comp, path: str | Path | None) -> Path:
+    """The file to write (the default name if none), or a DataFileError saying why not."""
+    if path in (None, ""):
+        if comp.now is None:
+            raise LandemuError("write_restart: nothing to restart from before the first advance")
+        path = comp.output_dir / f"{comp.config.run['name']}.landemu.r.{comp.now.stamp()}.nc"
+    path = Path(path)
+    shown = shorten(str(path), 200)
+    if not path.name or path.name in (".", ".."):
+        raise DataFileError(f"restart path '{shown}' has no file name")
+    if len(os.fsencode(path.name)) > 240 or len(os.fsencode(str(path))) > 4000:
+        raise DataFileError(
+            f"restart path '{shown}' is too long ({len(str(path))} characters; a file name has "
+            "at most 240 bytes, a path 4000)"
+        )
+    if path.is_dir():
+        raise DataFileError(f"restart path '{shown}' is a directory; give a file name")
+    return path
+
+
+def _file_step(path: Path, action, *args) -> None:
+    """Run a file operation; OSError/netCDF errors become a DataFileError naming `path`."""
+    try:
+        action(*args)
+    except (OSError, RuntimeError) as exc:
+        raise DataFileError(
+            f"cannot write restart '{shorten(str(path), 200)}': {shorten(str(exc), 200)}"
+        ) from None
 
 
 def _write_tiles(comp, fine_partial: Path, entries: list[Persistent], layout: dict) -> None:

@@ -25,6 +25,20 @@ def analytic_field(lat_deg: np.ndarray, lon_deg: np.ndarray, k: int | None) -> n
     return 2.0 + np.cos(lat) ** 2 * np.cos(k * lon)
 
 
+def area_integrals(w: Weights, f_a: np.ndarray, y_b: np.ndarray) -> tuple:
+    """Source and destination area integrals (sr × units) of f_a (..., n_a) and its remap
+    y_b = S·f_a (..., n_b), in the map's normalisation: conservation means they are equal.
+    Destination cells no source covers (frac_b = 0) count as 0 whatever y_b holds there."""
+    y = np.where(np.asarray(w.frac_b) > 0, y_b, 0.0)
+    if w.normalization == "dstarea":
+        integral_b = np.sum(y * w.area_b, axis=-1)
+    elif w.normalization == "none":
+        integral_b = np.sum(y, axis=-1)
+    else:
+        integral_b = np.sum(y * w.area_b * w.frac_b, axis=-1)
+    return np.sum(f_a * w.area_a * w.frac_a, axis=-1), integral_b
+
+
 def check_weights(
     w: Weights, src_lat: np.ndarray, src_lon: np.ndarray, dst_lat: np.ndarray, dst_lon: np.ndarray
 ) -> dict:
@@ -47,15 +61,11 @@ def check_weights(
         f_a = analytic_field(src_lat, src_lon, k)
         f_b = analytic_field(dst_lat, dst_lon, k)
         y = np.bincount(w.rows, w.S * f_a[w.cols], w.n_b)
+        integral_a, integral_b = area_integrals(w, f_a, y)
         if w.normalization == "dstarea":
-            integral_b = np.sum(y * w.area_b)
             y = np.divide(y, frac_b, out=np.zeros_like(y), where=frac_b > 0)
         elif w.normalization == "none":
-            integral_b = np.sum(y)
             y = np.divide(y, w.area_b * frac_b, out=np.zeros_like(y), where=frac_b > 0)
-        else:
-            integral_b = np.sum(y * w.area_b * frac_b)
-        integral_a = np.sum(f_a * w.area_a * w.frac_a)
         rel = np.abs(y[live] - f_b[live]) / np.abs(f_b[live])
         name = "constant 2" if k is None else f"2+cos2(lat)cos({k}lon)"
         res["fields"][name] = {

@@ -21,6 +21,7 @@ from coupler.regrid.overlaps import latlon_overlaps, window_ids
 from coupler.regrid.router import SparseRemap
 from coupler.regrid.weights import (
     NORMALIZATIONS,
+    Weights,
     bilinear_nonzeros,
     conservative_weights,
     interpolation_weights,
@@ -178,19 +179,28 @@ class Regridder:
             )
         else:
             w = interpolation_weights(src, dst, method)
-            normalization = "fracarea"
-        ids_a, ids_b = np.arange(src.size), np.arange(dst.size)
-        remap = SparseRemap.build(
-            MPI.COMM_SELF, w.rows, w.cols, w.S, ids_a, ids_b, src.size, dst.size
-        )
+        return cls.from_whole_weights(w, src_mask=src_mask, fill_value=fill_value)
+
+    @classmethod
+    def from_whole_weights(
+        cls,
+        w: Weights,
+        *,
+        src_mask: np.ndarray | None = None,
+        fill_value: float = np.nan,
+    ) -> Regridder:
+        """Serial regridder applying a whole map `w` (generated, or read from a map file);
+        fields (..., *w.src_dims) → (..., *w.dst_dims). Interpolation maps apply as is."""
+        conservative = w.method == "conservative"
+        remap = SparseRemap.local(w.rows, w.cols, w.S, w.n_a, w.n_b)
         return cls(
             remap,
             src_mask=src_mask,
             frac_b=w.frac_b,
-            normalization=normalization,
+            normalization=w.normalization if conservative else "fracarea",
             fill_value=fill_value,
-            src_shape=src.shape,
-            dst_shape=dst.shape,
+            src_shape=tuple(w.src_dims) or (w.n_a,),
+            dst_shape=tuple(w.dst_dims) or (w.n_b,),
         )
 
     @classmethod

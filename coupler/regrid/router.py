@@ -391,6 +391,53 @@ class SparseRemap:
         self.dropped_nonzeros = comm.allreduce(dropped)
         return self
 
+    @classmethod
+    def local(
+        cls,
+        rows: np.ndarray,
+        cols: np.ndarray,
+        weights: np.ndarray,
+        n_src: int,
+        n_dst: int,
+        duplicates: str = "sum",
+    ) -> SparseRemap:
+        """A whole map on one process (src = all n_src cells, dst = all n_dst, in id order).
+
+        Bit for bit what `build` on MPI.COMM_SELF without blocks gives — per destination,
+        its nonzeros summed by (source id, weight) — without the routing directories, and
+        applied by one sparse product straight from the field-major source.
+        """
+        if duplicates not in ("sum", "same"):
+            raise RegridError(f"duplicates must be 'sum' or 'same', got '{duplicates}'")
+        r = np.ascontiguousarray(rows, np.int64).ravel()
+        c = np.ascontiguousarray(cols, np.int64).ravel()
+        w = np.ascontiguousarray(weights, np.float64).ravel()
+        if not (r.size == c.size == w.size):
+            raise RegridError(
+                f"rows, cols, weights must have equal lengths, got {r.size}, {c.size}, {w.size}"
+            )
+        _check_ids(r, int(n_dst), "rows")
+        _check_ids(c, int(n_src), "cols")
+        if not np.all(np.isfinite(w)):
+            raise RegridError("weights contain NaN or infinity")
+        sorted_already = r.size < 2 or bool(
+            np.all((r[1:] > r[:-1]) | ((r[1:] == r[:-1]) & (c[1:] > c[:-1])))
+        )
+        if not sorted_already:  # unique (row, col) in order need no weight key
+            o = np.lexsort((w, c, r))
+            r, c, w = r[o], c[o], w[o]
+            if duplicates == "same" and r.size > 1:
+                first = np.ones(r.size, bool)
+                first[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
+                r, c, w = r[first], c[first], w[first]
+        self = cls()
+        self.comm = MPI.COMM_SELF
+        self.n_src = self.n_src_local = int(n_src)
+        self.n_dst = self.n_dst_local = int(n_dst)
+        self._recv = _Csr(np.bincount(r, minlength=self.n_dst), c, w)
+        self._send = None
+        return self
+
     # -- application -----------------------------------------------------------------------
     def apply(self, src: np.ndarray) -> np.ndarray:
         """Remap src (nvar, n_src_local) or (n_src_local,) → (nvar, n_dst_local) or (n_dst_local,).
@@ -407,6 +454,10 @@ class SparseRemap:
             )
         x = np.ascontiguousarray(x.reshape(-1, self.n_src_local))
         nvar = x.shape[0]
+        y = np.empty((nvar, self.n_dst_local))
+        if self._send is None and self._scatter is None:  # local(): one product
+            self._recv.run(nvar, x, 1, self.n_src_local, y, 1, self.n_dst_local)
+            return y[0] if single else y
         if self._scatter is not None:
             send = self._scatter.run(nvar, x, self.n_src_local)
             if self._slot_term is not None:
@@ -421,14 +472,14 @@ class SparseRemap:
             sc, sd = _counts_displs(self._scounts * nvar)
             rc, rd = _counts_displs(self._rcounts * nvar)
             self.comm.Alltoallv([send, (sc, sd), MPI.DOUBLE], [recv, (rc, rd), MPI.DOUBLE])
-        y = np.empty((nvar, self.n_dst_local))
         self._recv.run(nvar, recv, nvar, 1, y, 1, self.n_dst_local)
         return y[0] if single else y
 
     @property
     def local_nnz(self) -> int:
         """Products per field on this rank (send + receive operators)."""
-        send = self._scatter.nnz if self._scatter is not None else self._send.nnz
+        send = self._scatter.nnz if self._scatter is not None else 0
+        send = self._send.nnz if self._send is not None else send
         return send + self._recv.nnz
 
     def message_sizes(self) -> tuple[int, int]:

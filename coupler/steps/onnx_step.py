@@ -208,6 +208,11 @@ class OnnxStep(Step):
         inputs = _channels(f"{where}.inputs", sc.inputs, "input")
         outputs = _channels(f"{where}.outputs", sc.outputs, "output")
         windows = {n: a.length for n, a in sc.aggregation.items() if isinstance(a, WindowOf)}
+        if windows and sc.grid != "host":
+            raise ConfigError(
+                f"{where}.aggregation: windows are kept of host imports read by host-grid "
+                f"steps; this step runs on the {sc.grid} grid"
+            )
         return cls(
             sc.name,
             sc.schedule,

@@ -1,0 +1,70 @@
+"""The standard U-Net of seed 004 with two heads (land use, land cover).
+
+16 base channels, four levels of 2×2 max-pool + double 3×3 convolution (16→32→64→128→256),
+a symmetric decoder with 2×2 transposed convolutions and skip connections, and a 1×1
+convolution per head. Group normalisation (8 groups) follows every 3×3 convolution instead
+of batch normalisation: it does not depend on the batch, so training on 4-sample batches
+behaves like inference, and data-parallel gradients equal single-process ones exactly (CPU
+has no synchronised batch norm). Height and width must be multiples of 16.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+LEVELS = 4
+GROUPS = 8
+
+
+def receptive_field(levels: int = LEVELS) -> int:
+    """Pixels (side) that can influence one output pixel: 3×3 convs add 2·scale each,
+    pools and transposed convs add one scale step each."""
+    rf = 1
+    for lvl in range(levels):  # encoder: two convs, then pool
+        rf += 4 * 2**lvl + 2**lvl
+    rf += 4 * 2**levels  # bottleneck
+    for lvl in reversed(range(levels)):  # decoder: transposed conv, two convs
+        rf += 2**lvl + 4 * 2**lvl
+    return rf
+
+
+class DoubleConv(nn.Sequential):
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__(
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+            nn.GroupNorm(min(GROUPS, cout), cout),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+            nn.GroupNorm(min(GROUPS, cout), cout),
+            nn.ReLU(inplace=True),
+        )
+
+
+class UNet(nn.Module):
+    """U-Net returning (land-use logits (B, n_lu, H, W), land-cover logits (B, n_lc, H, W))."""
+
+    def __init__(self, in_channels: int, n_lu: int, n_lc: int, base: int = 16) -> None:
+        super().__init__()
+        widths = [base * 2**k for k in range(LEVELS + 1)]
+        self.inc = DoubleConv(in_channels, widths[0])
+        self.down = nn.ModuleList(DoubleConv(widths[k], widths[k + 1]) for k in range(LEVELS))
+        self.up = nn.ModuleList(
+            nn.ConvTranspose2d(widths[k + 1], widths[k], 2, stride=2)
+            for k in reversed(range(LEVELS))
+        )
+        self.dec = nn.ModuleList(
+            DoubleConv(2 * widths[k], widths[k]) for k in reversed(range(LEVELS))
+        )
+        self.pool = nn.MaxPool2d(2)
+        self.head_lu = nn.Conv2d(widths[0], n_lu, 1)
+        self.head_lc = nn.Conv2d(widths[0], n_lc, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        skips = [self.inc(x)]
+        for down in self.down:
+            skips.append(down(self.pool(skips[-1])))
+        h = skips.pop()
+        for up, dec in zip(self.up, self.dec, strict=True):
+            h = dec(torch.cat([skips.pop(), up(h)], dim=1))
+        return self.head_lu(h), self.head_lc(h)

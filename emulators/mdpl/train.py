@@ -1,0 +1,282 @@
+"""Training of the MdPL surrogates and of g_z through a frozen surrogate (resumable).
+
+    python -m emulators.mdpl.train surrogate --arch multitask --steps 3000 --minutes 35
+    python -m emulators.mdpl.train generator --arch multitask --steps 1200 --minutes 20
+
+Why time budgets: everything trains on one shared CPU core; a run stops at `--steps` or
+`--minutes`, checkpoints every `--every` steps (atomically) and resumes from the checkpoint.
+The surrogate follows seed 003 (Adam lr 0.005, shared layers at a third of it) with a
+cosine decay over the run; the last 4 ensemble members of every site are held out for
+validation. g_z sees each site's calibration years only (year 3 is never used in training).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from emulators.mdpl import twin
+from emulators.mdpl.dataset import (
+    DATA_DIR,
+    WINDOW,
+    Norm,
+    SiteData,
+    generator_inputs,
+    load_site,
+    surrogate_inputs,
+)
+from emulators.mdpl.model import SURROGATES, ParameterGenerator
+from emulators.mdpl.sites import SITES
+
+N_VAL_MEMBERS = 4
+
+
+def _save(obj: dict, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def ckpt_path(kind: str, arch: str, data_dir: Path = DATA_DIR) -> Path:
+    return data_dir / f"{kind}_{arch}.pt"
+
+
+def load_all(data_dir: Path = DATA_DIR, names: list[str] | None = None) -> list[SiteData]:
+    return [load_site(s, data_dir) for s in SITES if not names or s.name in names]
+
+
+def surrogate_batch(
+    data: list[SiteData], norm: Norm, rng: np.random.Generator, size: int, val: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random windows (site, member, start) of the ensembles → (x, y standardised)."""
+    xs, ys = [], []
+    sites = rng.integers(0, len(data), size)
+    for k in np.unique(sites):
+        d, n = data[k], int((sites == k).sum())
+        m_all = d.member_flux.shape[0]
+        # members: the last N_VAL_MEMBERS LHS members (before the default run) are validation
+        lo, hi = (m_all - 1 - N_VAL_MEMBERS, m_all - 1) if val else (0, m_all - 1 - N_VAL_MEMBERS)
+        mem = rng.integers(lo, hi, n)
+        if not val:
+            mem[rng.random(n) < 0.1] = m_all - 1  # default run
+        start = rng.integers(0, twin.CAL_STEPS - WINDOW, n)
+        fn = norm.forcing(d.forcing)
+        xs.append(surrogate_inputs(fn, start, twin.to_unit(d.members[mem]).astype(np.float32)))
+        idx = start[:, None] + np.arange(WINDOW)
+        ys.append(norm.flux(d.member_flux[mem[:, None], idx]))
+    return torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys))
+
+
+def train_surrogate(
+    arch: str,
+    steps: int,
+    minutes: float,
+    batch: int = 64,
+    lr: float = 0.005,
+    every: int = 100,
+    data_dir: Path = DATA_DIR,
+    names: list[str] | None = None,
+    seed: int = 0,
+) -> dict:
+    """Train (or resume) a surrogate; returns the final log record."""
+    torch.manual_seed(seed)
+    data = load_all(data_dir, names)
+    path = ckpt_path("surrogate", arch, data_dir)
+    model = SURROGATES[arch]()
+    shared = {id(p) for p in model.shared_parameters()}
+    groups = [
+        {"params": [p for p in model.parameters() if id(p) in shared], "lr": lr / 3},
+        {"params": [p for p in model.parameters() if id(p) not in shared], "lr": lr},
+    ]
+    opt = torch.optim.Adam([g for g in groups if g["params"]])
+    step, norm, log = 0, Norm.fit(data), []
+    if path.exists():
+        ck = torch.load(path, weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        step, norm, log = ck["step"], Norm.from_dict(ck["norm"]), ck["log"]
+    base = [g["lr"] for g in opt.param_groups]
+    rng = np.random.default_rng(seed + step)
+    vrng = np.random.default_rng(12345)
+    xv, yv = surrogate_batch(data, norm, vrng, 256, val=True)
+    t0, run_loss = time.perf_counter(), []
+    while step < steps and time.perf_counter() - t0 < minutes * 60:
+        for g, b in zip(opt.param_groups, base, strict=True):
+            g["lr"] = b * 0.5 * (1 + math.cos(math.pi * step / steps))
+        x, y = surrogate_batch(data, norm, rng, batch)
+        loss = torch.mean((model(x) - y) ** 2)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        run_loss.append(loss.item())
+        if step % every == 0 or step == steps:
+            with torch.no_grad():
+                err = (model(xv) - yv).numpy() * norm.y_std
+            rec = {
+                "step": step,
+                "train_mse": float(np.mean(run_loss)),
+                "val_rmse_H": float(np.sqrt(np.mean(err[..., 0] ** 2))),
+                "val_rmse_LE": float(np.sqrt(np.mean(err[..., 1] ** 2))),
+                "elapsed_s": round(time.perf_counter() - t0, 1),
+            }
+            log.append(rec)
+            run_loss = []
+            print(json.dumps(rec), flush=True)
+            ck = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step}
+            _save({**ck, "norm": norm.to_dict(), "log": log, "arch": arch}, path)
+    return log[-1] if log else {}
+
+
+def load_surrogate(arch: str, data_dir: Path = DATA_DIR) -> tuple[torch.nn.Module, Norm]:
+    """A trained surrogate (eval mode, frozen) and its normalisation."""
+    ck = torch.load(ckpt_path("surrogate", arch, data_dir), weights_only=False)
+    model = SURROGATES[arch]()
+    model.load_state_dict(ck["model"])
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model, Norm.from_dict(ck["norm"])
+
+
+def generator_batch(
+    data: list[SiteData],
+    norm: Norm,
+    rng: np.random.Generator,
+    n_sites: int,
+    k: int,
+    p_drop_obs: float = 0.3,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """k windows of each of n_sites random sites over the calibration years:
+    (g_z input, surrogate input without parameters, observed fluxes, valid mask)."""
+    gx, sx, ob = [], [], []
+    for i in rng.choice(len(data), size=min(n_sites, len(data)), replace=False):
+        d = data[i]
+        fn = norm.forcing(d.forcing)
+        on = norm.flux(d.obs)
+        start = rng.integers(0, twin.CAL_STEPS - WINDOW, k)
+        use_obs = rng.random() >= p_drop_obs
+        gx.append(generator_inputs(fn, start, d.attrs, on if use_obs else None))
+        sx.append(surrogate_inputs(fn, start, np.zeros((k, 12), dtype=np.float32))[..., :-12])
+        ob.append(on[start[:, None] + np.arange(WINDOW)])
+    obs = np.stack(ob)  # (S, k, T, 2)
+    ok = np.isfinite(obs)
+    return (
+        torch.from_numpy(np.stack(gx)),
+        torch.from_numpy(np.stack(sx)),
+        torch.from_numpy(np.where(ok, obs, 0.0).astype(np.float32)),
+        torch.from_numpy(ok.astype(np.float32)),
+    )
+
+
+def generator_loss(
+    gz: ParameterGenerator,
+    surrogate: torch.nn.Module,
+    gx: torch.Tensor,
+    sx: torch.Tensor,
+    obs: torch.Tensor,
+    ok: torch.Tensor,
+) -> torch.Tensor:
+    """Masked MSE of the surrogate driven by each site's mean g_z parameters vs observations."""
+    s, k, t, c = gx.shape
+    unit = gz(gx.reshape(s * k, t, c)).reshape(s, k, -1).mean(dim=1)  # one set per site
+    p = unit[:, None, None, :].expand(s, k, t, unit.shape[1])
+    y = surrogate(torch.cat([sx, p], dim=3).reshape(s * k, t, -1)).reshape(s, k, t, 2)
+    return torch.sum(ok * (y - obs) ** 2) / torch.clamp(ok.sum(), min=1.0)
+
+
+def train_generator(
+    arch: str,
+    steps: int,
+    minutes: float,
+    n_sites: int = 8,
+    k: int = 8,
+    lr: float = 1e-3,
+    every: int = 50,
+    data_dir: Path = DATA_DIR,
+    names: list[str] | None = None,
+    seed: int = 0,
+) -> dict:
+    """Train (or resume) g_z through the frozen `arch` surrogate against the twin obs."""
+    torch.manual_seed(seed)
+    data = load_all(data_dir, names)
+    surrogate, norm = load_surrogate(arch, data_dir)
+    path = ckpt_path("generator", arch, data_dir)
+    gz = ParameterGenerator()
+    opt = torch.optim.Adam(gz.parameters(), lr=lr)
+    step, log = 0, []
+    if path.exists():
+        ck = torch.load(path, weights_only=False)
+        gz.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        step, log = ck["step"], ck["log"]
+    rng = np.random.default_rng(seed + 7919 * step)
+    t0, run_loss = time.perf_counter(), []
+    while step < steps and time.perf_counter() - t0 < minutes * 60:
+        for g in opt.param_groups:
+            g["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
+        loss = generator_loss(gz, surrogate, *generator_batch(data, norm, rng, n_sites, k))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(gz.parameters(), 1.0)
+        opt.step()
+        step += 1
+        run_loss.append(loss.item())
+        if step % every == 0 or step == steps:
+            rec = {"step": step, "train_mse": float(np.mean(run_loss))}
+            rec["elapsed_s"] = round(time.perf_counter() - t0, 1)
+            log.append(rec)
+            run_loss = []
+            print(json.dumps(rec), flush=True)
+            ck = {"model": gz.state_dict(), "opt": opt.state_dict(), "step": step, "log": log}
+            _save({**ck, "norm": norm.to_dict(), "arch": arch}, path)
+    return log[-1] if log else {}
+
+
+def load_generator(arch: str, data_dir: Path = DATA_DIR) -> ParameterGenerator:
+    ck = torch.load(ckpt_path("generator", arch, data_dir), weights_only=False)
+    gz = ParameterGenerator()
+    gz.load_state_dict(ck["model"])
+    gz.eval()
+    return gz
+
+
+def site_parameters(
+    gz: ParameterGenerator, d: SiteData, norm: Norm, use_obs: bool = True, n_windows: int = 256
+) -> np.ndarray:
+    """A site's calibrated parameters (12,): mean g_z output over evenly spaced windows of the
+    calibration years."""
+    start = np.linspace(0, twin.CAL_STEPS - WINDOW, n_windows).astype(int)
+    x = generator_inputs(
+        norm.forcing(d.forcing), start, d.attrs, norm.flux(d.obs) if use_obs else None
+    )
+    with torch.no_grad():
+        unit = gz(torch.from_numpy(x)).mean(0).numpy()
+    return twin.from_unit(unit.astype(float))
+
+
+def main(argv: list[str] | None = None) -> None:
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("what", choices=["surrogate", "generator"])
+    ap.add_argument("--arch", choices=sorted(SURROGATES), default="multitask")
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--minutes", type=float, default=35.0)
+    ap.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    ap.add_argument("--sites", default="")
+    a = ap.parse_args(argv)
+    names = [n for n in a.sites.split(",") if n] or None
+    fn = train_surrogate if a.what == "surrogate" else train_generator
+    print(json.dumps(fn(a.arch, a.steps, a.minutes, data_dir=a.data_dir, names=names)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""`landemu surfdata` (an ELM surface dataset for a host grid) and `landemu scaling FIELD`
+(how much of a fine field's spatial variability a coarse host loses).
+
+  landemu surfdata --grid HOST --year Y -o surfdata.nc [--lai F] [--soil F] [--dem F]
+  landemu surfdata --check surfdata.nc
+  landemu scaling FIELD --file FINE.nc -o scaling.nc [--png scaling.png] [--box 60]
+
+HOST: `latlon:NLAT,NLON:S,N,W,E` or a SCRIP / E3SM domain file of a regular lat-lon grid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from coupler.errors import DataFileError, GridError
+from coupler.grids.host import HostGrid, detect_latlon
+from coupler.grids.latlon import LatLonGrid
+from emulators.surface.scaling import SEED_BOX_CELLS, SEED_SCALES
+
+LAND_COVER_YEAR = 2019  # the only MODIS year that installs offline
+
+
+def host_latlon(spec: str) -> LatLonGrid:
+    """A lat-lon host grid from a spec or a grid file (GridError for other grids)."""
+    if spec.startswith("latlon:"):
+        return LatLonGrid.parse(spec)
+    grid = detect_latlon(HostGrid.from_file(spec))
+    if grid is None:
+        raise GridError(
+            f"host grid '{spec}' is not a regular lat-lon grid; surfdata supports lat-lon hosts"
+        )
+    return grid
+
+
+def run_surfdata(args: argparse.Namespace) -> int:
+    from emulators.surface.surfdata import build_surface, check_surfdata, write_surfdata
+
+    if args.check:
+        problems = check_surfdata(args.check)
+        for p in problems:
+            print(f"{args.check}: {p}")
+        if not problems:
+            print(f"{args.check}: passes ELM's surface-reader checks")
+        return 1 if problems else 0
+    if not args.grid or not args.output:
+        raise GridError("surfdata needs --grid HOST and -o OUTPUT (or --check FILE)")
+    host = host_latlon(args.grid)
+    if args.year != LAND_COVER_YEAR:
+        print(
+            f"note: land cover is MODIS {LAND_COVER_YEAR} (the only year installed); "
+            f"--year {args.year} is recorded but does not change it",
+            file=sys.stderr,
+        )
+    fields, attrs = build_surface(
+        host,
+        lai_file=args.lai,
+        soil_file=args.soil,
+        dem_file=args.dem,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    attrs["year"] = str(args.year)
+    attrs["land_cover_year"] = str(LAND_COVER_YEAR)
+    path = write_surfdata(args.output, host, fields, attrs)
+    print(f"wrote {path}: {host.nlat} x {host.nlon} cells")
+    return 0
+
+
+def run_scaling(args: argparse.Namespace) -> int:
+    from emulators.surface.report import scaling_of_file, write_scaling
+
+    if not args.file or not args.output:
+        raise DataFileError("scaling needs --file FINE.nc and -o OUTPUT.nc")
+    scales = tuple(int(s) for s in args.scales.split(","))
+    result, box_lat, box_lon = scaling_of_file(args.file, args.field, args.box, scales)
+    write_scaling(args.output, result, box_lat, box_lon, args.field, args.png)
+    import numpy as np
+
+    print(
+        f"{args.field}: mean beta {np.nanmean(result.beta):.3f}, mean gamma at "
+        f"{scales[-1]} cells {np.nanmean(result.gamma[-1]):.1f} % over "
+        f"{int(np.isfinite(result.beta).sum())} boxes; wrote {args.output}"
+    )
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `landemu surfdata` and `landemu scaling`."""
+    p = subparsers.add_parser(
+        "surfdata",
+        help="write (or check) an ELM surface dataset for a host grid",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--grid", help="host grid: latlon spec or grid file")
+    p.add_argument("--year", type=int, default=LAND_COVER_YEAR)
+    p.add_argument("-o", "--output", type=Path)
+    p.add_argument("--lai", type=Path, help="monthly LAI file (LAI(12, lat, lon))")
+    p.add_argument(
+        "--soil", type=Path, help="soil file (PCT_SAND, PCT_CLAY, ORGANIC (6, lat, lon))"
+    )
+    p.add_argument("--dem", type=Path, help="DEM (netCDF or GeoTIFF; default ETOPO5)")
+    p.add_argument("--check", type=Path, metavar="FILE", help="check an existing file")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run_surfdata)
+
+    s = subparsers.add_parser(
+        "scaling",
+        help="spatial scaling diagnostics (sigma, beta, gamma) of a fine field",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    s.add_argument("field", help="variable name in --file")
+    s.add_argument("--file", type=Path, help="netCDF file with the fine field (..., lat, lon)")
+    s.add_argument("-o", "--output", type=Path)
+    s.add_argument("--png", type=Path)
+    s.add_argument("--box", type=int, default=SEED_BOX_CELLS, help="fine cells per box side")
+    s.add_argument("--scales", default=",".join(map(str, SEED_SCALES)))
+    s.set_defaults(func=run_scaling)

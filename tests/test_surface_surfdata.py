@@ -1,0 +1,118 @@
+"""The ELM surface dataset: written from real data for a small host grid, checked the way
+ELM's surface reader checks it, read back identically, opened by ncdump and NCO; bad
+inputs named; `landemu scaling` writes its maps."""
+
+import shutil
+import subprocess
+
+import netCDF4
+import numpy as np
+import pytest
+
+from coupler.cli import main
+from coupler.errors import DataFileError, GridError
+from coupler.grids.latlon import LatLonGrid
+from emulators.surface.surfdata import (
+    DIMS,
+    SURFDATA_VARS,
+    build_surface,
+    check_surfdata,
+    write_surfdata,
+)
+
+HOST = LatLonGrid.parse("latlon:2,3:45,46,5,6.5")  # Rhône valley to the Alps foothills
+
+
+@pytest.fixture(scope="module")
+def surfdata(tmp_path_factory):
+    fields, attrs = build_surface(HOST)
+    path = write_surfdata(tmp_path_factory.mktemp("sd") / "surfdata.nc", HOST, fields, attrs)
+    return path, fields, attrs
+
+
+def test_surfdata_passes_the_elm_reader_checks_and_reads_back(surfdata):
+    path, fields, _ = surfdata
+    assert check_surfdata(path) == []
+    with netCDF4.Dataset(path) as ds:
+        assert {k: len(ds.dimensions[k]) for k in DIMS} == DIMS
+        assert (len(ds.dimensions["lsmlat"]), len(ds.dimensions["lsmlon"])) == (2, 3)
+        for name, (dims, units, _) in SURFDATA_VARS.items():
+            assert ds[name].dimensions == dims and ds[name].units == units
+            np.testing.assert_array_equal(ds[name][:], np.asarray(fields[name]), err_msg=name)
+        assert ds.soil_synthetic == "yes" and "semi-empirical" in ds.lai_source
+    land = sum(fields[k] for k in ("PCT_NATVEG", "PCT_CROP", "PCT_LAKE", "PCT_WETLAND"))
+    np.testing.assert_allclose(
+        land + fields["PCT_GLACIER"] + fields["PCT_URBAN"].sum(0), 100, atol=1e-10
+    )
+    # real data: temperate trees and grass present, July LAI above January LAI for grass
+    assert fields["PCT_NAT_PFT"][7].max() > 10 and fields["PCT_NAT_PFT"][13].max() > 10
+    lai = fields["MONTHLY_LAI"][:, 13]
+    assert np.all(lai[6][fields["PCT_NAT_PFT"][13] > 0] > lai[0][fields["PCT_NAT_PFT"][13] > 0])
+    assert fields["TOPO"][:, 2].mean() > fields["TOPO"][:, 0].mean()  # rising toward the Alps
+
+
+@pytest.mark.skipif(shutil.which("ncks") is None, reason="NCO not installed")
+def test_surfdata_opens_in_ncdump_and_nco(surfdata, tmp_path):
+    path = surfdata[0]
+    head = subprocess.run(["ncdump", "-h", str(path)], capture_output=True, text=True, check=True)
+    assert "PCT_NAT_PFT(natpft, lsmlat, lsmlon)" in head.stdout
+    out = tmp_path / "lai.nc"
+    subprocess.run(["ncks", "-O", "-v", "MONTHLY_LAI", str(path), str(out)], check=True)
+    with netCDF4.Dataset(out) as ds:
+        assert ds["MONTHLY_LAI"].shape == (12, 17, 2, 3)
+
+
+def test_checker_catches_what_elm_would_stop_on(surfdata, tmp_path):
+    _, fields, attrs = surfdata
+    broken = dict(fields, PCT_LAKE=fields["PCT_LAKE"] + 5.0)
+    broken["PCT_NAT_PFT"] = fields["PCT_NAT_PFT"] * 0.9
+    bad = write_surfdata(tmp_path / "bad.nc", HOST, broken, attrs)
+    problems = check_surfdata(bad)
+    assert any("land units do not sum to 100 (max error 5" in p for p in problems)
+    assert any("PCT_NAT_PFT does not sum to 100" in p for p in problems)
+    with netCDF4.Dataset(bad, "a") as ds:
+        ds["TOPO"][0, 0] = np.nan
+    assert "TOPO has NaN or fill values" in check_surfdata(bad)
+
+
+def test_bad_inputs_are_named(tmp_path, capsys):
+    soil = tmp_path / "soil.nc"
+    with netCDF4.Dataset(soil, "w") as ds:
+        ds.createDimension("layer", 4)
+        ds.createDimension("lat", 4)
+        ds.createDimension("lon", 4)
+        ds.createVariable("lat", "f8", ("lat",))[:] = [44.5, 45.5, 46.5, 47.5]
+        ds.createVariable("lon", "f8", ("lon",))[:] = [4.5, 5.5, 6.5, 7.5]
+        for name in ("PCT_SAND", "PCT_CLAY", "ORGANIC"):
+            ds.createVariable(name, "f4", ("layer", "lat", "lon"))[:] = 10.0
+    with pytest.raises(DataFileError, match="'PCT_SAND' has 4 layers; the SoilGrids layout has 6"):
+        build_surface(HOST, soil_file=soil)
+    assert main(["surfdata", "--grid", "latlon:2,2", "-o", str(tmp_path / "x.nc")]) != 0
+    assert "grid spec 'latlon:2,2' is not of the form" in capsys.readouterr().err
+    assert not (tmp_path / "x.nc").exists()
+    dem = tmp_path / "dem.nc"
+    with netCDF4.Dataset(dem, "w") as ds:
+        ds.createDimension("lat", 2)
+        ds.createDimension("lon", 2)
+        ds.createVariable("lat", "f8", ("lat",))[:] = [45.25, 45.75]
+        ds.createVariable("lon", "f8", ("lon",))[:] = [5.25, 5.75]
+        ds.createVariable("elevation", "f4", ("lat", "lon"))[:] = 300.0
+    with pytest.raises(GridError, match="covers longitudes 5.0000..6.0000; the host grid needs"):
+        build_surface(HOST, dem_file=dem)
+
+
+def test_scaling_cli_writes_maps_table_and_png(tmp_path):
+    rng = np.random.default_rng(3)
+    path = tmp_path / "fine.nc"
+    with netCDF4.Dataset(path, "w") as ds:
+        ds.createDimension("lat", 120)
+        ds.createDimension("lon", 60)
+        ds.createVariable("lat", "f8", ("lat",))[:] = 45 + (np.arange(120) + 0.5) / 120
+        ds.createVariable("lon", "f8", ("lon",))[:] = 5 + (np.arange(60) + 0.5) / 120
+        ds.createVariable("LH", "f4", ("lat", "lon"))[:] = rng.standard_normal((120, 60))
+    out, png = tmp_path / "scaling.nc", tmp_path / "scaling.png"
+    assert main(["scaling", "LH", "--file", str(path), "-o", str(out), "--png", str(png)]) == 0
+    with netCDF4.Dataset(out) as ds:
+        assert ds["sigma"].shape == (7, 2, 1) and ds["table_beta"].shape == (2,)
+        assert ds.mean_beta == pytest.approx(-1.0, abs=0.05)
+    assert png.stat().st_size > 10_000
