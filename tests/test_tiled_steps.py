@@ -139,6 +139,46 @@ def test_blended_classifier_takes_the_argmax_of_blended_logits(make_config, mode
     np.testing.assert_allclose(out.sum(axis=0), 1.0, atol=1e-12)
 
 
+def diffuse_step(model):
+    """HEAT ← 5×5 box mean of its own previous value (halo from the neighbours' previous)."""
+    return {
+        "name": "diffuse",
+        "onnx": str(model),
+        "grid": "fine",
+        "schedule": "daily",
+        "blend": {"window": 24, "margin": 2, "overlap": 4, "batch": 4},
+        "inputs": [{"name": "HEAT", "units": "1", "from": "previous", "init": 1.0}],
+        "outputs": [{"name": "HEAT", "units": "1"}],
+    }
+
+
+def test_autoregressive_step_reads_its_previous_output_with_a_halo(make_config, models):
+    from coupler.clock import ModelTime
+
+    cfg = make_config(
+        "diffuse.yaml",
+        fine={"tile": [70, 50]},
+        host={"imports": ["TBOT"], "exports": ["HEAT"]},
+        steps=[diffuse_step(models["box"])],
+        history=None,
+    )
+    comp = run_day(cfg)
+    for day in (3, 4):
+        comp.put("TBOT", np.full(comp.n_local, 280.0))
+        comp.advance(ModelTime.from_date(2001, 1, day))
+    owned, land = np.zeros((240, 240), bool), np.zeros((240, 240), bool)
+    for td in comp.fine.tiles:
+        t = td.tile
+        owned[t.j0 : t.j1, t.i0 : t.i1] = True
+        land[t.j0 : t.j1, t.i0 : t.i1] = td.mask
+    heat = owned.astype(float)  # the initial value on every owned tile, 0 on all-ocean tiles
+    for _ in range(3):
+        heat = uniform_filter(heat, size=5, mode="nearest") * land  # ocean outputs are 0
+    got = global_field(comp, "HEAT")
+    assert 0.0 < got[land].min() < 0.5 and got[land].max() == pytest.approx(1.0)
+    np.testing.assert_allclose(got, heat, atol=2e-6)
+
+
 def test_halo_columns_wrap_across_the_dateline_on_a_global_grid():
     tiling = FineTiling(LatLonGrid.parse("latlon:18,36:-90,90,-180,180"), 9, 12)
     tile = tiling.tile(0)  # columns 0..11 at the western edge
@@ -334,8 +374,13 @@ def everything(make_config, coast_static, tmp_path, name, models, **overrides):
         },
         fine={"tile": [70, 50]},
         remap={"host_to_fine": {"TBOT": "bilinear"}},
-        host={"imports": ["TBOT"], "exports": ["LC", "KM_CLASS", "SMOOTH"]},
-        steps=[*steps, warm_step(models["warm"]), smooth_step(models["box"])],
+        host={"imports": ["TBOT"], "exports": ["LC", "KM_CLASS", "SMOOTH", "HEAT"]},
+        steps=[
+            *steps,
+            warm_step(models["warm"]),
+            smooth_step(models["box"]),
+            diffuse_step(models["box"]),
+        ],
         history=None,
         **overrides,
     )
