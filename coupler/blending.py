@@ -77,6 +77,7 @@ def blend_windows(
     pad_mode: str = "reflect",
     sigma_fraction: float = 0.25,
     halo: int = 0,
+    cache: dict | None = None,
 ) -> np.ndarray:
     """Apply `model` to `field` (C, H, W) through overlapping windows; return (K, H, W) float64.
 
@@ -92,6 +93,10 @@ def blend_windows(
               (K, H - 2·halo, W - 2·halo), and only cores touching it run. With
               halo ≥ window - margin - 1 no padding is needed (`required_halo`), which is how
               a fine tile reproduces the whole-domain run.
+    cache:    a dict shared by the tiles of one rank for one run of the model: windows
+              already predicted (keyed by the global position of their core) are reused,
+              so a window two tiles touch runs once. Only for fields holding the same
+              global data (the tiles of one domain at one time).
     The model maps (B, C, window, window) float32 to (B, K, window, window).
     """
     if field.ndim != 3:
@@ -126,11 +131,12 @@ def blend_windows(
     )
     pad_top, pad_left = pad_top + halo, pad_left + halo  # interior row 0 → padded row
     weights = gaussian_weights(core, sigma_fraction)
-    out: np.ndarray | None = None
-    weight_sum = np.zeros((height, width))
     placements = [(r, c) for r in rows for c in cols]
-    for b in range(0, len(placements), batch_size):
-        chunk = placements[b : b + batch_size]
+    cores = {} if cache is None else cache  # global core start → core prediction (K, core²)
+    at = (origin[0] + halo, origin[1] + halo)  # global (row, column) of interior (0, 0)
+    todo = [(r, c) for r, c in placements if (r + at[0], c + at[1]) not in cores]
+    for b in range(0, len(todo), batch_size):
+        chunk = todo[b : b + batch_size]
         batch = np.stack(
             [
                 padded[:, r - margin + pad_top : r - margin + pad_top + window,
@@ -148,18 +154,13 @@ def blend_windows(
                 f"model returned shape {result.shape} for windows {batch.shape};"
                 f" expected ({len(chunk)}, K, {window}, {window})"
             )
-        if out is None:
-            out = np.zeros((result.shape[1], height, width))
         for (r, c), pred in zip(chunk, result, strict=True):
-            _accumulate(
-                out,
-                weight_sum,
-                pred[:, margin : margin + core, margin : margin + core],
-                weights,
-                r,
-                c,
-            )
-    assert out is not None
+            cores[r + at[0], c + at[1]] = pred[:, margin : margin + core, margin : margin + core]
+    first = cores[rows[0] + at[0], cols[0] + at[1]]
+    out = np.zeros((first.shape[0], height, width))
+    weight_sum = np.zeros((height, width))
+    for r, c in placements:  # always in lattice order: the same sums on any tiling
+        _accumulate(out, weight_sum, cores[r + at[0], c + at[1]], weights, r, c)
     return out / weight_sum
 
 

@@ -128,3 +128,27 @@ def test_lattice_halo_is_the_margin_when_cores_line_up_with_tiles():
         for s in window_starts(n, t0, core, stride):
             worst = max(worst, margin - s, s + core + margin - n)
     assert lattice_halo(240, 50, window, margin, overlap) == worst > margin
+
+
+def test_a_window_two_tiles_touch_runs_once_with_a_shared_cache():
+    field = np.random.default_rng(3).normal(size=(1, 64, 64)).astype(np.float32)
+    kw = dict(window=16, margin=2, overlap=4, batch_size=3, pad_mode="edge")
+    seen = []
+
+    def counting(batch):
+        seen.append(batch.shape[0])
+        return position_dependent(batch)
+
+    whole = blend_windows(counting, field, **kw)
+    n_whole, seen[:] = sum(seen), []
+    halo = lattice_halo(64, 32, 16, 2, 4)
+    padded = np.pad(field, ((0, 0), (halo, halo), (halo, halo)), mode="edge")
+    cache: dict = {}
+    for r0 in (0, 32):
+        for c0 in (0, 32):
+            sub = padded[:, r0 : r0 + 32 + 2 * halo, c0 : c0 + 32 + 2 * halo]
+            tile = blend_windows(
+                counting, sub, origin=(r0 - halo, c0 - halo), halo=halo, cache=cache, **kw
+            )
+            np.testing.assert_array_equal(tile, whole[:, r0 : r0 + 32, c0 : c0 + 32])
+    assert sum(seen) == n_whole == len(cache)

@@ -166,6 +166,8 @@ class OnnxStep(Step):
         device: str = "cpu",
     ) -> None:
         self.blend = _blend(f"steps.{name}.blend", blend, grid, outputs)
+        self._window_cache: dict = {}  # blended windows of the current run (this rank)
+        self._window_cache_time = None
         super().__init__(
             name=name,
             grid=grid,
@@ -315,6 +317,8 @@ class OnnxStep(Step):
             split = self._split(self._call(np.split(padded, cuts, axis=1)))
             return np.concatenate([split[c.name] for c in self.out_channels], axis=1)[:n]
 
+        if self._window_cache_time != ctx.time:  # windows shared by this rank's tiles
+            self._window_cache, self._window_cache_time = {}, ctx.time
         blended = blend_windows(
             model,
             np.concatenate(tensors, axis=0),
@@ -325,6 +329,7 @@ class OnnxStep(Step):
             origin=ctx.origin,
             pad_mode="edge",
             halo=ctx.halo,
+            cache=self._window_cache,
         )
         out, k = {}, 0
         for c in self.out_channels:  # logits are blended, then their argmax taken
