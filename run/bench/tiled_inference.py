@@ -21,6 +21,8 @@ Prints a line per case, then one JSON line:
   tiled_s_2ranks       wall seconds of the same step on 2 ranks (slowest rank)
   overhead_2ranks_cpu  Σ over the 2 ranks of their step seconds / whole_s
   overhead_overlap16   tiled / whole on 1 rank with 16-pixel overlaps
+  blended_whole_overlap16  blend_windows over the whole domain in one process (16-pixel
+                       overlaps) / whole: the cost of the windows themselves, tiles apart
 
 Usage: .venv/bin/python run/bench/tiled_inference.py       (runs itself under run/mpirun.sh)
 """
@@ -161,17 +163,34 @@ def worker(config_path: str, out: str) -> None:
         Path(out).write_text(json.dumps({"seconds": times, "tiles": tiles}))
 
 
-def whole_domain(model: Path) -> float:
-    """Best-of-REPEATS seconds of one ORT call on the whole domain (same options)."""
+def whole_domain(model: Path, overlap: int | None = None) -> float:
+    """Best-of-REPEATS seconds of one ORT call on the whole domain (same options), or with
+    `overlap`, of blend_windows over the whole domain (windows as in the tiled step)."""
+    from coupler.blending import blend_windows
     from coupler.steps.onnx_step import _load_session
 
     session = _load_session(model, 1, "cpu")
     x = np.random.default_rng(1).normal(size=(1, 1, N, N)).astype(np.float32)
-    session.run(None, {"x": x})
+
+    def call() -> None:
+        if overlap is None:
+            session.run(None, {"x": x})
+            return
+        blend_windows(
+            lambda b: session.run(None, {"x": b})[0],
+            x[0],
+            window=138,
+            margin=5,
+            overlap=overlap,
+            batch_size=4,
+            pad_mode="edge",
+        )
+
+    call()
     best = np.inf
     for _ in range(REPEATS):
         t = time.perf_counter()
-        session.run(None, {"x": x})
+        call()
         best = min(best, time.perf_counter() - t)
     return best
 
@@ -188,6 +207,7 @@ def main() -> None:
         folder = Path(tmp)
         model = conv_stack(folder / "conv_stack.onnx")
         whole = whole_domain(model)
+        blended_whole = whole_domain(model, overlap=16)
         aligned, overlapping = config(folder, 0), config(folder, 16)
         one = tiled(aligned, 1, folder)
         two = tiled(aligned, 2, folder)
@@ -196,6 +216,7 @@ def main() -> None:
     print(f"tiled, aligned windows, 1 rank ({one['tiles'][0]} tiles): {one['seconds'][0]:.3f} s")
     print(f"tiled, aligned windows, 2 ranks (tiles {two['tiles']}): {two['seconds']} s")
     print(f"tiled, 16-pixel overlaps, 1 rank: {ovl['seconds'][0]:.3f} s")
+    print(f"whole domain through blended windows, 16-pixel overlaps: {blended_whole:.3f} s")
     figures = {
         "tiled_s": round(one["seconds"][0], 4),
         "whole_s": round(whole, 4),
@@ -203,6 +224,7 @@ def main() -> None:
         "tiled_s_2ranks": round(max(two["seconds"]), 4),
         "overhead_2ranks_cpu": round(sum(two["seconds"]) / whole, 3),
         "overhead_overlap16": round(ovl["seconds"][0] / whole, 3),
+        "blended_whole_overlap16": round(blended_whole / whole, 3),
     }
     print(json.dumps(figures))
 
