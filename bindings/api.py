@@ -307,24 +307,26 @@ def _axes_levels(name: str, n1: int, n2: int) -> int:
     return n1 * n2
 
 
+def _with_axes(entry: str, name: Any, values: Any, n_local: int, n1: int, n2: int) -> None:
+    """A put (read-only view) or get (writable view) of a rank-3 array a(n_local, n1, n2)."""
+    s = _session
+    s.require(entry, RUNNING)
+    field = _text(name, "the field name")
+    writable = entry == "landemu_get_axes"
+    view = s.view(values, n_local, _axes_levels(field, n1, n2), field, writable)
+    (s.component.get if writable else s.component.put)(field, view)
+
+
 @_entry("landemu_put_axes")
 def landemu_put_axes(name: Any, values: Any, n_local: int, n1: int, n2: int) -> None:
     """Put a field with two level axes, Fortran a(n_local, n1, n2) (C [n2][n1][n_local])."""
-    s = _session
-    s.require("landemu_put_axes", RUNNING)
-    field = _text(name, "the field name")
-    nlev = _axes_levels(field, n1, n2)
-    s.component.put(field, s.view(values, n_local, nlev, field, False))
+    _with_axes("landemu_put_axes", name, values, n_local, n1, n2)
 
 
 @_entry("landemu_get_axes")
 def landemu_get_axes(name: Any, values: Any, n_local: int, n1: int, n2: int) -> None:
     """Get a field with two level axes into Fortran a(n_local, n1, n2)."""
-    s = _session
-    s.require("landemu_get_axes", RUNNING)
-    field = _text(name, "the field name")
-    nlev = _axes_levels(field, n1, n2)
-    s.component.get(field, s.view(values, n_local, nlev, field, True))
+    _with_axes("landemu_get_axes", name, values, n_local, n1, n2)
 
 
 @_entry("landemu_field_axes")
