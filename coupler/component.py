@@ -532,7 +532,7 @@ class Component:
             elif src.kind == "static":
                 for t, td in enumerate(fine.tiles):
                     per_tile[t][name] = td.static[name]
-            elif src.kind == "previous" and step.halo == 0:
+            elif src.kind == "previous" and fine.halo == 0:
                 for t in range(len(fine.tiles)):
                     per_tile[t][name] = _single(self.previous[step.name][name][t])
             elif src.kind == "previous":  # with the halo, from the neighbours' previous

@@ -57,14 +57,15 @@ class FineWiring:
             {producer[n][0].grid for n in need if n in producer and producer[n][0].on_fine_grid}
         )
 
-    def halos(self) -> list[str]:
-        """Fine grids on which a step with a halo reads an output of the same grid (an
-        earlier step's, or its own previous one)."""
+    def halos(self, halo: dict[str, int]) -> list[str]:
+        """Fine grids with a halo (`halo`: per grid, the widest any of its steps reads) on
+        which a step reads an output of the same grid (an earlier step's, or its own
+        previous one): every input of a step on such a grid carries the grid's halo."""
         return sorted(
             {
                 s.grid
                 for s, _, src in self._fine_inputs()
-                if s.halo > 0
+                if halo[s.grid] > 0
                 and (src.kind == "previous" or (src.kind == "fine" and src.grid == s.grid))
             }
         )
@@ -178,7 +179,8 @@ class FineMaps:
     """The halo exchanges and grid-to-grid remaps of a run, and how a step reads through them."""
 
     def __init__(self, comm, fines: dict[str, FineDomain], wiring: FineWiring) -> None:
-        self.halo = {g: halo_exchange(comm, fines[g]) for g in wiring.halos()}
+        halos = {g: f.halo for g, f in fines.items()}
+        self.halo = {g: halo_exchange(comm, fines[g]) for g in wiring.halos(halos)}
         self.cross = {(a, b): fine_to_fine(comm, fines[a], fines[b]) for a, b in wiring.crossings()}
 
     def read(
@@ -188,7 +190,7 @@ class FineMaps:
         a remap is involved: every rank calls it for the same step and input)."""
         nvar = 1 if var.kind == "categorical" else var.levels
         if src.grid == step.grid:
-            if step.halo == 0:
+            if step.grid not in self.halo:  # the grid has no halo
                 return per_tile
             return _levels(self.halo[step.grid](per_tile, nvar), nvar)
         remap = self.cross[src.grid, step.grid]

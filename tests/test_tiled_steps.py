@@ -105,6 +105,37 @@ def test_box_filter_on_blended_windows_of_70x50_tiles_equals_the_whole_domain_fi
     np.testing.assert_allclose(smooth[land], expected[land], atol=2e-5)  # float32 model
 
 
+def test_every_input_of_a_step_on_a_grid_with_a_halo_carries_the_halo(
+    make_config, models, tmp_path
+):
+    """A step without a halo of its own, on a grid another step gives a halo, reads an
+    import and a fine output alike (both with the grid's halo, cut off its output)."""
+    both = {
+        "name": "both",
+        "onnx": str(scale_image(tmp_path / "sum2.onnx", 2, 1.0, 0.0)),
+        "grid": "fine",
+        "schedule": "daily",
+        "inputs": [
+            {"name": "TBOT", "units": "K", "offset": 273.15},
+            {"name": "WARM", "units": "K"},
+        ],
+        "outputs": [{"name": "TWICE", "units": "K"}],
+    }
+    cfg = make_config(
+        "both.yaml",
+        fine={"tile": [70, 50]},
+        remap={"host_to_fine": {"TBOT": "bilinear"}},
+        host={"imports": ["TBOT"], "exports": ["SMOOTH", "TWICE"]},
+        steps=[warm_step(models["warm"]), smooth_step(models["box"]), both],
+        history=None,
+    )
+    comp = run_day(cfg)
+    assert comp.fine.halo == 20 and comp.steps[2].halo == 0
+    np.testing.assert_allclose(
+        global_field(comp, "TWICE"), 2 * global_field(comp, "WARM"), rtol=1e-6, atol=1e-5
+    )
+
+
 def test_blended_result_does_not_depend_on_the_tiling(make_config, models):
     a = global_field(run_day(tiled(make_config, models, (70, 50))), "SMOOTH")
     b = global_field(run_day(tiled(make_config, models, (240, 240))), "SMOOTH")
