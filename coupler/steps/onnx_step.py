@@ -511,7 +511,7 @@ def _check_node(
         raise ModelError(
             f"{where} {what} '{node.name}' has rank {len(shape)} {shape}, expected {layout}"
         )
-    c = shape[-1] if layout.startswith("(N, ") and rank == 3 else shape[1]
+    c = shape[2] if rank == 3 else shape[1]  # (N, T, C) windows; else (N, C) or (1, C, H, W)
     if isinstance(c, int) and c != channels:
         raise ModelError(
             f"{where} {what} '{node.name}' has {c} channels, "

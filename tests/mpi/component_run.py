@@ -7,6 +7,7 @@ usage: component_run.py CONFIG FIRST_DAY LAST_DAY OUT.npz [--write-restart PATH]
 import argparse
 
 import numpy as np
+from gathered import save_exports
 from mpi4py import MPI
 
 from coupler.clock import ModelTime
@@ -40,13 +41,4 @@ for day in range(args.first, args.last + 1):
 if args.write_restart:
     comp.write_restart(args.write_restart)
 comp.finalize()
-gathered = comm.gather((ids, {k: np.stack(v) for k, v in series.items()}), root=0)
-if comm.rank == 0:
-    out = {}
-    for name in series:
-        steps, nlev = len(series[name]), comp.registry[name].levels
-        full = np.full((steps, nlev, comp.host.n), np.nan)
-        for rank_ids, values in gathered:
-            full[:, :, rank_ids - 1] = values[name]
-        out[name] = full
-    np.savez(args.out, **out)
+save_exports(comm, comp, ids, series, args.out)
