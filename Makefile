@@ -80,6 +80,17 @@ models-mdpl: setup
 	$(MDPL).export
 	OMP_NUM_THREADS=1 $(VENV)/bin/landemu evaluate mdpl
 
+# Soil moisture (TWIN stations from the Fortran physics, CV-tuned forest vs gradient
+# boosting, experiments, ONNX trade-off, tables in emulators/soilmoisture/). The twin cube
+# is cached; train resumes from the JSON files in run/data/soilmoisture/.
+models: models-soilmoisture
+SM := OMP_NUM_THREADS=1 $(VENV)/bin/landemu soilmoisture
+models-soilmoisture: setup
+	[ -f run/data/soilmoisture/twin.npz ] || $(SM) twin -o run/data/soilmoisture/twin.npz
+	$(SM) train
+	$(SM) export
+	OMP_NUM_THREADS=1 $(VENV)/bin/landemu evaluate soilmoisture
+
 bench: setup
 	@for b in run/bench/*.py; do echo "== $$b"; $(VPY) $$b || exit 1; done
 

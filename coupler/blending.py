@@ -51,6 +51,20 @@ def required_halo(window: int, margin: int) -> int:
     return window - margin - 1
 
 
+def lattice_halo(length: int, tile: int, window: int, margin: int, overlap: int) -> int:
+    """The halo tiles of `tile` cells along an axis of `length` cells need so that every
+    window touching a tile lies inside tile + halo (≤ required_halo; `margin` when the
+    cores line up with the tiles)."""
+    core = window - 2 * margin
+    stride = core - overlap
+    need = 0
+    for t0 in range(0, length, tile):
+        n = min(tile, length - t0)
+        starts = window_starts(n, t0, core, stride)
+        need = max(need, margin - starts[0], starts[-1] + core + margin - n)
+    return need
+
+
 def blend_windows(
     model: Model,
     field: np.ndarray,

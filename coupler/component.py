@@ -93,6 +93,10 @@ class Component:
             self.history_fields = [self._history_field(n) for n in cfg.history["fields"]]
             self.interpolated_exports = self._interpolated_exports()
             self.host = _read_host_grid(comm, cfg.host["grid"], cfg.path)
+            for step in self.steps:  # blended windows: the halo follows from the tiles
+                if getattr(step, "blend", None) is not None:
+                    grid = LatLonGrid.parse(cfg.grids[step.grid]["grid"])
+                    step.fit_halo(grid.shape, tuple(cfg.grids[step.grid]["tile"]))
             self.fines: dict[str, FineDomain] = {  # the fine grids some step runs on
                 g: FineDomain(
                     comm,
@@ -412,6 +416,11 @@ class Component:
                 f"(host.exports: {', '.join(self.exports) or 'none'})"
             )
         return field
+
+    def field_axes(self, name: str) -> tuple[tuple[str, int], ...]:
+        """Named level axes of a field of this run, Fortran order (() if none or unknown)."""
+        direction, _ = self.field_info(name)
+        return self.registry[name].axes if direction is not None else ()
 
     def field_info(self, name: str) -> tuple[str | None, int]:
         """('import' | 'export' | None, levels) for a field name or alias."""

@@ -140,9 +140,7 @@ class History:
             spatial = self._define_grid(ds)
             for fname in self.fields:
                 spec = comp.registry[fname]
-                dims = ("time",) + (() if spec.levels == 1 else (f"lev{spec.levels}",)) + spatial
-                if spec.levels > 1 and f"lev{spec.levels}" not in ds.dimensions:
-                    ds.createDimension(f"lev{spec.levels}", spec.levels)
+                dims = ("time", *_level_dims(ds, spec), *spatial)
                 v = ds.createVariable(fname, "f8", dims, fill_value=FILL, zlib=True, complevel=1)
                 v.units = spec.units
                 if spec.standard_name:
@@ -186,7 +184,8 @@ class History:
             for name, g in values.items():
                 if host.latlon is not None:
                     g = g.reshape(g.shape[0], *host.latlon.shape)
-                ds[name][k] = g[0] if g.shape[0] == 1 else g
+                levels = _level_shape(self.comp.registry[name])
+                ds[name][k] = g.reshape(*levels, *g.shape[1:])
 
     def close(self) -> None:
         """Finish the file: rename `.partial` to its final name (root)."""
@@ -199,6 +198,32 @@ class History:
                     f"{exc.strerror or exc}"
                 ) from None
             self.comp.log.info("history written to %s", self.path)
+
+
+def _level_shape(spec) -> tuple[int, ...]:
+    """The level dimensions of a field in a netCDF variable (slowest first: the reverse
+    of the Fortran order of its axes), () for a single-level field."""
+    if spec.axes:
+        return tuple(n for _, n in reversed(spec.axes))
+    return () if spec.levels == 1 else (spec.levels,)
+
+
+def _level_dims(ds, spec) -> tuple[str, ...]:
+    """Create (once) and name the level dimensions of a field: its axes, or levN."""
+    names = (
+        [a for a, _ in reversed(spec.axes)]
+        if spec.axes
+        else ([] if spec.levels == 1 else [f"lev{spec.levels}"])
+    )
+    for dim, size in zip(names, _level_shape(spec), strict=True):
+        if dim not in ds.dimensions:
+            ds.createDimension(dim, size)
+        elif len(ds.dimensions[dim]) != size:
+            raise DataFileError(
+                f"history: level axis '{dim}' of {spec.name} has {size} values, another "
+                f"field's has {len(ds.dimensions[dim])}"
+            )
+    return tuple(names)
 
 
 def _partial(path: Path) -> Path:

@@ -190,7 +190,7 @@ class Pipeline:
             return Source("fine", prod.name, prod.grid, categories)
         if name in self.imports:
             spec = self.registry[name]
-            _same_var(where, var, Var(spec.units, spec.levels), "host import")
+            _same_var(where, var, Var(spec.units, spec.levels, axes=spec.axes), "host import")
             return Source("import")
         if static_vars is not None and name in static_vars:
             if not step.on_fine_grid:
@@ -211,11 +211,20 @@ class Pipeline:
         if name in self.registry:
             spec = self.registry[name]
             _same_var(
-                f"{where} output {name}", var, Var(spec.units, spec.levels), "field dictionary"
+                f"{where} output {name}",
+                var,
+                Var(spec.units, spec.levels, axes=spec.axes),
+                "field dictionary",
             )
         else:
             self.registry.register(
-                FieldSpec(name=name, units=var.units, levels=var.levels, long_name=var.long_name)
+                FieldSpec(
+                    name=name,
+                    units=var.units,
+                    levels=var.levels,
+                    long_name=var.long_name,
+                    axes=var.axes,
+                )
             )
 
     def spec(self, name: str) -> FieldSpec:
@@ -250,3 +259,11 @@ def _same_var(where: str, got: Var, expected: Var, what: str) -> None:
         raise ConfigError(
             f"{where}: {got.levels} level(s) differ from the {what}'s {expected.levels}"
         )
+    if got.axes and expected.axes and got.axes != expected.axes:
+        raise ConfigError(
+            f"{where}: level axes {_axes(got.axes)} differ from the {what}'s {_axes(expected.axes)}"
+        )
+
+
+def _axes(axes: tuple[tuple[str, int], ...]) -> str:
+    return " × ".join(f"{a}({n})" for a, n in axes)

@@ -21,12 +21,7 @@ from coupler.grids.latlon import LatLonGrid
 from coupler.grids.ncio import open_dataset
 from coupler.regrid.mapfile import read_map, write_esmf
 from coupler.regrid.regridder import Regridder as EngineRegridder
-from coupler.regrid.weights import (
-    METHODS,
-    Weights,
-    conservative_weights,
-    interpolation_weights,
-)
+from coupler.regrid.weights import Weights, latlon_weights
 from coupler.xgrid import (
     Horizontal,
     as_horizontal,
@@ -67,19 +62,16 @@ class Regridder:
         dst_mask: xr.DataArray | np.ndarray | None = None,
         fill_value: float = np.nan,
     ) -> None:
-        if method not in METHODS:
-            raise RegridError(f"method '{method}' is not one of {', '.join(METHODS)}")
         src, dst = as_horizontal(source), as_horizontal(target)
         smask = _engine_mask(src_mask, src, "src_mask")
-        dmask = _engine_mask(dst_mask, dst, "dst_mask")
-        if method == "conservative":
-            w = conservative_weights(
-                src.grid, dst.grid, src_mask=smask, dst_mask=dmask, normalization=normalization
-            )
-        else:
-            if dmask is not None:
-                raise RegridError(f"dst_mask applies to conservative weights, not '{method}'")
-            w = interpolation_weights(src.grid, dst.grid, method)
+        w = latlon_weights(
+            src.grid,
+            dst.grid,
+            method,
+            normalization=normalization,
+            src_mask=smask,
+            dst_mask=_engine_mask(dst_mask, dst, "dst_mask"),
+        )
         self._setup(w, src, dst, smask, fill_value)
 
     def _setup(
@@ -230,13 +222,7 @@ class Regridder:
             },
             keep_attrs=True,
         )
-        order = []
-        for d in da.dims:
-            if d == src.dims[0]:
-                order += [*extra_dims, *dst.dims]
-            elif d not in src.dims:
-                order.append(d)
-        out = out.transpose(*order)
+        out = out.transpose(*_output_order(da.dims, src.dims, dst.dims, extra_dims))
         coords = {k: v for k, v in dst.coords.items() if set(v.dims) <= set(out.dims)}
         return out.assign_coords(coords)
 
@@ -266,6 +252,27 @@ class Regridder:
             f"coupler.Regridder({self.method}, {w.normalization}: {self.source.dims}"
             f"{self.source.shape} → {self.target.dims}{self.target.shape}, {w.n_s} weights)"
         )
+
+
+def _output_order(
+    dims: tuple, src: tuple[str, ...], dst: tuple[str, ...], extra: tuple[str, ...]
+) -> list:
+    """The input's dim order with the horizontal dims replaced: one for one (lat → lat', lon
+    → lon', wherever they were) when the ranks agree, else all at the first one's place;
+    `extra` dims (e.g. class) just before them."""
+    first = next(k for k, d in enumerate(dims) if d in src)
+    order = []
+    for k, d in enumerate(dims):
+        if d not in src:
+            order.append(d)
+            continue
+        if k == first:
+            order += extra
+        if len(src) == len(dst):
+            order.append(dst[src.index(d)])
+        elif k == first:
+            order += dst
+    return order
 
 
 def _engine_mask(

@@ -165,3 +165,21 @@ def weighted_channels(path: Path, weights: list[float]) -> Path:
         initializer=[w],
     )
     return _save(graph, path)
+
+
+def affine_levels(path: Path, weights: list[float], biases: list[float]) -> Path:
+    """Host-column model with L outputs: y (N, L) = x (N, 1) · weights + biases."""
+    n = len(weights)
+    w = numpy_helper.from_array(np.asarray(weights, np.float32).reshape(1, n), "w")
+    b = numpy_helper.from_array(np.asarray(biases, np.float32), "b")
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "w"], ["xw"]),
+            helper.make_node("Add", ["xw", "b"], ["y"]),
+        ],
+        "affine_levels",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", n])],
+        initializer=[w, b],
+    )
+    return _save(graph, path)

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 from scipy.ndimage import uniform_filter
 
-from coupler.blending import blend_windows, gaussian_weights, required_halo, window_starts
+from coupler.blending import (
+    blend_windows,
+    gaussian_weights,
+    lattice_halo,
+    required_halo,
+    window_starts,
+)
 from coupler.errors import FieldError
 
 RADIUS = 3
@@ -108,3 +114,17 @@ def test_interior_of_a_halo_field_equals_the_whole_domain_bit_for_bit():
         np.testing.assert_array_equal(tile, whole[:, r0:r1, c0:c1])
     with pytest.raises(FieldError, match="halo 30 leaves no interior"):
         blend_windows(position_dependent, field, halo=30, **kw)
+
+
+def test_lattice_halo_is_the_margin_when_cores_line_up_with_tiles():
+    assert lattice_halo(512, 256, 138, 5, 0) == 5
+    assert lattice_halo(512, 256, 138, 5, 16) <= required_halo(138, 5)
+    # brute force: the farthest window pixel from any tile of 50 on a 240 axis
+    window, margin, overlap = 24, 2, 4
+    core, stride = window - 2 * margin, window - 2 * margin - overlap
+    worst = 0
+    for t0 in range(0, 240, 50):
+        n = min(50, 240 - t0)
+        for s in window_starts(n, t0, core, stride):
+            worst = max(worst, margin - s, s + core + margin - n)
+    assert lattice_halo(240, 50, window, margin, overlap) == worst > margin

@@ -9,7 +9,8 @@ from coupler.grids.latlon import LatLonGrid
 from emulators.surface.aggregate import FineCells, SurfaceSums, overlap_integrator
 from emulators.surface.pft import LAKE, N_PFT, NOT_LAND, URBAN_MD
 from emulators.surface.soil import synthetic_soil, to_elm_layers
-from emulators.surface.translate import translate_block
+from emulators.surface.translate import monthly_step, translate_block
+from emulators.surface.vegetation import sai_year
 
 LAND_UNITS = ("PCT_NATVEG", "PCT_CROP", "PCT_LAKE", "PCT_WETLAND", "PCT_GLACIER")
 
@@ -93,3 +94,19 @@ def test_translate_block_end_to_end_and_bad_lai():
     assert cells.height_top[0] == 17.0 and state.sai.shape == (2, 2)
     with pytest.raises(FieldError, match="negative or non-finite"):
         translate_block(lc5, t, p, -lai, soil)
+
+
+def test_monthly_online_step_carries_sai_state_like_the_year():
+    surface = np.array([7, 15, 0, LAKE])
+    lai = np.abs(np.sin(np.arange(12)[:, None] + np.arange(4)[None, :])) * 4
+    pft = np.array([7, 15, 0, 0])  # the lake has no PFT: bare, no leaves
+    year, after = sai_year(lai * (pft > 0), pft)
+    state = {"sai_prev_lai": np.zeros(4), "sai_prev_sai": np.zeros(4)}
+    state["sai_prev_lai"][:] = after.lai  # restart from last December
+    state["sai_prev_sai"][:] = after.sai
+    for m in range(12):
+        out = monthly_step(surface, lai[m], state)
+        np.testing.assert_allclose(out["SAI"], year[m], rtol=1e-12, atol=1e-12)
+    assert out["LAI"][3] == 0.0 and out["SAI"][2] == 0.0
+    with pytest.raises(FieldError, match=r"state \['sai_prev_sai'\] missing"):
+        monthly_step(surface, lai[0], {"sai_prev_lai": np.zeros(4)})

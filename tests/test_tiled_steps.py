@@ -12,6 +12,7 @@ from mpi4py import MPI
 from onnx_graphs import box_filter, scale_image, weighted_channels
 from scipy.ndimage import uniform_filter
 
+from coupler.blending import lattice_halo
 from coupler.clock import ModelTime
 from coupler.component import Component
 from coupler.decomposition import FineTiling
@@ -92,7 +93,8 @@ def test_box_filter_on_blended_windows_of_70x50_tiles_equals_the_whole_domain_fi
     make_config, models
 ):
     comp = run_day(tiled(make_config, models, (70, 50)))
-    assert comp.steps[1].halo == 24 - 2 - 1  # window − margin − 1, derived
+    # derived from the tiles: windows of 24 (cores of 20 every 16) touching a 70×50 tile
+    assert comp.steps[1].halo == lattice_halo(240, 50, 24, 2, 4) == 20
     warm, smooth = global_field(comp, "WARM"), global_field(comp, "SMOOTH")
     # the whole domain at once, edge cells repeated beyond the grid's edge (as tiles pad)
     expected = uniform_filter(warm, size=5, mode="nearest")
@@ -264,7 +266,7 @@ def test_grid_and_window_mistakes_are_named(make_config, models, tmp_path):
                 "a.yaml", steps=[bad_grid], host={"imports": ["TBOT"], "exports": ["WARM"]}
             ),
         )
-    with pytest.raises(ConfigError, match="need a halo of at least 21"):
+    with pytest.raises(ConfigError, match="on tiles of 70x50 need a halo of at least 20"):
         Component(COMM, tiled(make_config, models, (70, 50), halo=3))
     with pytest.raises(ConfigError, match=r"blend: unknown key\(s\) sise"):
         Component(COMM, tiled(make_config, models, (60, 60), blend={"sise": 24}))

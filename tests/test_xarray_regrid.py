@@ -307,3 +307,11 @@ def test_serial_remap_equals_the_router_on_one_rank_for_unsorted_duplicated_nonz
     x = rng.random((3, w.n_a))
     np.testing.assert_array_equal(fast.apply(x), ref.apply(x))
     np.testing.assert_array_equal(fast.apply(x[0]), ref.apply(x[0]))
+
+
+def test_horizontal_dims_in_any_position_keep_their_place() -> None:
+    da = field_on(NESTED_SRC, {"time": 2})
+    reg = coupler.Regridder(da, NESTED_DST)
+    moved = reg(da.transpose("lon", "time", "lat"))
+    assert moved.dims == ("lon", "time", "lat")
+    np.testing.assert_array_equal(moved.transpose("time", "lat", "lon").values, reg(da).values)

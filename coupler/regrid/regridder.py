@@ -23,8 +23,7 @@ from coupler.regrid.weights import (
     NORMALIZATIONS,
     Weights,
     bilinear_nonzeros,
-    conservative_weights,
-    interpolation_weights,
+    latlon_weights,
     nearest_nonzeros,
 )
 
@@ -173,12 +172,14 @@ class Regridder:
         fill_value: float = np.nan,
     ) -> Regridder:
         """Serial regridder between whole lat-lon grids; fields (..., nlat, nlon)."""
-        if method == "conservative":
-            w = conservative_weights(
-                src, dst, src_mask=src_mask, dst_mask=dst_mask, normalization=normalization
-            )
-        else:
-            w = interpolation_weights(src, dst, method)
+        w = latlon_weights(
+            src,
+            dst,
+            method,
+            normalization=normalization,
+            src_mask=src_mask,
+            dst_mask=dst_mask,
+        )
         return cls.from_whole_weights(w, src_mask=src_mask, fill_value=fill_value)
 
     @classmethod

@@ -166,6 +166,31 @@ def _check_ids(ids: np.ndarray, n: int, what: str) -> None:
         raise RegridError(f"{what} contains id {int(bad)} outside [0, {n})")
 
 
+def _checked_nonzeros(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    weights: np.ndarray,
+    n_src: int,
+    n_dst: int,
+    duplicates: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flat int64 rows/cols and float64 weights, checked (RegridError naming the problem)."""
+    if duplicates not in ("sum", "same"):
+        raise RegridError(f"duplicates must be 'sum' or 'same', got '{duplicates}'")
+    r = np.ascontiguousarray(rows, np.int64).ravel()
+    c = np.ascontiguousarray(cols, np.int64).ravel()
+    w = np.ascontiguousarray(weights, np.float64).ravel()
+    if not (r.size == c.size == w.size):
+        raise RegridError(
+            f"rows, cols, weights must have equal lengths, got {r.size}, {c.size}, {w.size}"
+        )
+    _check_ids(r, int(n_dst), "rows")
+    _check_ids(c, int(n_src), "cols")
+    if not np.all(np.isfinite(w)):
+        raise RegridError("weights contain NaN or infinity")
+    return r, c, w
+
+
 class SparseRemap:
     """A distributed sparse map, applied collectively with bit-for-bit reproducible sums.
 
@@ -222,27 +247,14 @@ class SparseRemap:
         Nonzeros whose source no rank owns, or whose destination no rank wants, are dropped
         (counted in `dropped_nonzeros`, summed over ranks).
         """
-        if duplicates not in ("sum", "same"):
-            raise RegridError(f"duplicates must be 'sum' or 'same', got '{duplicates}'")
+        rows, cols, weights = _checked_nonzeros(rows, cols, weights, n_src, n_dst, duplicates)
         self = cls()
         P, me = comm.size, comm.rank
         self.comm, self.n_src, self.n_dst = comm, int(n_src), int(n_dst)
-        rows = np.ascontiguousarray(rows, np.int64).ravel()
-        cols = np.ascontiguousarray(cols, np.int64).ravel()
-        weights = np.ascontiguousarray(weights, np.float64).ravel()
         src_ids = np.ascontiguousarray(src_ids, np.int64).ravel()
         dst_ids = np.ascontiguousarray(dst_ids, np.int64).ravel()
-        if not (rows.size == cols.size == weights.size):
-            raise RegridError(
-                f"rows, cols, weights must have equal lengths, got {rows.size}, {cols.size}, "
-                f"{weights.size}"
-            )
-        _check_ids(rows, self.n_dst, "rows")
-        _check_ids(cols, self.n_src, "cols")
         _check_ids(src_ids, self.n_src, "src_ids")
         _check_ids(dst_ids, self.n_dst, "dst_ids")
-        if not np.all(np.isfinite(weights)):
-            raise RegridError("weights contain NaN or infinity")
         has_block = comm.allreduce(src_block is not None, op=MPI.LOR)
         if has_block and src_block is None:
             if src_ids.size:
@@ -407,19 +419,7 @@ class SparseRemap:
         its nonzeros summed by (source id, weight) — without the routing directories, and
         applied by one sparse product straight from the field-major source.
         """
-        if duplicates not in ("sum", "same"):
-            raise RegridError(f"duplicates must be 'sum' or 'same', got '{duplicates}'")
-        r = np.ascontiguousarray(rows, np.int64).ravel()
-        c = np.ascontiguousarray(cols, np.int64).ravel()
-        w = np.ascontiguousarray(weights, np.float64).ravel()
-        if not (r.size == c.size == w.size):
-            raise RegridError(
-                f"rows, cols, weights must have equal lengths, got {r.size}, {c.size}, {w.size}"
-            )
-        _check_ids(r, int(n_dst), "rows")
-        _check_ids(c, int(n_src), "cols")
-        if not np.all(np.isfinite(w)):
-            raise RegridError("weights contain NaN or infinity")
+        r, c, w = _checked_nonzeros(rows, cols, weights, n_src, n_dst, duplicates)
         sorted_already = r.size < 2 or bool(
             np.all((r[1:] > r[:-1]) | ((r[1:] == r[:-1]) & (c[1:] > c[:-1])))
         )

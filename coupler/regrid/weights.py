@@ -95,7 +95,7 @@ def normalize(
         return area.copy()
     if normalization == "dstarea":
         return area / area_b[rows]
-    return area / (area_b[rows] * frac_b[rows])
+    return area / (area_b * frac_b)[rows]  # the same products, formed once per row
 
 
 def conservative_weights(
@@ -115,8 +115,8 @@ def conservative_weights(
     _check_norm(normalization)
     ma, mb = _mask(src_mask, src, "src_mask"), _mask(dst_mask, dst, "dst_mask")
     rows, cols, area = latlon_overlaps(src, dst)
-    keep = (ma[cols] != 0) & (mb[rows] != 0)
-    if not keep.all():
+    if src_mask is not None or dst_mask is not None:
+        keep = (ma[cols] != 0) & (mb[rows] != 0)
         rows, cols, area = rows[keep], cols[keep], area[keep]
     area_a, area_b = src.areas().ravel(), dst.areas().ravel()
     frac_b = np.bincount(rows, area, dst.size) / area_b
@@ -251,3 +251,25 @@ def interpolation_weights(src: LatLonGrid, dst: LatLonGrid, method: str) -> Weig
         method,
         "none",
     )
+
+
+def latlon_weights(
+    src: LatLonGrid,
+    dst: LatLonGrid,
+    method: str = "conservative",
+    *,
+    normalization: str = "fracarea",
+    src_mask: np.ndarray | None = None,
+    dst_mask: np.ndarray | None = None,
+) -> Weights:
+    """A whole map between lat-lon grids by `method` (one of METHODS); masks as in
+    conservative_weights (dst_mask: conservative only)."""
+    if method == "conservative":
+        return conservative_weights(
+            src, dst, src_mask=src_mask, dst_mask=dst_mask, normalization=normalization
+        )
+    if dst_mask is not None:
+        raise RegridError(f"dst_mask applies to conservative weights, not '{method}'")
+    if method not in METHODS:
+        raise RegridError(f"method '{method}' is not one of {', '.join(METHODS)}")
+    return interpolation_weights(src, dst, method)

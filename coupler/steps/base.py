@@ -39,6 +39,7 @@ class Var:
     levels: int = 1
     kind: str = "continuous"  # "categorical": class codes 0..levels-1, remapped as class fractions
     long_name: str = ""
+    axes: tuple[tuple[str, int], ...] = ()  # named level axes (coupler.fields), Π = levels
 
 
 @dataclass

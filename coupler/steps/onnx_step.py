@@ -38,9 +38,11 @@ equal a whole-domain run when the model's receptive radius is at most the halo).
 `blend`, the model sees fixed window×window squares on a lattice anchored at the grid's
 origin; `margin` pixels at each window edge are dropped and overlapping cores (by
 `overlap` pixels) are blended with Gaussian weights (coupler.blending). The step's halo is
-then window − margin − 1, so every window touching a tile lies inside tile + halo and the
-result does not depend on the tiling or the rank count; windows go through the model in
-batches of exactly `batch` (zero-padded), so every window takes the same kernel path.
+what the windows touching a tile need (at most window − margin − 1; only `margin` when the
+cores, window − 2·margin, line up with the tiles and overlap is 0), so every such window
+lies inside tile + halo and the result does not depend on the tiling or the rank count;
+windows go through the model in batches of exactly `batch` (zero-padded), so every window
+takes the same kernel path.
 
 Reproducibility: ONNX Runtime runs with a fixed thread count and sequential execution;
 host columns go through the model in fixed-size, zero-padded batches so every column
@@ -56,9 +58,10 @@ from typing import Any
 
 import numpy as np
 
-from coupler.blending import blend_windows, required_halo
+from coupler.blending import blend_windows, lattice_halo
 from coupler.config import StepConfig
 from coupler.errors import ConfigError, ModelError
+from coupler.fields import axes_levels, level_axes
 from coupler.steps.base import Step, StepContext, Var
 from coupler.stepstate import StateVar, check_init
 from coupler.windows import WindowOf
@@ -87,7 +90,7 @@ class _Channel:
         return f"{self.name}_previous" if self.previous is not None else self.name
 
 
-_COMMON_KEYS = {"name", "units", "levels", "scale", "offset", "kind", "long_name"}
+_COMMON_KEYS = {"name", "units", "levels", "axes", "scale", "offset", "kind", "long_name"}
 
 
 def _channels(where: str, entries: Any, direction: str) -> list[_Channel]:
@@ -114,7 +117,14 @@ def _channels(where: str, entries: Any, direction: str) -> list[_Channel]:
         kind = e.get("kind", "continuous")
         if kind not in ("continuous", "categorical"):
             raise ConfigError(f"{where}[{k}].kind: '{kind}' is not continuous or categorical")
-        var = Var(str(e["units"]), int(e.get("levels", 1)), kind, str(e.get("long_name", "")))
+        axes = level_axes(f"{where}[{k}]", e.get("axes"))
+        levels = int(e.get("levels", axes_levels(axes)))
+        if axes and levels != axes_levels(axes):
+            raise ConfigError(
+                f"{where}[{k}]: levels {levels} differ from the product of its axes "
+                f"({axes_levels(axes)})"
+            )
+        var = Var(str(e["units"]), levels, kind, str(e.get("long_name", "")), axes)
         argmax = e.get("argmax", False)
         if argmax not in (True, False) or (argmax and kind != "categorical"):
             raise ConfigError(f"{where}[{k}].argmax: true only for kind: categorical outputs")
@@ -155,9 +165,7 @@ class OnnxStep(Step):
         windows: dict[str, int] | None = None,
         device: str = "cpu",
     ) -> None:
-        self.blend = _blend(f"steps.{name}.blend", blend, grid, halo, outputs)
-        if self.blend is not None:
-            halo = self.blend["halo"]
+        self.blend = _blend(f"steps.{name}.blend", blend, grid, outputs)
         super().__init__(
             name=name,
             grid=grid,
@@ -278,6 +286,23 @@ class OnnxStep(Step):
         )
         return self._host_outputs(raw, n)
 
+    def fit_halo(self, grid_shape: tuple[int, int], tile_shape: tuple[int, int]) -> None:
+        """Set the halo blended windows need on tiles of `tile_shape` (ConfigError if the
+        configured halo is smaller): every window touching a tile must lie in tile + halo."""
+        w = self.blend
+        need = max(
+            lattice_halo(n, t, w["window"], w["margin"], w["overlap"])
+            for n, t in zip(grid_shape, tile_shape, strict=True)
+        )
+        if self.halo and self.halo < need:
+            raise ConfigError(
+                f"steps.{self.name}.blend: windows of {w['window']} with margin {w['margin']} "
+                f"and overlap {w['overlap']} on tiles of {tile_shape[0]}x{tile_shape[1]} need a "
+                f"halo of at least {need}, the step has halo {self.halo} (leave halo out to "
+                f"get {need})"
+            )
+        self.halo = max(self.halo, need)
+
     def _blended(self, tensors: list[np.ndarray], ctx: StepContext) -> dict[str, np.ndarray]:
         """Run the model on Gaussian-blended windows of the tile + halo (module docstring)."""
         w = self.blend
@@ -379,9 +404,9 @@ class OnnxStep(Step):
 
 
 def _blend(
-    where: str, given: dict | None, grid: str, halo: int, outputs: list[_Channel]
+    where: str, given: dict | None, grid: str, outputs: list[_Channel]
 ) -> dict[str, int] | None:
-    """Check a step's `blend:` entry; add the halo it needs."""
+    """Check a step's `blend:` entry (its halo is set by `fit_halo` once tiles are known)."""
     if given is None:
         return None
     allowed = {"window", "margin", "overlap", "batch"}
@@ -406,17 +431,10 @@ def _blend(
             f"{where}: overlap must be in [0, {core - 1}] and batch ≥ 1, "
             f"got overlap {w['overlap']}, batch {w['batch']}"
         )
-    need = required_halo(w["window"], w["margin"])
-    if halo and halo < need:
-        raise ConfigError(
-            f"{where}: windows of {w['window']} with margin {w['margin']} need a halo of at least "
-            f"{need}, the step has halo {halo} (leave halo out to get {need})"
-        )
     if any(c.var.kind == "categorical" for c in outputs):
         raise ConfigError(
             f"{where}: blended windows need continuous outputs (class scores, not class codes)"
         )
-    w["halo"] = max(halo, need)
     return w
 
 

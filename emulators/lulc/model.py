@@ -13,20 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-LEVELS = 4
-GROUPS = 8
-
-
-def receptive_field(levels: int = LEVELS) -> int:
-    """Pixels (side) that can influence one output pixel: 3×3 convs add 2·scale each,
-    pools and transposed convs add one scale step each."""
-    rf = 1
-    for lvl in range(levels):  # encoder: two convs, then pool
-        rf += 4 * 2**lvl + 2**lvl
-    rf += 4 * 2**levels  # bottleneck
-    for lvl in reversed(range(levels)):  # decoder: transposed conv, two convs
-        rf += 2**lvl + 4 * 2**lvl
-    return rf
+from emulators.lulc.architecture import BASE, GROUPS, LEVELS
 
 
 class DoubleConv(nn.Sequential):
@@ -44,7 +31,7 @@ class DoubleConv(nn.Sequential):
 class UNet(nn.Module):
     """U-Net returning (land-use logits (B, n_lu, H, W), land-cover logits (B, n_lc, H, W))."""
 
-    def __init__(self, in_channels: int, n_lu: int, n_lc: int, base: int = 16) -> None:
+    def __init__(self, in_channels: int, n_lu: int, n_lc: int, base: int = BASE) -> None:
         super().__init__()
         widths = [base * 2**k for k in range(LEVELS + 1)]
         self.inc = DoubleConv(in_channels, widths[0])

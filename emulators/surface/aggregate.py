@@ -39,7 +39,9 @@ from emulators.surface.pft import (
 )
 from emulators.surface.soil import N_ELM_LAYERS, SOIL_FIELDS, SYNTHETIC_LOAM, to_elm_layers
 
-Integrator = Callable[[np.ndarray], np.ndarray]
+# integrate(values (k, n_fine), select=None) → (k, n_host); `select` (n_fine,) bool promises
+# that values are 0 outside it (an optimisation an integrator may ignore).
+Integrator = Callable[..., np.ndarray]
 PER_PFT_FIELDS = ("MONTHLY_LAI", "MONTHLY_SAI", "MONTHLY_HEIGHT_TOP", "MONTHLY_HEIGHT_BOT")
 
 
@@ -49,9 +51,13 @@ def overlap_integrator(fine: LatLonGrid, host: LatLonGrid) -> Integrator:
     rows, cols, area = latlon_overlaps(fine, host)
     n = host.size
 
-    def integrate(values: np.ndarray) -> np.ndarray:
+    def integrate(values: np.ndarray, select: np.ndarray | None = None) -> np.ndarray:
         v = np.asarray(values, dtype=np.float64).reshape(-1, fine.size)
-        return np.stack([np.bincount(rows, area * x[cols], n) for x in v])
+        r, c, a = rows, cols, area
+        if select is not None:  # values are zero outside `select`: skip those overlaps
+            keep = np.asarray(select).reshape(-1)[cols]
+            r, c, a = rows[keep], cols[keep], area[keep]
+        return np.stack([np.bincount(r, a * x[c], n) for x in v])
 
     return integrate
 
@@ -108,7 +114,7 @@ class SurfaceSums:
         for p in (k for k in present if k < N_PFT):
             sel = c == p
             stacked = np.concatenate([np.where(sel, v, 0.0) for v in monthly.values()])
-            sums = integrate(stacked).reshape(len(monthly), 12, self.n_host)
+            sums = integrate(stacked, select=sel).reshape(len(monthly), 12, self.n_host)
             for name, s in zip(monthly, sums, strict=True):
                 self.pft_sums[name][:, p] += s
         for name in SOIL_FIELDS:

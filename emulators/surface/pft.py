@@ -39,30 +39,12 @@ from __future__ import annotations
 import numpy as np
 
 from coupler.errors import FieldError
+from emulators.landmodel.params import CROP_PFTS as CROP_PFTS  # re-exported
+from emulators.landmodel.params import PFT_NAMES as PFT_NAMES  # re-exported
 
-# ELM PFTs, pftvarcon.F90 order
-PFT_NAMES: tuple[str, ...] = (
-    "not_vegetated",
-    "needleleaf_evergreen_temperate_tree",
-    "needleleaf_evergreen_boreal_tree",
-    "needleleaf_deciduous_boreal_tree",
-    "broadleaf_evergreen_tropical_tree",
-    "broadleaf_evergreen_temperate_tree",
-    "broadleaf_deciduous_tropical_tree",
-    "broadleaf_deciduous_temperate_tree",
-    "broadleaf_deciduous_boreal_tree",
-    "broadleaf_evergreen_shrub",
-    "broadleaf_deciduous_temperate_shrub",
-    "broadleaf_deciduous_boreal_shrub",
-    "c3_arctic_grass",
-    "c3_non-arctic_grass",
-    "c4_grass",
-    "c3_crop",
-    "c3_irrigated",
-)
+# ELM PFTs in pftvarcon.F90 order: the host model's table (one list for host and translation)
 N_PFT = len(PFT_NAMES)  # 17 = natpft = lsmpft
 NATVEG_PFTS = tuple(range(15))  # bare soil + 14 natural PFTs
-CROP_PFTS = (15, 16)
 
 # surface classes beyond the PFTs
 LAKE, WETLAND, GLACIER = 17, 18, 19

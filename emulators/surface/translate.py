@@ -15,7 +15,7 @@ from coupler.errors import FieldError
 from emulators.surface.aggregate import FineCells
 from emulators.surface.pft import N_PFT, landcover_to_surface_class
 from emulators.surface.soil import SOIL_FIELDS, check_soil, fill_nearest, to_elm_layers
-from emulators.surface.vegetation import SaiState, canopy_heights, sai_year
+from emulators.surface.vegetation import SaiState, canopy_heights, sai_step, sai_year
 
 
 def translate_block(
@@ -69,3 +69,33 @@ def translate_block(
         soil,
     )
     return cells, state
+
+
+#: What an online step exports per fine cell each month, before aggregation (level axes:
+#: pft = 17 for the PCT/LAI/SAI fields after `SurfaceSums`, month = 12, levsoi = 10).
+MONTHLY_STEP_STATE = ("sai_prev_lai", "sai_prev_sai")
+
+
+def monthly_step(
+    surface_class: np.ndarray, lai: np.ndarray, state: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """One month of the online translation: this month's fine LAI (from the LAI emulator) on
+    the cells' PFTs, and SAI by one step of the Zeng recursion from the step's state.
+
+    surface_class : (...) from `landcover_to_surface_class` (computed once a year).
+    state : {"sai_prev_lai", "sai_prev_sai"} (...) arrays the step owns and restarts carry;
+        updated in place. Start them at LAI_Dec and the PFT's SAI_min (or spin up with
+        `sai_year`). Returns {"LAI": ..., "SAI": ...} per cell (0 where no PFT).
+    """
+    missing = [k for k in MONTHLY_STEP_STATE if k not in state]
+    if missing:
+        raise FieldError(f"monthly surface step: state {missing} missing")
+    pft = np.where((surface_class >= 0) & (surface_class < N_PFT), surface_class, 0)
+    lai = np.where(pft > 0, np.asarray(lai, dtype=np.float64), 0.0)
+    if lai.shape != pft.shape:
+        raise FieldError(f"LAI has shape {lai.shape}, the surface classes {pft.shape}")
+    prev = SaiState(state["sai_prev_lai"], state["sai_prev_sai"])
+    sai = sai_step(lai, pft, prev)
+    state["sai_prev_lai"][...] = lai
+    state["sai_prev_sai"][...] = sai
+    return {"LAI": lai, "SAI": sai}
