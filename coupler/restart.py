@@ -268,12 +268,24 @@ def read_restart(comp, path: str | Path) -> None:
                     f"needs, e.g. {missing[0]}: was it written with another configuration?"
                 )
             new_scalars = {k: int(ds[k][...]) for k in scalars}
-            host = {k: np.asarray(ds[k][:, comp.ids0], np.float64) for k in template_host}
+            # step outputs kept between steps exist only once a step has run: a fresh
+            # component has none to template, so they are taken from what the file holds
+            kept = _kept_step_outputs(comp, ds)
+            host = {
+                k: np.asarray(ds[k][:, comp.ids0], np.float64)
+                for k in (*template_host, *kept["hostvalue"])
+            }
             fine = {}
             for key, tiles in template_fine.items():
                 fine[key] = [
-                    _tile_from_file(ds[key], td.tile, like)
+                    _tile_from_file(ds[key], td.tile, like.shape)
                     for td, like in zip(comp.fine.tiles, tiles, strict=True)
+                ]
+            for key in kept["finevalue"]:
+                levels = _fine_levels(comp, key)
+                fine[key] = [
+                    _tile_from_file(ds[key], td.tile, (levels,) * (levels > 1) + td.tile.shape)
+                    for td in comp.fine.tiles
                 ]
     except OSError as exc:
         raise DataFileError(f"restart file '{path}' cannot be read: {exc}") from None
@@ -282,9 +294,20 @@ def read_restart(comp, path: str | Path) -> None:
         comp.log.info("restarted from %s at %s", path, comp.now)
 
 
-def _tile_from_file(var, tile, like: np.ndarray) -> np.ndarray:
+def _tile_from_file(var, tile, shape: tuple[int, ...]) -> np.ndarray:
     a = np.asarray(var[:, tile.j0 : tile.j1, tile.i0 : tile.i1], np.float64)
-    return a.reshape(like.shape)
+    return a.reshape(shape)
+
+
+def _kept_step_outputs(comp, ds) -> dict[str, list[str]]:
+    """Variables of kept step outputs in the file ('hostvalue__X', 'finevalue__X') that
+    belong to steps of this configuration."""
+    kept: dict[str, list[str]] = {"hostvalue": [], "finevalue": []}
+    for key in ds.variables:
+        kind, _, name = key.partition(SEP)
+        if kind in kept and name in comp.pipeline.producer:
+            kept[kind].append(key)
+    return kept
 
 
 def _check_matches(comp, ds, path: Path) -> None:

@@ -405,8 +405,8 @@ class SparseRemap:
                 f"remap source has shape {x.shape}, expected (nvar, {self.n_src_local}) or "
                 f"({self.n_src_local},)"
             )
-        x = np.ascontiguousarray(x.reshape(-1, self.n_src_local))
-        nvar = x.shape[0]
+        nvar = 1 if single else x.shape[0]  # (reshape(-1, 0) fails on a rank without sources)
+        x = np.ascontiguousarray(x.reshape(nvar, self.n_src_local))
         if self._scatter is not None:
             send = self._scatter.run(nvar, x, self.n_src_local)
             if self._slot_term is not None:

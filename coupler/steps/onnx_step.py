@@ -149,11 +149,9 @@ class OnnxStep(Step):
             batch = [_pad_rows(c[start : start + HOST_BATCH], HOST_BATCH) for c in columns]
             got = self._call(batch)
             pieces.append([g[: min(HOST_BATCH, n - start)] for g in got])
-        raw = (
-            [np.concatenate([p[k] for p in pieces], axis=0) for k in range(len(pieces[0]))]
-            if pieces
-            else []
-        )
+        if not pieces:  # a rank that owns no host cells: nothing to run
+            return {c.name: np.zeros((_levels(c), 0)) for c in self.out_channels}
+        raw = [np.concatenate([p[k] for p in pieces], axis=0) for k in range(len(pieces[0]))]
         return self._host_outputs(raw, n)
 
     def _normalised(self, c: _Channel, x: np.ndarray) -> np.ndarray:
@@ -186,7 +184,7 @@ class OnnxStep(Step):
         y = raw[0]
         out, k = {}, 0
         for c in self.out_channels:
-            n = 1 if c.var.kind == "categorical" else c.var.levels
+            n = _levels(c)
             out[c.name] = y[:, k : k + n]
             k += n
         return out
@@ -220,6 +218,11 @@ class OnnxStep(Step):
             return np.rint(y[0] * c.scale + c.offset)
         y = y * c.scale + c.offset
         return y[0] if c.var.levels == 1 else y
+
+
+def _levels(c: _Channel) -> int:
+    """Levels of an output channel as the step returns it (categorical: one code)."""
+    return 1 if c.var.kind == "categorical" else c.var.levels
 
 
 def _pad_rows(a: np.ndarray, n: int) -> np.ndarray:
