@@ -183,3 +183,16 @@ def affine_levels(path: Path, weights: list[float], biases: list[float]) -> Path
         initializer=[w, b],
     )
     return _save(graph, path)
+
+
+def signed_logits(path: Path) -> Path:
+    """Fine-window classifier: logits (B, 2, H, W) = (x, −x), so class 1 where x < 0."""
+    w = numpy_helper.from_array(np.asarray([1.0, -1.0], np.float32).reshape(2, 1, 1, 1), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"])],
+        "signed_logits",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", 1, "H", "W"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["B", 2, "H", "W"])],
+        initializer=[w],
+    )
+    return _save(graph, path)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import COAST_FINE, REPO, run_mpi
 from mpi4py import MPI
-from onnx_graphs import box_filter, scale_image, weighted_channels
+from onnx_graphs import box_filter, scale_image, signed_logits, weighted_channels
 from scipy.ndimage import uniform_filter
 
 from coupler.blending import lattice_halo
@@ -111,6 +111,72 @@ def test_blended_result_does_not_depend_on_the_tiling(make_config, models):
     c = global_field(run_day(tiled(make_config, models, (33, 125))), "SMOOTH")
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(a, c)
+
+
+def test_blended_classifier_takes_the_argmax_of_blended_logits(make_config, models, tmp_path):
+    classify = smooth_step(
+        signed_logits(tmp_path / "logits.onnx"),
+        blend={"window": 16, "margin": 0, "overlap": 4, "batch": 3},
+    )
+    classify["outputs"] = [
+        {"name": "COLD", "units": "1", "kind": "categorical", "levels": 2, "argmax": True}
+    ]
+    cfg = make_config(
+        "classify.yaml",
+        fine={"tile": [70, 50]},
+        remap={"host_to_fine": {"TBOT": "bilinear"}},
+        host={"imports": ["TBOT"], "exports": ["COLD"]},
+        steps=[warm_step(models["warm"]), classify],
+        history=None,
+    )
+    comp = run_day(cfg, lambda c: 268.0 + 2.0 * np.arange(c.n_local))  # −5 … +17 °C
+    warm, cold = global_field(comp, "WARM"), global_field(comp, "COLD")
+    land = warm != 0
+    assert 0 < cold[land].mean() < 1
+    np.testing.assert_array_equal(cold[land], (warm[land] < 0).astype(float))
+    out = np.empty((2, comp.n_local))
+    comp.get("COLD", out)  # on the host: the area fractions of the two classes
+    np.testing.assert_allclose(out.sum(axis=0), 1.0, atol=1e-12)
+
+
+def diffuse_step(model):
+    """HEAT ← 5×5 box mean of its own previous value (halo from the neighbours' previous)."""
+    return {
+        "name": "diffuse",
+        "onnx": str(model),
+        "grid": "fine",
+        "schedule": "daily",
+        "blend": {"window": 24, "margin": 2, "overlap": 4, "batch": 4},
+        "inputs": [{"name": "HEAT", "units": "1", "from": "previous", "init": 1.0}],
+        "outputs": [{"name": "HEAT", "units": "1"}],
+    }
+
+
+def test_autoregressive_step_reads_its_previous_output_with_a_halo(make_config, models):
+    from coupler.clock import ModelTime
+
+    cfg = make_config(
+        "diffuse.yaml",
+        fine={"tile": [70, 50]},
+        host={"imports": ["TBOT"], "exports": ["HEAT"]},
+        steps=[diffuse_step(models["box"])],
+        history=None,
+    )
+    comp = run_day(cfg)
+    for day in (3, 4):
+        comp.put("TBOT", np.full(comp.n_local, 280.0))
+        comp.advance(ModelTime.from_date(2001, 1, day))
+    owned, land = np.zeros((240, 240), bool), np.zeros((240, 240), bool)
+    for td in comp.fine.tiles:
+        t = td.tile
+        owned[t.j0 : t.j1, t.i0 : t.i1] = True
+        land[t.j0 : t.j1, t.i0 : t.i1] = td.mask
+    heat = owned.astype(float)  # the initial value on every owned tile, 0 on all-ocean tiles
+    for _ in range(3):
+        heat = uniform_filter(heat, size=5, mode="nearest") * land  # ocean outputs are 0
+    got = global_field(comp, "HEAT")
+    assert 0.0 < got[land].min() < 0.5 and got[land].max() == pytest.approx(1.0)
+    np.testing.assert_allclose(got, heat, atol=2e-6)
 
 
 def test_halo_columns_wrap_across_the_dateline_on_a_global_grid():
@@ -308,8 +374,13 @@ def everything(make_config, coast_static, tmp_path, name, models, **overrides):
         },
         fine={"tile": [70, 50]},
         remap={"host_to_fine": {"TBOT": "bilinear"}},
-        host={"imports": ["TBOT"], "exports": ["LC", "KM_CLASS", "SMOOTH"]},
-        steps=[*steps, warm_step(models["warm"]), smooth_step(models["box"])],
+        host={"imports": ["TBOT"], "exports": ["LC", "KM_CLASS", "SMOOTH", "HEAT"]},
+        steps=[
+            *steps,
+            warm_step(models["warm"]),
+            smooth_step(models["box"]),
+            diffuse_step(models["box"]),
+        ],
         history=None,
         **overrides,
     )

@@ -325,9 +325,9 @@ class OnnxStep(Step):
             halo=ctx.halo,
         )
         out, k = {}, 0
-        for c in self.out_channels:
-            out[c.name] = self._physical(c, blended[k : k + c.var.levels])
-            k += c.var.levels
+        for c in self.out_channels:  # logits are blended, then their argmax taken
+            out[c.name] = self._physical(c, blended[k : k + c.width])
+            k += c.width
         return out
 
     def _normalised(self, c: _Channel, x: np.ndarray) -> np.ndarray:
@@ -429,9 +429,11 @@ def _blend(
             f"{where}: overlap must be in [0, {core - 1}] and batch ≥ 1, "
             f"got overlap {w['overlap']}, batch {w['batch']}"
         )
-    if any(c.var.kind == "categorical" for c in outputs):
+    if any(c.var.kind == "categorical" and not c.argmax for c in outputs):
         raise ConfigError(
-            f"{where}: blended windows need continuous outputs (class scores, not class codes)"
+            f"{where}: blended windows need continuous outputs or class logits "
+            "(kind: categorical with argmax: true; logits are blended, then the argmax taken), "
+            "not class codes"
         )
     return w
 
