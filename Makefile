@@ -91,6 +91,17 @@ models-soilmoisture: setup
 	$(SM) export
 	OMP_NUM_THREADS=1 $(VENV)/bin/landemu evaluate soilmoisture
 
+# Land use / land cover U-Net (real MODIS/ETOPO5/ERA5/Koppen cube, loss chosen by validation,
+# resumable training in run/data/lulc/, ONNX, held-out table in emulators/lulc/evaluation/).
+models: models-lulc
+LULC := OMP_NUM_THREADS=1 $(VPY) -m emulators.lulc
+models-lulc: setup
+	[ -f run/data/lulc/cube.zarr/manifest.json ] || $(LULC).dataset build
+	[ -f run/data/lulc/select/selection.json ] || $(LULC).train select-loss --minutes 4
+	$(LULC).train run --loss auto --minutes 58
+	$(LULC).export
+	$(LULC).evaluate table
+
 bench: setup
 	@for b in run/bench/*.py; do echo "== $$b"; $(VPY) $$b || exit 1; done
 

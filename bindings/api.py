@@ -28,13 +28,15 @@ import numpy as np
 from mpi4py import MPI
 
 from coupler.clock import ModelTime
-from coupler.errors import CallOrderError, ConfigError, FieldError, LandemuError
+from coupler.errors import CallOrderError, ConfigError, FieldError, LandemuError, shorten
 
 LANDEMU_OK = 0
 LANDEMU_ERR = 1
 LANDEMU_ERR_INTERNAL = 99
 DIRECTION_CODES = {None: 0, "import": 1, "export": 2}  # LANDEMU_FIELD_NONE/IMPORT/EXPORT
 MAX_AXES = 4  # LANDEMU_MAX_AXES: the size of landemu_field_axes' sizes array
+MAX_MESSAGE = 2000  # characters of an error message kept for landemu_last_error
+MAX_LEVELS = 1_000_000  # far above any level axis; keeps n_local * nlev * 8 in range
 _VIEW_CACHE_SIZE = 256  # distinct (buffer, shape) pairs remembered; a host uses a few dozen
 
 # Phases of the library on this process, in call order.
@@ -98,6 +100,10 @@ class Session:
             )
         if nlev < 1:
             raise FieldError(f"field '{name}': nlev = {nlev}; a field has at least 1 level")
+        if nlev > MAX_LEVELS:
+            raise FieldError(
+                f"field '{name}': nlev = {nlev} is not a number of levels (at most {MAX_LEVELS})"
+            )
         size = n_local * nlev
         if size == 0:
             array = np.empty((nlev, 0), dtype=np.float64)
@@ -166,6 +172,7 @@ def _fail(entry: str, exc: BaseException) -> int:
         )
         sys.stderr.write(f"landemu: internal error in {entry}:\n{traceback.format_exc()}")
         sys.stderr.flush()
+    message = shorten(message, MAX_MESSAGE)
     _lib._landemu_set_error(message.encode("utf-8", errors="replace"))
     if _session.abort_on_error and _session.comm is not None:
         rank = _session.comm.Get_rank()
@@ -229,11 +236,11 @@ def landemu_set_decomposition(global_ids: Any, n_local: int) -> None:
         problem = f"n_local = {n_local} is negative"
     elif n_local > 0 and global_ids == _ffi.NULL:
         problem = f"global_ids is a NULL pointer with n_local = {n_local}"
-    failed = s.comm.allreduce(1 if problem else 0, op=MPI.MAX)
-    if problem:
-        raise FieldError(problem)
-    if failed:
-        raise FieldError("the arguments were invalid on another rank (see its message)")
+    elif n_local > s.component.host.n:  # checked before the host's buffer is read
+        problem = (
+            f"n_local = {n_local} is more than the {s.component.host.n} cells of the host grid"
+        )
+    s.component.agreement.check("set_decomposition", FieldError(problem) if problem else None)
     ids = (
         np.frombuffer(_ffi.buffer(global_ids, n_local * 8), dtype=np.int64).copy()
         if n_local

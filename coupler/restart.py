@@ -58,13 +58,15 @@ def fine_layout(entries: list[Persistent], tilings: dict, land_tiles: dict) -> d
     return {"entries": layout, "tiles": tiles, "bytes": offset}
 
 
-def _tile_offsets(tiling, land_tiles: np.ndarray, block: int) -> dict[int, int]:
-    """Offset of each land tile's block within an entry whose cells take `block` bytes."""
-    out, pos = {}, 0
-    for t in land_tiles:
+def _tile_offsets(e: Persistent, fine, layout: dict) -> tuple[np.dtype, dict[int, int]]:
+    """Little-endian dtype of entry `e` and the file offset of each land tile's block."""
+    dt = np.dtype(e.dtype).newbyteorder("<")
+    block = dt.itemsize * int(np.prod(e.cell_shape, dtype=np.int64))
+    out, pos = {}, layout["entries"][e.key]["offset"]
+    for t in layout["tiles"][e.grid]:
         out[int(t)] = pos
-        pos += tiling.tile(int(t)).size * block
-    return out
+        pos += fine.tiling.tile(int(t)).size * block
+    return dt, out
 
 
 def _land_tiles(comp) -> dict[str, np.ndarray]:
@@ -168,13 +170,10 @@ def _write_tiles(comp, fine_partial: Path, entries: list[Persistent], layout: di
         for e in entries:
             if e.where != "fine":
                 continue
-            spec = layout["entries"][e.key]
-            block = np.dtype(e.dtype).itemsize * int(np.prod(e.cell_shape, dtype=np.int64))
             fine = comp.fines[e.grid]
-            offsets = _tile_offsets(fine.tiling, layout["tiles"][e.grid], block)
+            dt, offsets = _tile_offsets(e, fine, layout)
             for td, a in zip(fine.tiles, e.get(), strict=True):
-                data = np.ascontiguousarray(a, np.dtype(e.dtype).newbyteorder("<")).tobytes()
-                os.pwrite(fd, data, spec["offset"] + offsets[td.tile.id])
+                os.pwrite(fd, np.ascontiguousarray(a, dt).tobytes(), offsets[td.tile.id])
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -278,14 +277,12 @@ def _read_tiles(comp, path: Path, fine_name, stored, entries) -> dict[str, list[
                     f"restart file '{path}': {e.key} is {spec['dtype']} {spec['cell_shape']} "
                     f"per cell there, this run declares {e.dtype} {list(e.cell_shape)}"
                 )
-            dt = np.dtype(e.dtype).newbyteorder("<")
-            block = dt.itemsize * int(np.prod(e.cell_shape, dtype=np.int64))
             fine = comp.fines[e.grid]
-            offsets = _tile_offsets(fine.tiling, stored["tiles"][e.grid], block)
+            dt, offsets = _tile_offsets(e, fine, stored)
             tiles = []
             for td in fine.tiles:
                 shape = (*e.cell_shape, *td.tile.shape)
-                raw = os.pread(fd, block * td.tile.size, spec["offset"] + offsets[td.tile.id])
+                raw = os.pread(fd, dt.itemsize * int(np.prod(shape)), offsets[td.tile.id])
                 tiles.append(np.frombuffer(raw, dt).astype(e.dtype).reshape(shape))
             out[e.key] = tiles
     finally:

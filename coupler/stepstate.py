@@ -16,14 +16,14 @@ How a state array starts (`init`, also written in YAML under a step's `state:` k
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import netCDF4
 import numpy as np
 
-from coupler.errors import ConfigError, DataFileError, LandemuError
+from coupler.errors import ConfigError, DataFileError, ModelError
 
 DTYPES = ("float64", "float32", "int64", "int32", "int16", "int8", "uint8")
 
@@ -35,7 +35,6 @@ class StateVar:
     shape: tuple[int, ...] = ()
     dtype: str = "float64"
     init: Any = 0.0  # a number, {"static": VAR} or {"file": PATH, "variable": VAR}
-    long_name: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
@@ -145,5 +144,5 @@ def checked_update(where: str, new: Any, old: np.ndarray) -> np.ndarray:
     """A step's replacement of a state array, checked against the declaration."""
     a = np.asarray(new)
     if a.shape != old.shape:
-        raise LandemuError(f"{where}: the step set shape {a.shape}, declared {old.shape}")
+        raise ModelError(f"{where}: the step set shape {a.shape}, declared {old.shape}")
     return a if a.dtype == old.dtype else a.astype(old.dtype)

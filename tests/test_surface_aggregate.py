@@ -77,7 +77,7 @@ def test_cell_without_land_is_bare_natural_vegetation():
 
 
 def test_translate_block_end_to_end_and_bad_lai():
-    lc5 = np.array([[1, 6], [9, 0]])
+    land_cover = np.array([[1, 6], [8, 0]])  # ENF, grass, urban, water
     t = np.full((12, 2, 2), 12.0)
     t[:6] = -25.0  # a cold winter: boreal needleleaf
     p = np.full((12, 2, 2), 60.0)
@@ -85,7 +85,7 @@ def test_translate_block_end_to_end_and_bad_lai():
     lai[8:] = 0.5
     soil = synthetic_soil((2, 2))
     soil["PCT_SAND"][:, 1, 1] = np.nan  # no soil over the lake: filled from a neighbour
-    cells, state = translate_block(lc5, t, p, lai, soil)
+    cells, state = translate_block(land_cover, t, p, lai, soil)
     # Tc −25 °C: boreal needleleaf; GDD5 = 7·183 = 1281 ≥ 1000: non-arctic C3 grass
     assert cells.surface_class.tolist() == [2, 13, URBAN_MD, LAKE]
     assert cells.lai[:, 2].tolist() == [0.0] * 12  # urban has no PFT LAI
@@ -93,7 +93,7 @@ def test_translate_block_end_to_end_and_bad_lai():
     assert cells.soil["PCT_SAND"][:, 3].tolist() == [43.0] * 10
     assert cells.height_top[0] == 17.0 and state.sai.shape == (2, 2)
     with pytest.raises(FieldError, match="negative or non-finite"):
-        translate_block(lc5, t, p, -lai, soil)
+        translate_block(land_cover, t, p, -lai, soil)
 
 
 def test_monthly_online_step_carries_sai_state_like_the_year():

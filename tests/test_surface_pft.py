@@ -7,15 +7,19 @@ from coupler.errors import FieldError
 from emulators.surface.pft import (
     GLACIER,
     LAKE,
+    LAND_COVER,
+    LAND_COVER_CODE,
     NOT_LAND,
     URBAN_HD,
     URBAN_MD,
     URBAN_TBD,
     c4_share,
     growing_degree_days,
-    igbp_to_lc5,
+    igbp_to_land_cover,
     landcover_to_surface_class,
 )
+
+C = LAND_COVER_CODE
 
 # monthly climates (°C, mm/month), January first
 BOREAL_T = np.array([-25, -22, -14, -3, 6, 13, 16, 14, 7, -2, -13, -21], float)
@@ -84,35 +88,36 @@ def test_c4_share_still_criterion_dry_season_and_lai_weights():
 
 
 def test_non_vegetated_classes_and_crops():
-    got = classify(
-        [0, 10, 11, 7, 8, 255, 8],
-        [TEMPERATE_T] * 7,
-        irrigated=np.array([0, 0, 0, 0, 1, 0, 0], bool),
-    )
+    names = ["water", "snow_ice", "barren", "crop", "crop", None, "crop"]
+    codes = [C[n] if n else 255 for n in names]
+    got = classify(codes, [TEMPERATE_T] * 7, irrigated=np.array([0, 0, 0, 0, 1, 0, 0], bool))
     assert got.tolist() == [LAKE, GLACIER, 0, 15, 16, NOT_LAND, 15]
 
 
 def test_urban_split_from_density_map_and_default():
-    codes = [9, 9, 9, 9]
+    codes = [C["urban"]] * 4
     got = classify(codes, [TEMPERATE_T] * 4, urban_density=np.array([1, 2, 3, 0]))
     assert got.tolist() == [URBAN_TBD, URBAN_HD, URBAN_MD, URBAN_MD]
     assert classify(codes, [TEMPERATE_T] * 4).tolist() == [URBAN_MD] * 4
 
 
-def test_igbp_table_maps_every_class():
-    got = igbp_to_lc5(np.arange(17))
-    assert got.tolist() == [0, 1, 2, 3, 4, 4, 5, 5, 4, 6, 6, 6, 7, 9, 7, 10, 11]
+def test_igbp_goes_through_the_lulc_table():
+    got = [LAND_COVER[k] for k in igbp_to_land_cover(np.arange(17))]
+    assert got[5] == got[8] == "deciduous_broadleaf_trees"  # mixed forest, woody savanna
+    assert got[11] == "grass" and got[14] == "crop" and got[16] == "barren"
     with pytest.raises(FieldError, match=r"codes \[17\]"):
-        igbp_to_lc5(np.array([3, 17]))
+        igbp_to_land_cover(np.array([3, 17]))
 
 
 def test_bad_class_codes_and_missing_climate_are_named():
-    with pytest.raises(FieldError, match=r"class codes \[12, 40\] outside the LC_Type5"):
-        classify([1, 12, 40], [TEMPERATE_T] * 3)
+    with pytest.raises(FieldError, match=r"class codes \[11, 40\] outside the scheme \(0..10 ="):
+        classify([1, 11, 40], [TEMPERATE_T] * 3)
     temps = np.stack([TEMPERATE_T, TEMPERATE_T], axis=1)
     temps[3, 1] = np.nan
     with pytest.raises(FieldError, match="missing at 1 vegetated cells"):
-        landcover_to_surface_class(np.array([11, 6]), temps, np.full((12, 2), 50.0))
+        landcover_to_surface_class(
+            np.array([C["barren"], C["grass"]]), temps, np.full((12, 2), 50.0)
+        )
     # a lake does not need climate
     ok = landcover_to_surface_class(
         np.array([0]), np.full((12, 1), np.nan), np.full((12, 1), np.nan)

@@ -116,3 +116,47 @@ def test_scaling_cli_writes_maps_table_and_png(tmp_path):
         assert ds["sigma"].shape == (7, 2, 1) and ds["table_beta"].shape == (2,)
         assert ds.mean_beta == pytest.approx(-1.0, abs=0.05)
     assert png.stat().st_size > 10_000
+
+
+def test_height_and_urban_density_files_and_the_pft_plot(tmp_path, surfdata):
+    lat = 45 + (np.arange(12) + 0.5) / 12
+    lon = 5 + (np.arange(18) + 0.5) / 12
+    for name, value in (("HEIGHT_TOP", 25.0), ("URBAN_DENSITY", 2.0)):
+        with netCDF4.Dataset(tmp_path / f"{name}.nc", "w") as ds:
+            ds.createDimension("lat", lat.size)
+            ds.createDimension("lon", lon.size)
+            ds.createVariable("lat", "f8", ("lat",))[:] = lat
+            ds.createVariable("lon", "f8", ("lon",))[:] = lon
+            ds.createVariable(name, "f4", ("lat", "lon"))[:] = value
+    fields, attrs = build_surface(
+        HOST, height_file=tmp_path / "HEIGHT_TOP.nc", urban_file=tmp_path / "URBAN_DENSITY.nc"
+    )
+    assert fields["PCT_URBAN"][1].max() > 0 and fields["PCT_URBAN"][[0, 2]].max() == 0
+    trees = fields["PCT_NAT_PFT"][7] > 0
+    np.testing.assert_allclose(fields["MONTHLY_HEIGHT_TOP"][6, 7][trees], 25.0)
+    np.testing.assert_allclose(fields["MONTHLY_HEIGHT_BOT"][6, 7][trees], 25.0 * 11.5 / 20.0)
+    assert "HD" not in attrs["urban_source"] and "URBAN_DENSITY.nc" in attrs["urban_source"]
+    png = tmp_path / "pfts.png"
+    assert main(["plot", "surface", str(surfdata[0]), "-o", str(png)]) == 0
+    assert png.stat().st_size > 10_000
+
+
+def test_host_physics_runs_on_the_surfdata_pfts_and_lai(surfdata):
+    from emulators.data.forcing import generate_forcing
+    from emulators.landmodel import HostModel
+    from emulators.surface.hostcolumns import host_columns_from_surfdata, host_pft_percent
+
+    path, fields, _ = surfdata
+    pct = host_pft_percent(fields)
+    np.testing.assert_allclose(pct.sum(axis=0), 100.0, atol=1e-10)
+    model, cells = host_columns_from_surfdata(path)
+    assert model.ncol == 6 and cells.shape == (6, 2)
+    np.testing.assert_allclose(model.surface[:, :17] * 100, pct.reshape(17, -1).T, atol=1e-12)
+    np.testing.assert_allclose(model.monthly_lai[:, 6, 7], fields["MONTHLY_LAI"][6, 7].ravel())
+    lat, lon = fields["LATIXY"].ravel(), fields["LONGXY"].ravel()
+    july = {k: v[181 * 48 : 182 * 48] for k, v in generate_forcing(lat, lon).items()}
+    lh = model.run(july, start_doy=182, outputs=("EFLX_LH_TOT",))["EFLX_LH_TOT"].mean(0)
+    default = HostModel(pct.reshape(17, -1).T, 43.0, 18.0, lat, lon)  # the host's own LAI
+    lh_default = default.run(july, start_doy=182, outputs=("EFLX_LH_TOT",))["EFLX_LH_TOT"].mean(0)
+    assert np.all(np.isfinite(lh)) and np.all(lh > 0)
+    assert np.abs(lh - lh_default).max() > 0.1  # the file's LAI, not the host's default, drives it

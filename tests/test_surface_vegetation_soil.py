@@ -68,6 +68,10 @@ def test_soil_fill_over_water_takes_the_nearest_cell():
     # row 1, col 2 is two steps from both 10 and 40: the first ring order (south) gives 40
     assert filled.tolist() == [[10, 10, 40, 40], [10, 10, 40, 40]]
     assert np.isnan(fill_nearest(np.full((2, 2), np.nan))).all()
+    # only the needed cells (a lake, not the ocean beyond) must be filled
+    row = np.array([[5.0, np.nan, np.nan, np.nan, np.nan]])
+    part = fill_nearest(row, needed=np.array([[True, True, False, False, False]]))
+    assert part[0, 1] == 5.0 and np.isnan(part[0, 4])
 
 
 def test_soil_checks_name_the_culprit():

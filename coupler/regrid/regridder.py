@@ -10,6 +10,7 @@ fine tiles (with halo).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -310,13 +311,14 @@ class Regridder:
         n = self.remap.n_src_local
         if self.src_shape is not None and x.shape[-len(self.src_shape) :] == self.src_shape:
             lead = x.shape[: -len(self.src_shape)]
-            return x.reshape(-1, n), (*lead, *self.dst_shape)
+            return x.reshape(math.prod(lead), n), (*lead, *self.dst_shape)
         if x.shape[-1:] != (n,):
             raise FieldError(
                 f"the source field has shape {x.shape}, different from the regridder's "
                 f"(..., {n})" + (f" or (..., {self.src_shape})" if self.src_shape else "")
             )
-        return x.reshape(-1, n), (*x.shape[:-1], self.remap.n_dst_local)
+        # the explicit leading size also works on a rank without sources (n = 0)
+        return x.reshape(math.prod(x.shape[:-1]), n), (*x.shape[:-1], self.remap.n_dst_local)
 
     def __call__(
         self, src: np.ndarray, missing_value: float | None = None, skipna: bool = False

@@ -281,11 +281,9 @@ class OnnxStep(Step):
             batch = [_pad_rows(c[start : start + HOST_BATCH], HOST_BATCH) for c in columns]
             got = self._call(batch)
             pieces.append([g[: min(HOST_BATCH, n - start)] for g in got])
-        raw = (
-            [np.concatenate([p[k] for p in pieces], axis=0) for k in range(len(pieces[0]))]
-            if pieces
-            else []
-        )
+        if not pieces:  # a rank that owns no host cells: nothing to run
+            return {c.name: np.zeros((_levels(c), 0)) for c in self.out_channels}
+        raw = [np.concatenate([p[k] for p in pieces], axis=0) for k in range(len(pieces[0]))]
         return self._host_outputs(raw, n)
 
     def fit_halo(self, grid_shape: tuple[int, int], tile_shape: tuple[int, int]) -> None:
@@ -445,6 +443,11 @@ def _blend(
     return w
 
 
+def _levels(c: _Channel) -> int:
+    """Levels of an output channel as the step returns it (categorical: one code)."""
+    return 1 if c.var.kind == "categorical" else c.var.levels
+
+
 def _pad_rows(a: np.ndarray, n: int) -> np.ndarray:
     if a.shape[0] == n:
         return a
@@ -536,7 +539,7 @@ def _check_node(
         raise ModelError(
             f"{where} {what} '{node.name}' has rank {len(shape)} {shape}, expected {layout}"
         )
-    c = shape[-1] if layout.startswith("(N, ") and rank == 3 else shape[1]
+    c = shape[2] if rank == 3 else shape[1]  # (N, T, C) windows; else (N, C) or (1, C, H, W)
     if isinstance(c, int) and c != channels:
         raise ModelError(
             f"{where} {what} '{node.name}' has {c} channels, "

@@ -46,7 +46,7 @@ from emulators.lulc.infer import MODEL_PATH, OnnxLulc, predict_maps
 from emulators.lulc.metrics import confusion, fraction_consistency, miou_oa
 
 CONTEXT = 64  # pixels of input context around a region
-RF_PATH = Path("run/data/lulc/random_forest.pkl")
+RF_FILE = "random_forest.pkl"  # cached next to the cube
 TABLE_DIR = Path(__file__).with_name("evaluation")
 NLAT, NLON = 3600, 7200
 
@@ -123,7 +123,7 @@ def train_random_forest(cube: Cube, pixels: int = 60000, seed: int = 0):
     return forest.fit(features[keep], labels[keep])
 
 
-def load_random_forest(cube: Cube, path: Path = RF_PATH):
+def load_random_forest(cube: Cube, path: Path):
     if path.is_file():
         with path.open("rb") as fh:
             return pickle.load(fh)
@@ -153,7 +153,7 @@ class Evaluator:
     ):
         self.cube = Cube.open(cube_path)
         self.model = OnnxLulc(model_path, threads)
-        self.forest = load_random_forest(self.cube)
+        self.forest = load_random_forest(self.cube, Path(cube_path).parent / RF_FILE)
         self.lc_of_lu = land_cover_for_land_use(self.cube)
 
     def region(self, region, coarse_deg: float, mask_ratio: float, seed: int = 0) -> dict:
@@ -329,6 +329,43 @@ def write_table(rows: list[dict], regions: list, out_dir: Path) -> None:
         w.writeheader()
         w.writerows(rows)
     (out_dir / "heldout.json").write_text(json.dumps({"regions": regions, "rows": rows}, indent=1))
+    (out_dir / "heldout.md").write_text(markdown(rows, regions))
+
+
+def markdown(rows: list[dict], regions: list) -> str:
+    """The held-out table as Markdown: summary per scheme/setting, then per-class IoU."""
+    cols = {
+        "scheme": "scheme",
+        "coarse_deg": "coarse °",
+        "mask_ratio": "mask",
+        "miou_model": "mIoU",
+        "oa_model": "OA",
+        "miou_raw": "mIoU raw net",
+        "miou_copy": "mIoU copy",
+        "miou_rf": "mIoU RF",
+        "oa_copy": "OA copy",
+        "oa_rf": "OA RF",
+        "mean_region_miou": "mean region mIoU",
+        "fraction_consistency": "fraction consistency",
+    }
+    lines = [f"Held-out regions ({len(regions)} test blocks, S,N,W,E): {regions}", ""]
+    lines += ["| " + " | ".join(cols.values()) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(r[k]) for k in cols) + " |" for r in rows]
+    for scheme, names in (("lu", LAND_USE), ("lc", LAND_COVER)):
+        lines += [
+            "",
+            f"Per-class IoU, {scheme}:",
+            "",
+            "| coarse ° | mask | " + " | ".join(names) + " |",
+            "|" + "---|" * (len(names) + 2),
+        ]
+        for r in rows:
+            if r["scheme"] == scheme:
+                vals = [f"{r[f'iou_{n}']:.3f}" if r[f"iou_{n}"] is not None else "–" for n in names]
+                lines.append(
+                    f"| {r['coarse_deg']} | {r['mask_ratio']} | " + " | ".join(vals) + " |"
+                )
+    return "\n".join(lines) + "\n"
 
 
 # ----------------------------------------------------------------------------------------

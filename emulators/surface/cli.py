@@ -2,8 +2,10 @@
 (how much of a fine field's spatial variability a coarse host loses).
 
   landemu surfdata --grid HOST --year Y -o surfdata.nc [--lai F] [--soil F] [--dem F]
+                   [--height F] [--urban-density F]
   landemu surfdata --check surfdata.nc
   landemu scaling FIELD --file FINE.nc -o scaling.nc [--png scaling.png] [--box 60]
+  landemu plot surface surfdata.nc -o pfts.png [--month 7]
 
 HOST: `latlon:NLAT,NLON:S,N,W,E` or a SCRIP / E3SM domain file of a regular lat-lon grid.
 """
@@ -58,6 +60,8 @@ def run_surfdata(args: argparse.Namespace) -> int:
         lai_file=args.lai,
         soil_file=args.soil,
         dem_file=args.dem,
+        height_file=args.height,
+        urban_file=args.urban_density,
         progress=not args.no_progress and sys.stderr.isatty(),
     )
     attrs["year"] = str(args.year)
@@ -101,6 +105,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--soil", type=Path, help="soil file (PCT_SAND, PCT_CLAY, ORGANIC (6, lat, lon))"
     )
     p.add_argument("--dem", type=Path, help="DEM (netCDF or GeoTIFF; default ETOPO5)")
+    p.add_argument("--height", type=Path, help="canopy top height file (HEIGHT_TOP(lat, lon), m)")
+    p.add_argument(
+        "--urban-density", type=Path, help="urban density file (URBAN_DENSITY: 1 TBD, 2 HD, 3 MD)"
+    )
     p.add_argument("--check", type=Path, metavar="FILE", help="check an existing file")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run_surfdata)
@@ -118,3 +126,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--box", type=int, default=SEED_BOX_CELLS, help="fine cells per box side")
     s.add_argument("--scales", default=",".join(map(str, SEED_SCALES)))
     s.set_defaults(func=run_scaling)
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    from emulators.surface.report import plot_surfdata
+
+    present = plot_surfdata(args.file, args.output, args.month)
+    print(f"wrote {args.output}: {len(present)} PFTs")
+    return 0
+
+
+def register_plot(subparsers: argparse._SubParsersAction) -> None:
+    """Add `landemu plot surface`: PFT cover and monthly LAI per PFT of a surfdata file."""
+    p = subparsers.add_parser("surface", help="PCT_NAT_PFT and LAI per PFT of a surfdata file")
+    p.add_argument("file", type=Path, help="ELM surface dataset")
+    p.add_argument("-o", "--output", type=Path, default=Path("surfdata_pfts.png"))
+    p.add_argument("--month", type=int, default=7, choices=range(1, 13))
+    p.set_defaults(func=run_plot)

@@ -49,7 +49,7 @@ def column_surface(window: LatLonGrid) -> dict[str, np.ndarray]:
     """Translated fine cells of the window and which of them the host can run (PFT cells)."""
     inputs = fine_inputs(window)
     cells, _ = translate_block(
-        inputs.lc5, inputs.t_monthly_c, inputs.p_monthly_mm, inputs.lai, inputs.soil
+        inputs.land_cover, inputs.t_monthly_c, inputs.p_monthly_mm, inputs.lai, inputs.soil
     )
     run = (cells.surface_class >= 0) & (cells.surface_class < N_PFT)
     return {"cells": cells, "run": run}

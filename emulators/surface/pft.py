@@ -1,11 +1,10 @@
 """Land cover → ELM land units and PFTs by the climate rules of seed 000 §2.1.
 
-Input classes are the MODIS LC_Type5 ("PFT") scheme that the issue-9 U-Net produces:
-0 water, 1 evergreen needleleaf trees, 2 evergreen broadleaf trees, 3 deciduous needleleaf
-trees, 4 deciduous broadleaf trees, 5 shrub, 6 grass, 7 cereal crops, 8 broadleaf crops,
-9 urban and built-up, 10 permanent snow and ice, 11 barren; 255 = no data (treated as not
-land). Real MODIS IGBP (MCD12C1, the static file's ``land_cover``) is translated to it by
-`IGBP_TO_LC5` below (this module's table, to be converged with emulators/lulc).
+Input classes are the land-cover scheme the issue-9 U-Net predicts (emulators/lulc/classes.py,
+MODIS LC_Type5-like, 11 classes): water, evergreen/deciduous × needleleaf/broadleaf trees,
+shrub, grass, crop, urban, snow/ice, barren; 255 = no data (treated as not land). The rules
+below are keyed by class *name*, so they follow that table; real MODIS IGBP (MCD12C1, the
+static file's ``land_cover``) goes through the same table (`igbp_to_land_cover`).
 
 Every fine cell gets one *surface class* (100 % of the cell, as seed 000 does at 1 km):
 0..16 are ELM PFTs in pftvarcon order (0 bare soil and 1..14 in the natural-vegetation land
@@ -20,18 +19,19 @@ monthly mean temperature T_m (°C) and precipitation P_m (mm/month) of the cell:
 * broadleaf evergreen tree: tropical (4) if Tc > 15.5 °C, else temperate (5);
 * broadleaf deciduous tree: tropical (6) if Tc > 15.5 °C, boreal (8) if Tc ≤ −15 °C or
   GDD5 ≤ 1200, else temperate (7);
-* shrub: boreal (11) if Tc ≤ −19 °C or GDD5 ≤ 1200, else temperate (10). LC_Type5 does not
+* shrub: boreal (11) if Tc ≤ −19 °C or GDD5 ≤ 1200, else temperate (10). the scheme does not
   separate evergreen shrubs, so ELM's broadleaf evergreen shrub (9) is not produced;
 * grass: arctic C3 (12) if GDD5 < 1000; otherwise C4 (14) by the Still et al. (2003) criterion
   — the C4 share is the fraction of growing-season months (weighted by monthly LAI when given,
   else months with T_m > 5 °C) that are warm and wet enough for C4 (T_m ≥ 22 °C and
   P_m ≥ 25 mm); the cell is C4 when that share is ≥ 0.5, else C3 non-arctic (13);
-* crops → C3 crop (15), or irrigated C3 crop (16) where an optional irrigation mask says so;
+* crop → C3 crop (15), or irrigated C3 crop (16) where an optional irrigation mask says so
+  (the scheme has one crop class: IGBP cannot split cereal from broadleaf crops);
 * water → lake; snow/ice → glacier; barren → bare soil (PFT 0);
 * urban → tall-building district / high density / medium density from an optional density
   map (1 TBD, 2 HD, 3 MD, Jackson et al. 2010 codes); without one every urban cell is medium
   density — J2010's most extensive class (a documented default, not a measured split).
-Wetland is never produced from LC_Type5 (as in seed 000); the class exists for user maps.
+Wetland is never produced from this scheme (as in seed 000); the class exists for user maps.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ import numpy as np
 from coupler.errors import FieldError
 from emulators.landmodel.params import CROP_PFTS as CROP_PFTS  # re-exported
 from emulators.landmodel.params import PFT_NAMES as PFT_NAMES  # re-exported
+from emulators.lulc.classes import IGNORE, LAND_COVER, LC_FROM_IGBP
 
 # ELM PFTs in pftvarcon.F90 order: the host model's table (one list for host and translation)
 N_PFT = len(PFT_NAMES)  # 17 = natpft = lsmpft
@@ -53,31 +54,11 @@ URBAN_CLASSES = (URBAN_TBD, URBAN_HD, URBAN_MD)
 N_SURFACE_CLASSES = 23
 NOT_LAND = -1
 
-# MODIS LC_Type5 codes
-LC5_NAMES: dict[int, str] = {
-    0: "water",
-    1: "evergreen_needleleaf_trees",
-    2: "evergreen_broadleaf_trees",
-    3: "deciduous_needleleaf_trees",
-    4: "deciduous_broadleaf_trees",
-    5: "shrub",
-    6: "grass",
-    7: "cereal_crops",
-    8: "broadleaf_crops",
-    9: "urban_built_up",
-    10: "permanent_snow_ice",
-    11: "barren",
-}
-LC5_NODATA = 255
-
-#: IGBP (MCD12 type 1) → LC_Type5. Mixed forest (5) is ambiguous: deciduous broadleaf here
-#: (the climate rules then make it boreal/temperate/tropical); woody savanna (8) counts as
-#: deciduous broadleaf trees, savanna (9), grassland (10) and permanent wetland (11) as grass;
-#: cropland/natural mosaic (14) as cereal crops.
-IGBP_TO_LC5: dict[int, int] = {
-    0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 4, 6: 5, 7: 5, 8: 4, 9: 6, 10: 6,
-    11: 6, 12: 7, 13: 9, 14: 7, 15: 10, 16: 11, 255: 255,
-}  # fmt: skip
+# the input scheme: code = index in the lulc engineer's LAND_COVER table
+LAND_COVER_CODE: dict[str, int] = {name: k for k, name in enumerate(LAND_COVER)}
+NODATA = IGNORE  # 255
+# the classes whose PFT depends on climate
+TREES_SHRUB_GRASS = tuple(n for n in LAND_COVER if n.endswith("_trees") or n in ("shrub", "grass"))
 
 DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.float64)
 
@@ -91,16 +72,13 @@ C4_MIN_P = 25.0  # mm/month
 C4_SHARE = 0.5
 
 
-def igbp_to_lc5(igbp: np.ndarray) -> np.ndarray:
-    """Translate IGBP class codes to LC_Type5 codes (see `IGBP_TO_LC5`)."""
+def igbp_to_land_cover(igbp: np.ndarray) -> np.ndarray:
+    """Translate IGBP class codes to the land-cover scheme (emulators/lulc's table)."""
     igbp = np.asarray(igbp)
-    bad = np.setdiff1d(np.unique(igbp), list(IGBP_TO_LC5))
+    bad = np.setdiff1d(np.unique(igbp), [*range(17), NODATA])
     if bad.size:
         raise FieldError(f"IGBP land cover has codes {bad.tolist()} outside 0..16 and 255")
-    table = np.full(256, LC5_NODATA, dtype=np.uint8)
-    for k, v in IGBP_TO_LC5.items():
-        table[k] = v
-    return table[igbp.astype(np.int64)]
+    return LC_FROM_IGBP[igbp.astype(np.int64)]
 
 
 def growing_degree_days(t_monthly: np.ndarray, base: float = 5.0) -> np.ndarray:
@@ -125,20 +103,20 @@ def c4_share(
     return np.where(total > 0, share / np.where(total > 0, total, 1.0), 0.0)
 
 
-def _check_inputs(lc5: np.ndarray, t: np.ndarray, p: np.ndarray) -> None:
-    bad = np.setdiff1d(np.unique(lc5), [*LC5_NAMES, LC5_NODATA])
+def _check_inputs(land_cover: np.ndarray, t: np.ndarray, p: np.ndarray) -> None:
+    bad = np.setdiff1d(np.unique(land_cover), [*LAND_COVER_CODE.values(), NODATA])
     if bad.size:
         raise FieldError(
-            f"land cover has class codes {bad.tolist()} outside the LC_Type5 scheme "
-            f"(0..11, 255 = no data)"
+            f"land cover has class codes {bad.tolist()} outside the scheme "
+            f"(0..{len(LAND_COVER) - 1} = {', '.join(LAND_COVER)}; 255 = no data)"
         )
     for name, arr in (("temperature", t), ("precipitation", p)):
-        if arr.shape != (12, *lc5.shape):
+        if arr.shape != (12, *land_cover.shape):
             raise FieldError(
-                f"monthly {name} must have shape (12, {', '.join(map(str, lc5.shape))}); "
+                f"monthly {name} must have shape (12, {', '.join(map(str, land_cover.shape))}); "
                 f"got {arr.shape}"
             )
-    vegetated = (lc5 >= 1) & (lc5 <= 6)
+    vegetated = np.isin(land_cover, [LAND_COVER_CODE[n] for n in TREES_SHRUB_GRASS])
     missing = vegetated & ~(np.isfinite(t).all(axis=0) & np.isfinite(p).all(axis=0))
     if missing.any():
         where = np.argwhere(missing)[0].tolist()
@@ -149,7 +127,7 @@ def _check_inputs(lc5: np.ndarray, t: np.ndarray, p: np.ndarray) -> None:
 
 
 def landcover_to_surface_class(
-    lc5: np.ndarray,
+    land_cover: np.ndarray,
     t_monthly_c: np.ndarray,
     p_monthly_mm: np.ndarray,
     *,
@@ -159,14 +137,14 @@ def landcover_to_surface_class(
 ) -> np.ndarray:
     """Surface class (int16, NOT_LAND where no data) of every cell, by the module's rules.
 
-    lc5 : (...) LC_Type5 codes; t_monthly_c (12, ...) °C; p_monthly_mm (12, ...) mm/month;
-    lai_monthly (12, ...) optional Still weights; urban_density (...) 1 TBD / 2 HD / 3 MD
-    (other values: the default MD); irrigated (...) optional bool for crops.
+    land_cover : (...) codes of the scheme; t_monthly_c (12, ...) °C; p_monthly_mm (12, ...)
+    mm/month; lai_monthly (12, ...) optional Still weights; urban_density (...) 1 TBD / 2 HD /
+    3 MD (other values: the default MD); irrigated (...) optional bool for crops.
     """
-    lc5 = np.asarray(lc5)
+    land_cover = np.asarray(land_cover)
     t = np.asarray(t_monthly_c, dtype=np.float64)
     p = np.asarray(p_monthly_mm, dtype=np.float64)
-    _check_inputs(lc5, t, p)
+    _check_inputs(land_cover, t, p)
     with np.errstate(invalid="ignore"):
         tc = t.min(axis=0)
         gdd = growing_degree_days(t)
@@ -174,24 +152,23 @@ def landcover_to_surface_class(
         needle_boreal = (tc <= NEEDLELEAF_BOREAL_TC) | (gdd <= BOREAL_GDD)
         broad_boreal = (tc <= BROADLEAF_BOREAL_TC) | (gdd <= BOREAL_GDD)
         c4 = c4_share(t, p, lai_monthly) >= C4_SHARE
-    out = np.full(lc5.shape, NOT_LAND, dtype=np.int16)
     rules = {
-        0: LAKE,
-        1: np.where(needle_boreal, 2, 1),
-        2: np.where(tropical, 4, 5),
-        3: 3,
-        4: np.where(tropical, 6, np.where(broad_boreal, 8, 7)),
-        5: np.where(needle_boreal, 11, 10),
-        6: np.where(gdd < ARCTIC_GDD, 12, np.where(c4, 14, 13)),
-        7: 15 if irrigated is None else np.where(np.asarray(irrigated), 16, 15),
-        9: _urban_class(urban_density, lc5.shape),
-        10: GLACIER,
-        11: 0,
+        "water": LAKE,
+        "evergreen_needleleaf_trees": np.where(needle_boreal, 2, 1),
+        "evergreen_broadleaf_trees": np.where(tropical, 4, 5),
+        "deciduous_needleleaf_trees": 3,
+        "deciduous_broadleaf_trees": np.where(tropical, 6, np.where(broad_boreal, 8, 7)),
+        "shrub": np.where(needle_boreal, 11, 10),
+        "grass": np.where(gdd < ARCTIC_GDD, 12, np.where(c4, 14, 13)),
+        "crop": 15 if irrigated is None else np.where(np.asarray(irrigated), 16, 15),
+        "urban": _urban_class(urban_density, land_cover.shape),
+        "snow_ice": GLACIER,
+        "barren": 0,
     }
-    rules[8] = rules[7]
-    for code, value in rules.items():
-        sel = lc5 == code
-        out[sel] = np.broadcast_to(value, lc5.shape)[sel]
+    out = np.full(land_cover.shape, NOT_LAND, dtype=np.int16)
+    for name, value in rules.items():
+        sel = land_cover == LAND_COVER_CODE[name]
+        out[sel] = np.broadcast_to(value, land_cover.shape)[sel]
     return out
 
 

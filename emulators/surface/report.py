@@ -135,3 +135,43 @@ def scaling_of_file(
     box_lat = lat[:ny].reshape(-1, box_cells).mean(axis=1)
     box_lon = lon[:nx].reshape(-1, box_cells).mean(axis=1)
     return result, box_lat, box_lon
+
+
+def plot_surfdata(path: str | Path, png: str | Path, month: int = 7) -> list[int]:
+    """PCT_NAT_PFT and the month's LAI of every PFT present in a surfdata file (one row
+    each); returns the PFTs drawn."""
+    import matplotlib
+    import netCDF4
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from emulators.surface.pft import PFT_NAMES
+
+    try:
+        ds = netCDF4.Dataset(str(path))
+    except OSError as exc:
+        raise DataFileError(f"cannot open surfdata '{path}': {exc}") from exc
+    with ds:
+        pct = np.asarray(ds["PCT_NAT_PFT"][:]) * np.asarray(ds["PCT_NATVEG"][:])[None] / 100
+        pct[15:] = np.asarray(ds["PCT_CFT"][:]) * np.asarray(ds["PCT_CROP"][:])[None] / 100
+        lai = np.asarray(ds["MONTHLY_LAI"][month - 1])
+        lat, lon = np.asarray(ds["LATIXY"][:]), np.asarray(ds["LONGXY"][:])
+    present = [p for p in range(1, len(PFT_NAMES)) if pct[p].max() > 0]
+    half_lon = 0.5 * (lon[0, 1] - lon[0, 0]) if lon.shape[1] > 1 else 0.5
+    half_lat = 0.5 * (lat[1, 0] - lat[0, 0]) if lat.shape[0] > 1 else 0.5
+    ext = [lon.min() - half_lon, lon.max() + half_lon, lat.min() - half_lat, lat.max() + half_lat]
+    fig, axes = plt.subplots(2, max(len(present), 1), figsize=(3 * max(len(present), 1), 5.5))
+    axes = np.asarray(axes).reshape(2, -1)
+    for k, p in enumerate(present):
+        for row, (data, label, vmax) in enumerate(
+            ((pct[p], "% of land", 100.0), (np.where(pct[p] > 0, lai[p], np.nan), "LAI", None))
+        ):
+            im = axes[row, k].imshow(data, origin="lower", extent=ext, vmin=0, vmax=vmax)
+            axes[row, k].set_title(f"{p} {PFT_NAMES[p][:22]}\n{label}", fontsize=8)
+            fig.colorbar(im, ax=axes[row, k], shrink=0.7)
+    fig.suptitle(f"{Path(path).name}: PFT cover (top) and month-{month} LAI per PFT (bottom)")
+    fig.tight_layout()
+    fig.savefig(png, dpi=80)
+    plt.close(fig)
+    return present

@@ -54,17 +54,20 @@ def to_elm_layers(source: np.ndarray) -> np.ndarray:
     return source[nearest_source_layer()]
 
 
-def fill_nearest(field: np.ndarray, max_rings: int | None = None) -> np.ndarray:
+def fill_nearest(
+    field: np.ndarray, max_rings: int | None = None, needed: np.ndarray | None = None
+) -> np.ndarray:
     """Fill NaN cells of (..., ny, nx) with the nearest valid cell of the same 2-D slice.
 
     Ring by ring (4-neighbours, taking the first valid one in the order S, N, W, E), so the
-    result is deterministic; slices with no valid cell stay NaN.
+    result is deterministic; slices with no valid cell stay NaN. With `needed` (ny, nx) bool,
+    stop as soon as every needed cell is filled (e.g. lakes, not the open ocean).
     """
     out = np.array(field, dtype=np.float64, copy=True)
     rings = max_rings if max_rings is not None else sum(out.shape[-2:])
     for _ in range(rings):
         missing = np.isnan(out)
-        if not missing.any():
+        if not (missing if needed is None else missing & needed).any():
             break
         filled = out.copy()
         for axis, shift in ((-2, 1), (-2, -1), (-1, 1), (-1, -1)):

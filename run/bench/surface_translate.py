@@ -33,7 +33,7 @@ def main() -> None:
     for _ in range(REPEATS):
         t0 = time.perf_counter()
         cells, _ = translate_block(
-            inputs.lc5, inputs.t_monthly_c, inputs.p_monthly_mm, inputs.lai, inputs.soil
+            inputs.land_cover, inputs.t_monthly_c, inputs.p_monthly_mm, inputs.lai, inputs.soil
         )
         t1 = time.perf_counter()
         sums = SurfaceSums(HOST.size)

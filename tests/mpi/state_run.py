@@ -13,6 +13,7 @@ import numpy as np
 from mpi4py import MPI
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from gathered import save_exports
 from step_state_setup import tbot
 
 from coupler.clock import ModelTime
@@ -44,12 +45,4 @@ for step in range(args.first, args.last + 1):
 if args.write_restart:
     comp.write_restart(args.write_restart)
 comp.finalize()
-gathered = comm.gather((ids, {k: np.stack(v) for k, v in series.items()}), root=0)
-if comm.rank == 0:
-    out = {}
-    for name in series:
-        full = np.full((len(series[name]), comp.registry[name].levels, comp.host.n), np.nan)
-        for rank_ids, values in gathered:
-            full[:, :, rank_ids - 1] = values[name]
-        out[name] = full
-    np.savez(args.out, **out)
+save_exports(comm, comp, ids, series, args.out)

@@ -1,0 +1,85 @@
+"""Land-use pipeline on the real cube: resumable smoke training, `landemu evaluate lc`."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from emulators.lulc import split
+from emulators.lulc.dataset import DEFAULT_CUBE, build_cube
+from emulators.lulc.infer import MODEL_PATH
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def cube(tmp_path_factory) -> Path:
+    """The developer's cube if built, else a fresh one from the installed data (~1 min)."""
+    existing = ROOT / DEFAULT_CUBE
+    if (existing / "manifest.json").is_file():
+        return existing
+    path = tmp_path_factory.mktemp("lulc") / "cube.zarr"
+    build_cube(path)
+    return path
+
+
+@pytest.mark.slow
+def test_training_resumes_from_its_checkpoint_and_logs_every_epoch(cube, tmp_path):
+    from emulators.lulc.train import Config, train
+
+    cfg = Config(
+        crop=32, batch=2, steps_per_epoch=2, epochs=2, base=8, val_samples=4, loss="ce_dice"
+    )
+    assert train(cfg, tmp_path, cube, progress=False)["epochs"] == 2
+    cfg.epochs = 3
+    assert train(cfg, tmp_path, cube, progress=False)["epochs"] == 3
+    rows = json.loads((tmp_path / "metrics.json").read_text())
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert (tmp_path / "metrics.csv").read_text().count("\n") == 4
+    assert 0 <= rows[-1]["val_lc_miou"] <= 1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not MODEL_PATH.is_file(), reason="no shipped lulc.onnx yet")
+def test_evaluate_lc_on_a_held_out_block_prints_metrics_and_baselines(cube, tmp_path):
+    spec = json.loads(split.SPLIT_FILE.read_text())
+    s, w = next((s, w) for s, w in spec["test"] if (s, w) == (30, 10))  # Sahara / Libya
+    region = f"{s},{s + 10},{w},{w + 10}"
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "coupler.cli",
+            "evaluate",
+            "lc",
+            "--region",
+            region,
+            "--cube",
+            str(cube),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["overlaps_training"] is False
+    for key in ("oa", "miou", "miou_copy_baseline", "miou_rf_baseline", "fraction_consistency"):
+        assert 0 <= res[key] <= 1, key
+    assert res["fraction_consistency"] <= 0.05
+    assert set(res["per_class_iou"]) >= {"water", "crop", "barren"}
+
+
+def test_evaluate_lc_names_a_bad_region():
+    out = subprocess.run(
+        [sys.executable, "-m", "coupler.cli", "evaluate", "lc", "--region", "10,5,0,10"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2
+    assert "region '10,5,0,10': need -90 ≤ S < N ≤ 90" in out.stderr
