@@ -105,7 +105,8 @@ def write_config(folder: Path, nlat: int, nlon: int) -> Path:
 
 
 def run_driver(config: Path, n_cells: int, ranks: int = 1) -> dict:
-    cmd = [str(MPIRUN), "-n", str(ranks), str(DRIVER), str(config), str(n_cells), *IMPORTS, "--", *EXPORTS]
+    cmd = [str(MPIRUN), "-n", str(ranks), str(DRIVER), str(config), str(n_cells)]
+    cmd += [*IMPORTS, "--", *EXPORTS]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=config.parent)
     if proc.returncode != 0:
         sys.exit(f"coupling_overhead: {' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
