@@ -36,9 +36,7 @@ def test_kernel_equals_numpy_bit_for_bit_over_a_season(lat_varies_along_rows):
     if lat_varies_along_rows:
         lat = lat + np.linspace(0.0, 1.0, SHAPE[1])
     lon = np.zeros(SHAPE)
-    states = {
-        path: {k: np.full(SHAPE, v) for k, v in step.state.items()} for path in ("c", "np")
-    }
+    states = {path: {k: np.full(SHAPE, v) for k, v in step.state.items()} for path in ("c", "np")}
     states["c"]["gsi_smooth"][3, 3] = 0.25  # a cell already warm, the rest cold-started
     states["np"]["gsi_smooth"][3, 3] = 0.25
     for day in range(1, 200, 7):
