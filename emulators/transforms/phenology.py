@@ -165,6 +165,8 @@ class PhenologyGSI(Transform):
         self.lai_max = np.zeros(N_IGBP + 1)
         for c, (lo, hi) in table.items():
             self.lai_min[c], self.lai_max[c] = lo, hi
+        self._doy: tuple[int, int] | None = None  # (time in seconds, its day of year)
+        self._rows_constant_by_tile: dict[tuple, bool] = {}
 
     def _check_params(self) -> None:
         """ConfigError naming the key for values that cannot work (types, orders, signs)."""
@@ -265,9 +267,11 @@ class PhenologyGSI(Transform):
         dt, mid = _interval(ctx)
         dt_days = dt / SECONDS_PER_DAY
         lat = np.broadcast_to(ctx.lat, (ny, nx))
-        row_constant = bool(np.all(lat == lat[:, :1]))
+        row_constant = self._rows_constant(lat, ctx.tile_id)
         rows = lat[:, 0] if row_constant else lat
-        daylen = np.ascontiguousarray(day_length_hours(rows, mid.day_of_year, p["sun_angle_deg"]))
+        daylen = np.ascontiguousarray(
+            day_length_hours(rows, self._day_of_year(mid), p["sun_angle_deg"])
+        )
         params = np.array(
             [
                 273.15,
@@ -310,6 +314,23 @@ class PhenologyGSI(Transform):
             *out,
         )
         return {"LAI": lai}
+
+    def _day_of_year(self, t: Any) -> int:
+        """t.day_of_year, remembered for the tiles of one run (the calendar walk is slow)."""
+        if self._doy is None or self._doy[0] != t.seconds:
+            self._doy = (t.seconds, t.day_of_year)
+        return self._doy[1]
+
+    def _rows_constant(self, lat: np.ndarray, tile_id: int | None) -> bool:
+        """Whether latitude is constant along rows (the trigonometry once per row); a
+        tile's coordinates do not change, so the answer is kept per tile."""
+        key = None if tile_id is None else (tile_id, lat.shape)
+        if key in self._rows_constant_by_tile:
+            return self._rows_constant_by_tile[key]
+        answer = bool(np.all(lat == lat[:, :1]))
+        if key is not None:
+            self._rows_constant_by_tile[key] = answer
+        return answer
 
     def _compute_numpy(
         self, inputs: dict[str, np.ndarray], state: dict[str, np.ndarray], ctx: StepContext
