@@ -562,7 +562,8 @@ class Component:
                         k += n
         with self.agreement.phase("advance"):
             self.faults.hit(f"step:{step.name}")
-            outputs = self._run_tiles(step, time, previous_run, per_tile)
+            with self.timers(f"advance/tiles:{step.name}"):
+                outputs = self._run_tiles(step, time, previous_run, per_tile)
         for name in step.outputs:
             self.fine_values[name] = outputs[name]
         for name, tiles in self.previous[step.name].items():

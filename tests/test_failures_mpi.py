@@ -4,9 +4,11 @@ returns within seconds with the same status and a message naming the failing ran
 half-written file remains; after input errors the run goes on bit for bit."""
 
 import json
+import subprocess
+import sys
 
 import pytest
-from conftest import REPO, run_mpi
+from conftest import MPIRUN, REPO, run_mpi
 
 SCRIPT = str(REPO / "tests" / "mpi" / "fault_run.py")
 pytestmark = pytest.mark.mpi
@@ -67,3 +69,14 @@ def test_one_rank_failing_fails_every_rank_alike_and_nothing_hangs(
                 assert later[1] == 3 and "landemu stopped after an earlier error" in later[2]
             if scenario.startswith("restart"):  # the host goes on after a failed write
                 assert [e[0] for e in r["events"]] == ["write_restart"], scenario
+
+
+def test_on_error_abort_still_aborts_every_rank_with_the_agreed_message(make_config, tmp_path):
+    cfg = make_config()
+    out = tmp_path / "abort.json"
+    cmd = [str(MPIRUN), "-n", "2", sys.executable, SCRIPT, str(cfg), str(tmp_path), "1"]
+    cmd += [str(out), "abort_on_step_fault"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert proc.returncode != 0 and not out.exists()
+    assert "advance failed on rank 1 of 2: fault injected by LANDEMU_FAULT" in proc.stderr
+    assert "on_error = abort: calling MPI_Abort with error code 9" in proc.stderr

@@ -86,6 +86,10 @@ class Regridder:
         self.frac_b = frac_b
         self._scale = self.coverage / self.divisor  # what a constant 1 maps to
         self.covered = self.coverage > 0
+        # the hot path skips what changes no bit: x / 1, x · 1, filling no cell
+        self._unit_divisor = bool(np.all(self.divisor == 1.0))
+        self._unit_mask = self._mask is None or bool(np.all(self._mask == 1.0))
+        self._uncovered = np.flatnonzero(~self.covered)
 
     # -- constructors -----------------------------------------------------------------------
     @classmethod
@@ -333,9 +337,12 @@ class Regridder:
         """
         x, shape = self._flatten(src)
         if missing_value is None and not skipna:
-            xm = x if self._mask is None else x * self._mask
-            y = self.remap.apply(xm) / self.divisor
-            y[:, ~self.covered] = self.fill_value
+            xm = x if self._unit_mask else x * self._mask
+            y = self.remap.apply(xm)
+            if not self._unit_divisor:
+                y /= self.divisor
+            if self._uncovered.size:
+                y[:, self._uncovered] = self.fill_value
             return y.reshape(shape)
         valid = np.isfinite(x)
         if missing_value is not None:

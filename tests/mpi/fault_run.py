@@ -135,6 +135,7 @@ ENV_FAULTS = {  # scenario: LANDEMU_FAULT phase (on the failing rank)
     "advance_fault": f"advance#{FAIL_DAY}",
     "remap_fault": f"remap#{FAIL_DAY}",
     "step_fault": f"step:phenology#{FAIL_DAY}",
+    "abort_on_step_fault": f"step:phenology#{FAIL_DAY}",  # with on_error: abort
     "history_fault": "history#1",
     "restart_fault": "restart#1",
     "finalize_fault": "finalize#1",
@@ -177,7 +178,7 @@ def main() -> None:
             os.environ["LANDEMU_FAULT"] = f"{what}@{failing}#{count}"
         else:
             os.environ.pop("LANDEMU_FAULT", None)
-        extra = {}
+        extra = {"on_error": "abort"} if name == "abort_on_step_fault" else {}
         if name == "unusable_output_dir":
             if comm.rank == 0:
                 (out_dir / "a_file").write_text("not a directory")
