@@ -140,8 +140,8 @@ def conservation_error(
             "no source area fractions to integrate over"
         )
     src, dst = regridder.source, regridder.target
-    src.check_shape(dict(source.sizes), "source", src.shape)
-    dst.check_shape(dict(result.sizes), "result", dst.shape)
+    src.check_shape(dict(source.sizes), "source")
+    dst.check_shape(dict(result.sizes), "result")
     lead = [d for d in source.dims if d not in src.dims]
     x = src.to_engine(source.transpose(*lead, *src.dims).values)
     y = dst.to_engine(result.transpose(*lead, *dst.dims).values)

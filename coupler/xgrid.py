@@ -22,7 +22,7 @@ LAT_NAMES = ("lat", "latitude", "nav_lat")
 LON_NAMES = ("lon", "longitude", "nav_lon")
 LAT_UNITS = ("degrees_north", "degree_north", "degree_n", "degrees_n", "degreen", "degreesn")
 LON_UNITS = ("degrees_east", "degree_east", "degree_e", "degrees_e", "degreee", "degreese")
-_SPACING_TOL = 1e-4  # relative spread of centre spacing accepted as "regular" (float32 files)
+_SPACING_TOL = 1e-3  # centres this close (in cells) to equal spacing are regular (float32)
 _SNAP_TOL = 1e-3  # edges within this fraction of a cell of the grid lattice are snapped to it
 
 
@@ -52,7 +52,7 @@ class Horizontal:
         """Inverse of to_engine."""
         return self.to_engine(values)
 
-    def check_shape(self, sizes: dict, what: str, built_for: tuple[int, ...]) -> None:
+    def check_shape(self, sizes: dict, what: str) -> None:
         """GridError quoting both sides when `sizes` lacks a dim or has the wrong sizes."""
         missing = [d for d in self.dims if d not in sizes]
         if missing:
@@ -61,10 +61,10 @@ class Horizontal:
                 f"{self.dims} (missing {', '.join(map(repr, missing))})"
             )
         got = tuple(int(sizes[d]) for d in self.dims)
-        if got != built_for:
+        if got != self.shape:
             raise GridError(
                 f"{what} has horizontal shape {got} ({', '.join(self.dims)}), the regridder "
-                f"was built for {built_for}"
+                f"was built for {self.shape}"
             )
 
 
@@ -125,16 +125,22 @@ def _edges_1d(obj, coord: xr.DataArray, axis: str) -> tuple[float, float, bool, 
     if reverse and axis == "longitude":
         raise GridError(f"longitude '{name}' decreases ({c[0]} → {c[-1]}); sort it first")
     cs = c[::-1] if reverse else c
-    step = np.diff(cs)
-    if n > 1 and (np.any(step <= 0) or np.ptp(step) > _SPACING_TOL * abs(float(np.mean(step)))):
-        raise GridError(
-            f"{axis} '{name}' is not equally spaced (steps {step.min():.6g} … {step.max():.6g} "
-            "degrees): the xarray face builds weights for regular lat-lon grids; for others "
-            "pass a map file (coupler.Regridder.from_map)"
-        )
+    width = (cs[-1] - cs[0]) / (n - 1) if n > 1 else 0.0
+    if n > 1:
+        off = np.abs(cs - (cs[0] + width * np.arange(n))).max() / width
+        if np.any(np.diff(cs) <= 0) or off > _SPACING_TOL:
+            raise GridError(
+                f"{axis} '{name}' is not equally spaced (a centre is {off:.3g} cells off the "
+                "straight line): the xarray face builds weights for regular lat-lon grids; "
+                "for others pass a map file (coupler.Regridder.from_map)"
+            )
     bname = coord.attrs.get("bounds")
     if isinstance(obj, xr.Dataset) and bname in obj.variables:
-        b = np.asarray(obj[bname].values, np.float64).reshape(n, 2)
+        b = np.asarray(obj[bname].values, np.float64)
+        if b.shape != (n, 2):
+            raise GridError(
+                f"bounds '{bname}' of {axis} '{name}' have shape {b.shape}, not {(n, 2)}"
+            )
         b = b[::-1, ::-1] if reverse else b
         b = np.sort(b, axis=1)
         return float(b[0, 0]), float(b[-1, 1]), reverse, str(bname)
@@ -143,7 +149,6 @@ def _edges_1d(obj, coord: xr.DataArray, axis: str) -> tuple[float, float, bool, 
             f"{axis} '{name}' has a single value and no bounds: add CF bounds "
             f"({name}.attrs['bounds']) so the cell width is known"
         )
-    width = (cs[-1] - cs[0]) / (n - 1)
     return _snap(cs[0] - width / 2, width), _snap(cs[-1] + width / 2, width), reverse, None
 
 

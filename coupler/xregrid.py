@@ -197,7 +197,7 @@ class Regridder:
     ) -> xr.DataArray:
         src, dst = self.source, self.target
         what = f"input '{da.name}'" if da.name is not None else "input"
-        src.check_shape(dict(da.sizes), what, src.shape)
+        src.check_shape(dict(da.sizes), what)
         clash = [d for d in da.dims if d in dst.dims and d not in src.dims]
         if clash:
             raise GridError(
@@ -282,7 +282,7 @@ def _engine_mask(
     if mask is None:
         return None
     if isinstance(mask, xr.DataArray):
-        hz.check_shape(dict(mask.sizes), what, hz.shape)
+        hz.check_shape(dict(mask.sizes), what)
         if mask.ndim != len(hz.dims):
             raise GridError(f"{what} has dims {mask.dims}; expected only {hz.dims}")
         values = mask.transpose(*hz.dims).values

@@ -1,1 +1,12 @@
 """Everything that defines, trains, exports and evaluates landemu's emulators and transforms."""
+
+
+XARRAY_FUNCTIONS = ("soil_moisture",)  # emulators/xapi.py, loaded when first used
+
+
+def __getattr__(name: str):
+    if name in XARRAY_FUNCTIONS:
+        from importlib import import_module
+
+        return getattr(import_module("emulators.xapi"), name)
+    raise AttributeError(f"module 'emulators' has no attribute '{name}'")

@@ -11,6 +11,7 @@ from emulators.lulc.features import (
     assemble,
     check_inputs,
     coarse_fractions,
+    global_patch_mask,
     patch_mask,
     row_area_weights,
     static_channels,
@@ -106,3 +107,11 @@ def test_bad_inputs_are_named():
     y[[27, 28]] = y[[28, 27]]
     with pytest.raises(FieldError, match="prior mask .* must be 0 or 1"):
         check_inputs(y)
+
+
+def test_global_patch_mask_is_the_same_on_any_tile():
+    whole = global_patch_mask(slice(0, 320), slice(0, 480), 0.5, seed=2030)
+    tile = global_patch_mask(slice(70, 250), slice(100, 333), 0.5, seed=2030)
+    np.testing.assert_array_equal(tile, whole[70:250, 100:333])
+    assert 0.4 < whole.mean() < 0.6
+    assert not np.array_equal(whole, global_patch_mask(slice(0, 320), slice(0, 480), 0.5, 2031))

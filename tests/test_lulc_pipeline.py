@@ -83,3 +83,21 @@ def test_evaluate_lc_names_a_bad_region():
     )
     assert out.returncode == 2
     assert "region '10,5,0,10': need -90 ≤ S < N ≤ 90" in out.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not MODEL_PATH.is_file(), reason="no shipped lulc.onnx yet")
+def test_classes_agree_across_window_sizes_on_real_data(cube):
+    import numpy as np
+
+    from emulators.lulc.dataset import Cube, window_inputs
+    from emulators.lulc.infer import OnnxLulc, predict_probabilities
+
+    data = Cube.open(cube)
+    r0, c0 = round((40 + 90) / 0.05), round((0 + 180) / 0.05)  # France / Spain
+    x, *_ = window_inputs(data, r0, r0 + 400, c0, c0 + 400, 25, 0.75, np.random.default_rng(0))
+    model = OnnxLulc()
+    a = predict_probabilities(model, x, origin=(r0, c0), window=256)
+    b = predict_probabilities(model, x, origin=(r0, c0), window=384)
+    agree = (a[:8].argmax(0) == b[:8].argmax(0)).mean(), (a[8:].argmax(0) == b[8:].argmax(0)).mean()
+    assert min(agree) >= 0.995, agree

@@ -10,14 +10,18 @@ import pytest
 
 from emulators.landmodel import soil_layers
 from emulators.soilmoisture.dataset import build_table, correct_to_reference, load_cube, save_cube
-from emulators.soilmoisture.features import FEATURE_NAMES, NFEATURE
+from emulators.soilmoisture.features import (
+    FEATURE_NAMES,
+    NFEATURE,
+    depth_weights,
+    elm_node_depths,
+    priestley_taylor_mm,
+)
 from emulators.soilmoisture.twin import (
     TARGET_DEPTHS_M,
     TwinSpec,
     adjust_to_elevation,
-    depth_weights,
     igbp_to_pft_table,
-    priestley_taylor_mm,
     run_twin,
 )
 
@@ -37,6 +41,7 @@ def tiny_cube(tmp_path_factory) -> Path:
 def test_depth_weights_interpolate_linear_profiles_exactly() -> None:
     w = depth_weights()
     z = soil_layers()[0]
+    np.testing.assert_allclose(elm_node_depths(), z, rtol=1e-14)  # runtime copy = host's
     assert w.shape == (10, 10)
     np.testing.assert_allclose(w.sum(axis=1), 1.0, atol=1e-12)
     np.testing.assert_allclose(w @ (0.1 + 0.3 * z), 0.1 + 0.3 * TARGET_DEPTHS_M, atol=1e-12)

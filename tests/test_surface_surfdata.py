@@ -51,6 +51,12 @@ def test_surfdata_passes_the_elm_reader_checks_and_reads_back(surfdata):
     assert fields["TOPO"][:, 2].mean() > fields["TOPO"][:, 0].mean()  # rising toward the Alps
 
 
+def test_surfdata_does_not_depend_on_the_banding(surfdata):
+    one_row_bands, _ = build_surface(HOST, band_cells=1)
+    for name, values in surfdata[1].items():
+        np.testing.assert_array_equal(one_row_bands[name], values, err_msg=name)
+
+
 @pytest.mark.skipif(shutil.which("ncks") is None, reason="NCO not installed")
 def test_surfdata_opens_in_ncdump_and_nco(surfdata, tmp_path):
     path = surfdata[0]
@@ -160,3 +166,21 @@ def test_host_physics_runs_on_the_surfdata_pfts_and_lai(surfdata):
     lh_default = default.run(july, start_doy=182, outputs=("EFLX_LH_TOT",))["EFLX_LH_TOT"].mean(0)
     assert np.all(np.isfinite(lh)) and np.all(lh > 0)
     assert np.abs(lh - lh_default).max() > 0.1  # the file's LAI, not the host's default, drives it
+
+
+@pytest.mark.mpi
+def test_surfdata_on_two_ranks_is_the_serial_file(surfdata, tmp_path):
+    import os
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "mpi.nc"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMIX_", "PRTE_"))}
+    cmd = [str(root / "run" / "mpirun.sh"), "-n", "2", sys.executable, "-m", "coupler.cli"]
+    args = ["surfdata", "--grid", HOST.spec, "-o", str(out), "--band-cells", "1"]
+    res = subprocess.run(cmd + args, capture_output=True, text=True, env=env, cwd=root, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    with netCDF4.Dataset(out) as ds:
+        for name in SURFDATA_VARS:
+            np.testing.assert_array_equal(ds[name][:], np.asarray(surfdata[1][name]), err_msg=name)

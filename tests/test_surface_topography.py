@@ -104,3 +104,25 @@ def test_etopo5_himalaya_and_open_ocean():
     assert np.all((out["ASPECT"][0] > 150.0) & (out["ASPECT"][0] < 250.0))  # south flank
     sea = host_topography(dem, LatLonGrid(1, 1, -30.0, -29.0, -140.0, -139.0))  # South Pacific
     assert sea["TOPO"][0, 0] == 0.0 and sea["SKY_VIEW"][0, 0] == 1.0
+
+
+def test_user_dem_geotiff(tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    z = np.arange(12, dtype=np.float32).reshape(3, 4)  # row 0 = north
+    path = tmp_path / "dem.tif"
+    tifffile.imwrite(
+        path,
+        z,
+        extratags=[
+            (33550, "d", 3, (0.5, 0.25, 0.0), False),  # ModelPixelScale: dlon, dlat
+            (33922, "d", 6, (0.0, 0.0, 0.0, 10.0, 46.0, 0.0), False),  # tie: NW corner
+        ],
+    )
+    dem = read_user_dem(path)
+    assert (dem.grid.south, dem.grid.north, dem.grid.west, dem.grid.east) == (
+        45.25,
+        46.0,
+        10.0,
+        12.0,
+    )
+    assert dem.z[0].tolist() == [8.0, 9.0, 10.0, 11.0]  # south row first

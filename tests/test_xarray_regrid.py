@@ -315,3 +315,35 @@ def test_horizontal_dims_in_any_position_keep_their_place() -> None:
     moved = reg(da.transpose("lon", "time", "lat"))
     assert moved.dims == ("lon", "time", "lat")
     np.testing.assert_array_equal(moved.transpose("time", "lat", "lon").values, reg(da).values)
+
+
+def test_float32_centres_without_bounds_give_the_spec_grid_exactly() -> None:
+    """A 1/120° grid stored as float32 centres (no bounds) snaps to the spec's edges, so its
+    weights are those of the spec bit for bit."""
+    g = grid_dataset(NESTED_SRC)
+    stored = xr.Dataset(
+        coords={"lat": g.lat.values.astype(np.float32), "lon": g.lon.values.astype(np.float32)}
+    )
+    from_file = coupler.Regridder(stored, NESTED_DST)
+    assert from_file.source.grid == LatLonGrid.parse(NESTED_SRC)
+    spec = coupler.Regridder(NESTED_SRC, NESTED_DST)
+    np.testing.assert_array_equal(from_file.weights.S, spec.weights.S)
+
+
+def test_map_file_applies_to_a_curvilinear_template_with_2d_coordinates(tmp_path: Path) -> None:
+    """Templates name the dims and coordinates of a map's grids whatever their shape: here the
+    source is stored as (y, x) with 2-D lat/lon, as a curvilinear model grid would be."""
+    da = field_on(NESTED_SRC, {"time": 2})
+    path = coupler.Regridder(da, NESTED_DST).to_netcdf(tmp_path / "w.nc")
+    lat2d, lon2d = xr.broadcast(da.lat, da.lon)
+    curvi = xr.DataArray(
+        da.values,
+        dims=("time", "y", "x"),
+        coords={
+            "lat": (("y", "x"), lat2d.values, {"standard_name": "latitude"}),
+            "lon": (("y", "x"), lon2d.values, {"standard_name": "longitude"}),
+        },
+    )
+    reg = coupler.Regridder.from_map(path, source=curvi)
+    assert reg.source.dims == ("y", "x")
+    np.testing.assert_array_equal(reg(curvi).values, coupler.Regridder.from_map(path)(da).values)

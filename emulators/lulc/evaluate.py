@@ -257,9 +257,10 @@ def table(
     masks=(0.0, 0.5, 0.75, 0.95),
     coarse=(0.25, 1.25),
     n_regions: int = 12,
+    model_path: Path = MODEL_PATH,
 ) -> list[dict]:
     """Pooled and per-region-mean metrics over held-out regions for every (mask, coarse)."""
-    ev = Evaluator()
+    ev = Evaluator(model_path)
     regions = held_out_regions(ev.cube, n_regions)
     rows = []
     for cdeg in coarse:

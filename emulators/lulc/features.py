@@ -90,6 +90,26 @@ def patch_mask(height: int, width: int, ratio: float, rng: np.random.Generator) 
     return upsample(hidden.reshape(ph, pw), PATCH)[:height, :width]
 
 
+def global_patch_mask(rows: slice, cols: slice, ratio: float, seed: int) -> np.ndarray:
+    """Bool (H, W) for global rows/cols: 32×32 patches of the global grid hidden with
+    probability `ratio`, decided by a hash of (seed, patch row, patch column) — the same
+    pixels whatever the tiling or rank count (for the online prior, seed = model year)."""
+    pr = np.arange(rows.start // PATCH, (rows.stop - 1) // PATCH + 1, dtype=np.uint64)
+    pc = np.arange(cols.start // PATCH, (cols.stop - 1) // PATCH + 1, dtype=np.uint64)
+    h = (pr[:, None] * np.uint64(0x9E3779B97F4A7C15)) ^ (
+        pc[None, :] * np.uint64(0xC2B2AE3D27D4EB4F)
+    )
+    h ^= np.uint64(seed * 0x165667B19E3779F9 % (1 << 64))
+    h ^= h >> np.uint64(29)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(32)
+    hidden = (h >> np.uint64(11)).astype(np.float64) / float(1 << 53) < ratio
+    r0, c0 = rows.start - int(pr[0]) * PATCH, cols.start - int(pc[0]) * PATCH
+    return upsample(hidden, PATCH)[
+        r0 : r0 + rows.stop - rows.start, c0 : c0 + cols.stop - cols.start
+    ]
+
+
 def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
     """(n_classes, H, W) float32; IGNORE pixels are all 0."""
     return (labels[None] == np.arange(n_classes, dtype=labels.dtype)[:, None, None]).astype(

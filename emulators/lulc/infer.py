@@ -11,7 +11,9 @@ probabilities; then
   coarse cropland share, get that much more fine cropland) — and the network decides
   *where*;
 * land cover is the most probable class compatible with the pixel's land use under the
-  IGBP tables (e.g. no "crop" land cover on "forest" land use).
+  IGBP tables (e.g. no "crop" land cover on "forest" land use);
+* visible prior pixels come first in both (the prior persists unless the coarse fractions
+  demand a change).
 """
 
 from __future__ import annotations
@@ -25,7 +27,15 @@ from coupler.blending import blend_windows
 from coupler.errors import FieldError, ModelError
 from emulators.lulc.architecture import RECEPTIVE_FIELD
 from emulators.lulc.classes import compatible_lc_given_lu
-from emulators.lulc.features import N_CHANNELS, N_LC, N_LU, check_inputs
+from emulators.lulc.features import (
+    MASK,
+    N_CHANNELS,
+    N_LC,
+    N_LU,
+    PRIOR_LC,
+    PRIOR_LU,
+    check_inputs,
+)
 
 MODEL_PATH = Path(__file__).with_name("lulc.onnx")
 WINDOW, MARGIN, OVERLAP = 256, 32, 64
@@ -74,7 +84,9 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def predict_probabilities(model, x: np.ndarray, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+def predict_probabilities(
+    model, x: np.ndarray, origin: tuple[int, int] = (0, 0), window: int = WINDOW
+) -> np.ndarray:
     """(19, H, W) blended probabilities for a checked (40, H, W) input tile."""
     check_inputs(x)
     if min(x.shape[1:]) < RECEPTIVE_FIELD:
@@ -82,7 +94,8 @@ def predict_probabilities(model, x: np.ndarray, origin: tuple[int, int] = (0, 0)
             f"input tile {x.shape[1]}×{x.shape[2]} is smaller than the U-Net's receptive field "
             f"({RECEPTIVE_FIELD} px): add a halo of context around the region"
         )
-    return blend_windows(model, x, window=WINDOW, margin=MARGIN, overlap=OVERLAP, origin=origin)
+    overlap = OVERLAP * window // WINDOW
+    return blend_windows(model, x, window=window, margin=MARGIN, overlap=overlap, origin=origin)
 
 
 def allocate(prob: np.ndarray, coarse: np.ndarray, factor: int) -> np.ndarray:
@@ -148,12 +161,27 @@ class Prediction:
 
 
 def predict_maps(
-    model, x: np.ndarray, coarse: np.ndarray, factor: int, origin: tuple[int, int] = (0, 0)
+    model,
+    x: np.ndarray,
+    coarse: np.ndarray,
+    factor: int,
+    origin: tuple[int, int] = (0, 0),
+    keep_prior: bool = True,
 ) -> Prediction:
-    """Land-use and land-cover maps for an input tile whose edges lie on the coarse lattice."""
+    """Land-use and land-cover maps for an input tile whose edges lie on the coarse lattice.
+
+    keep_prior: visible prior pixels go first in the allocation and the land-cover decoding
+    (their class gets +1 probability), so the prior persists where the coarse fractions
+    leave room for it and changes only where they demand it.
+    """
     prob = predict_probabilities(model, x, origin)
-    lu = allocate(prob[:N_LU], coarse, factor)
-    lc = decode_land_cover(prob[N_LU : N_LU + N_LC], lu)
+    p_lu, p_lc = prob[:N_LU], prob[N_LU : N_LU + N_LC]
+    if keep_prior:
+        visible = x[MASK] < 0.5
+        p_lu = p_lu + x[PRIOR_LU] * visible
+        p_lc = p_lc + x[PRIOR_LC] * visible
+    lu = allocate(p_lu, coarse, factor)
+    lc = decode_land_cover(p_lc, lu)
     return Prediction(
         lu, lc, prob[:N_LU].argmax(0).astype(np.uint8), prob[N_LU:].argmax(0).astype(np.uint8), prob
     )

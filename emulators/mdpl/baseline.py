@@ -24,7 +24,7 @@ from emulators.mdpl.dataset import DATA_DIR, SiteData, load_site
 from emulators.mdpl.sites import SITES
 
 POP = 13
-BUDGETS = (65, 130, 260)
+BUDGETS = (65, 130)
 
 
 def objective(sim: np.ndarray, obs: np.ndarray) -> np.ndarray:
@@ -83,9 +83,13 @@ def result_path(name: str, data_dir: Path = DATA_DIR) -> Path:
     return data_dir / "de" / f"{name}.json"
 
 
-def run_all(data_dir: Path = DATA_DIR, budgets: tuple[int, ...] = BUDGETS) -> None:
-    """DE for every cached site whose result file is missing (resumable, atomic writes)."""
+def run_all(
+    data_dir: Path = DATA_DIR, budgets: tuple[int, ...] = BUDGETS, names: list[str] | None = None
+) -> None:
+    """DE for every cached site (or `names`) whose result is missing (resumable, atomic)."""
     for s in SITES:
+        if names and s.name not in names:
+            continue
         path = result_path(s.name, data_dir)
         if path.exists():
             continue
@@ -114,4 +118,6 @@ def load_results(data_dir: Path = DATA_DIR) -> dict[str, dict]:
 
 
 if __name__ == "__main__":
-    run_all()
+    import sys
+
+    run_all(names=sys.argv[1].split(",") if len(sys.argv) > 1 else None)

@@ -11,10 +11,14 @@ from emulators.mdpl.dataset import DATA_DIR, build_site
 from emulators.mdpl.sites import SITES
 
 
-def build_all(n_members: int = 64, names: list[str] | None = None, out_dir=DATA_DIR) -> None:
-    """Generate forcing for every site once, then run and cache each missing site."""
+def build_all(
+    n_members: int = 64, names: list[str] | None = None, out_dir=DATA_DIR, reverse: bool = False
+) -> None:
+    """Generate forcing for every site once, then run and cache each missing site (in
+    reverse order with `reverse`, so a second process can work from the other end)."""
     forcing = twin.site_forcing(SITES)
-    for k, s in enumerate(SITES):
+    order = list(enumerate(SITES))
+    for k, s in reversed(order) if reverse else order:
         if names and s.name not in names:
             continue
         t0 = time.perf_counter()
@@ -30,8 +34,9 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--members", type=int, default=64)
     ap.add_argument("--sites", default="")
+    ap.add_argument("--reverse", action="store_true")
     a = ap.parse_args(argv)
-    build_all(a.members, [n for n in a.sites.split(",") if n])
+    build_all(a.members, [n for n in a.sites.split(",") if n], reverse=a.reverse)
 
 
 if __name__ == "__main__":

@@ -121,7 +121,7 @@ def load_site(s: Site, data_dir: Path = DATA_DIR) -> SiteData:
     path = data_dir / f"{s.name}.npz"
     if not path.exists():
         raise DataFileError(
-            f"{path} is missing; build it with `python -m emulators.mdpl.train data`"
+            f"{path} is missing; build it with `python -m emulators.mdpl.build_data`"
         )
     with np.load(path) as z:
         arrays = {k: z[k] for k in z.files}

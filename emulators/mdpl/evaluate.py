@@ -130,6 +130,42 @@ def write_tables(
                 errs = np.mean([r[m] for r in rec.values()], axis=0)
                 w.writerow([m, *(f"{e:.4f}" for e in errs)])
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    (out_dir / "tables.md").write_text(markdown_tables(per_site, summary, rec, methods))
+
+
+def markdown_tables(
+    per_site: dict[str, dict],
+    summary: dict,
+    rec: dict[str, dict[str, np.ndarray]],
+    methods: list[str],
+) -> str:
+    """Per-site RMSE, per-group summary and recovery tables in Markdown (for the model card)."""
+    shown = [m for m in methods if m != "observed"]
+    head = " | ".join(f"{m} H / LE" for m in shown)
+    lines = ["| site | " + head + " |", "|---" * (len(shown) + 1) + "|"]
+    for n, by_m in per_site.items():
+        cells = [f"{by_m[m]['H']['rmse']:.1f} / {by_m[m]['LE']['rmse']:.1f}" for m in shown]
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "| group | method | RMSE H | RMSE LE | ΔRMSE H % | ΔRMSE LE % | KGE H | KGE LE"
+        " | NSE H | NSE LE |",
+        "|---" * 10 + "|",
+    ]
+    for g, by_m in summary.items():
+        for m in shown:
+            r = by_m[m]
+            lines.append(
+                f"| {g} | {m} | {r['rmse_H']:.1f} | {r['rmse_LE']:.1f} | "
+                f"{-r['reduction_H_pct']:+.1f} | {-r['reduction_LE_pct']:+.1f} | {r['kge_H']:.2f}"
+                f" | {r['kge_LE']:.2f} | {r['nse_H']:.2f} | {r['nse_LE']:.2f} |"
+            )
+    have = [m for m in shown if all(m in r for r in rec.values())]
+    lines += ["", "| parameter | " + " | ".join(have) + " |", "|---" * (len(have) + 1) + "|"]
+    for k, name in enumerate(PARAM_NAMES):
+        errs = [np.mean([r[m][k] for r in rec.values()]) for m in have]
+        lines.append(f"| {name} | " + " | ".join(f"{e:.3f}" for e in errs) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _plt():

@@ -45,7 +45,7 @@ def ranking(rmse: np.ndarray) -> list[tuple[str, float, float]]:
     return [(PARAM_NAMES[k], float(m[k, 0]), float(m[k, 1])) for k in order]
 
 
-def influential(rank: list[tuple[str, float, float]], share: float = 0.1) -> list[str]:
+def influential(rank: list[tuple[str, float, float]], share: float = 0.2) -> list[str]:
     """Parameters whose H + LE sensitivity is at least `share` of the largest one."""
     top = rank[0][1] + rank[0][2]
     return [name for name, h, le in rank if h + le >= share * top]

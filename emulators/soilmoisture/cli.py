@@ -1,6 +1,6 @@
 """`landemu soilmoisture {twin,train,export}` and `landemu evaluate soilmoisture`.
 
-  landemu soilmoisture twin  [-o run/data/soilmoisture/twin.npz] [--stations N] [--years N]
+  landemu soilmoisture twin  [-o run/data/soilmoisture/twin.npz] [--stations 320] [--years N]
   landemu soilmoisture train [--cube FILE] [--out DIR] [--smoke]
   landemu soilmoisture export [--out DIR] [--model emulators/soilmoisture/soilmoisture.onnx]
   landemu evaluate soilmoisture [--model FILE] [--cube FILE]
@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("-o", "--output", type=Path, default=DEFAULT_CUBE)
     t.add_argument("--fine-grid", default="latlon:1200,1200:42,52,0,10")
     t.add_argument("--host-ratio", type=int, default=60, help="fine cells per host cell side")
-    t.add_argument("--stations", type=int, default=400)
+    t.add_argument("--stations", type=int, default=320)
     t.add_argument("--years", type=int, default=6)
     t.add_argument("--spinup-years", type=int, default=1)
     t.add_argument("--seed", type=int, default=0)

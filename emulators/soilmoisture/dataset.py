@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -41,20 +43,28 @@ CUBE_KEYS = (
 )
 
 
-def save_cube(path: str | Path, cube: dict[str, np.ndarray]) -> Path:
-    """Write the cube as .npz atomically (a temp file renamed into place)."""
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> Path:
+    """Call `write(file)` on a temp file next to `path` and rename it into place, so no
+    half-written file is ever left at `path` (normal permissions, not mkstemp's 0600)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     try:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **cube)
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def save_cube(path: str | Path, cube: dict[str, np.ndarray]) -> Path:
+    """Write the cube as .npz atomically."""
+    return atomic_write(path, lambda fh: np.savez(fh, **cube))
 
 
 def load_cube(path: str | Path) -> dict[str, np.ndarray]:

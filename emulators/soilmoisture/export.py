@@ -12,8 +12,6 @@ years stays an honest score.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -22,7 +20,7 @@ import onnx
 from skl2onnx import convert_sklearn
 from skl2onnx.common.data_types import FloatTensorType
 
-from emulators.soilmoisture.dataset import load_cube
+from emulators.soilmoisture.dataset import atomic_write, load_cube
 from emulators.soilmoisture.features import (
     FEATURE_NAMES,
     FEATURE_UNITS,
@@ -65,17 +63,7 @@ def to_onnx_model(forest, description: str = "") -> onnx.ModelProto:
 
 def write_onnx(model: onnx.ModelProto, path: str | Path) -> Path:
     """Write atomically (temp file + rename) so no half-written model is left behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        Path(tmp).write_bytes(model.SerializeToString())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return atomic_write(path, lambda fh: fh.write(model.SerializeToString()))
 
 
 def parity(forest, path: str | Path, X: np.ndarray) -> float:

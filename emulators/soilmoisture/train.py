@@ -40,15 +40,15 @@ SPLITS = ("random", "years", "stations")
 class Sizes:
     """How big each stage is (defaults: the shipped run; `SMOKE`: tests)."""
 
-    cv_rows: int = 12_000
-    cv_trees: int = 8
+    cv_rows: int = 4_000
+    cv_trees: int = 4
     cv_folds: int = 10
     max_features: tuple[int, ...] = MAX_FEATURES_GRID
     min_samples_leaf: tuple[int, ...] = MIN_SAMPLES_LEAF_GRID
-    exp_trees: int = 30
-    exp_max_samples: float = 0.2
-    hgb_iter: int = 200
-    hgb_rows: int = 200_000
+    exp_trees: int = 40
+    exp_max_samples: float = 0.25
+    hgb_iter: int = 100
+    hgb_rows: int = 100_000
     importance_rows: int = 4_000
     importance_repeats: int = 3
     test_years: int = 2

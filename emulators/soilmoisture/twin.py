@@ -10,8 +10,9 @@ The SMCI1.0 recipe (seed 002) needs (a) stations — point series in 10 layers, 
   synthetic soil texture and a fine LAI, forced by the host cell's weather corrected to the
   station's elevation (lapse rate −6.5 K km⁻¹, hydrostatic pressure, longwave ∝ T⁴, specific
   humidity capped at 95 % of saturation, precipitation +5 % per 100 m, within ×0.6–1.6);
-* **coarse "reanalysis"** — the same physics on every land cell of the 0.5° host grid with
-  the cell's land-cover mix (PFT fractions from the fine classes) and mean elevation, but —
+* **coarse "reanalysis"** — the same physics on every 0.5° host cell that holds a station,
+  with the cell's two dominant PFTs (from the fine classes, renormalised — like ERA5-Land's
+  one high and one low vegetation tile; it also halves the cost) and mean elevation, but —
   like a real reanalysis, and like the host program (landmodel.f90 defaults) — one uniform
   soil texture (sand 40 %, clay 20 %) and the default LAI (factor 1), and the cell's
   weather unadjusted;
@@ -54,8 +55,9 @@ from pathlib import Path
 
 import numpy as np
 
-from coupler.errors import DataFileError, FieldError
+from coupler.errors import FieldError
 from coupler.grids.latlon import LatLonGrid
+from emulators.data.etopo5 import ETOPO5_PATH, POINTS_PER_DEGREE, read_etopo5
 from emulators.data.forcing import WeatherGenerator
 from emulators.data.static_fine import (
     FineWindow,
@@ -63,11 +65,11 @@ from emulators.data.static_fine import (
     source_paths,
     synthetic_noise,
 )
-from emulators.landmodel import HostModel, default_vegetation, soil_layers
+from emulators.landmodel import HostModel, default_vegetation
+from emulators.soilmoisture.features import FEATURE_NAMES, depth_weights, host_predictors
 
-ETOPO5_PATH = Path("/usr/share/ferret-vis/data/etopo5.cdf")
 TARGET_DEPTHS_M = np.round(np.arange(1, 11) * 0.1, 1)
-NLAYER = TARGET_DEPTHS_M.size
+NLAYER = TARGET_DEPTHS_M.size  # = features.NLAYER
 NPFT = 17
 LAPSE_RATE_K_PER_M = -0.0065
 SCALE_HEIGHT_M = 8434.5
@@ -125,7 +127,7 @@ class TwinSpec:
 
     fine_grid: str = "latlon:1200,1200:42,52,0,10"
     host_ratio: int = 60  # fine cells per host cell side: 0.5° host over 1/120°
-    n_stations: int = 400
+    n_stations: int = 320
     start_year: int = 2001
     n_years: int = 6
     spinup_years: int = 1
@@ -157,22 +159,11 @@ class TwinSpec:
 def etopo5_elevation(
     lat: np.ndarray, lon: np.ndarray, path: str | Path = ETOPO5_PATH
 ) -> np.ndarray:
-    """ETOPO5 (5′, grid-node registered) elevation (m) at lat (ny,) × lon (nx,) by nearest node."""
-    import netCDF4
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataFileError(
-            f"ETOPO5 file '{path}' does not exist (Debian package ferret-datasets; `make setup` "
-            "installs it)"
-        )
-    with netCDF4.Dataset(str(path)) as ds:
-        rose = ds.variables["ROSE"]
-        kr = np.rint((np.asarray(lat) + 90.0) * 12.0).astype(np.int64)
-        kc = np.rint(np.mod(np.asarray(lon), 360.0) * 12.0).astype(np.int64) % 4320
-        r0, r1 = int(kr.min()), int(kr.max()) + 1
-        block = np.asarray(rose[r0:r1, :], dtype=np.float64)
-    return block[np.ix_(kr - r0, kc)]
+    """ETOPO5 elevation (m) at lat (ny,) × lon (nx,) from the nearest 5′ lattice point."""
+    z = read_etopo5(path)
+    kr = np.rint((np.asarray(lat) + 90.0) * POINTS_PER_DEGREE).astype(np.int64)
+    kc = np.rint(np.mod(np.asarray(lon), 360.0) * POINTS_PER_DEGREE).astype(np.int64) % z.shape[1]
+    return z[kr][:, kc].astype(np.float64)
 
 
 def _zoomed_noise(rows: np.ndarray, cols: np.ndarray, offset: int) -> np.ndarray:
@@ -231,9 +222,12 @@ def _blocks(a: np.ndarray, r: int) -> np.ndarray:
     return a.reshape(ny // r, r, nx // r, r).transpose(0, 2, 1, 3).reshape(ny // r, nx // r, r * r)
 
 
-def host_cells(static: dict[str, np.ndarray], ratio: int) -> dict[str, np.ndarray]:
-    """Land host cells (flattened, with land fraction > 0): global id, centre, land-cover PFT
-    mix and land means of elevation, texture and LAI factor."""
+def host_cells(
+    static: dict[str, np.ndarray], ratio: int, max_pfts: int = 2
+) -> dict[str, np.ndarray]:
+    """Land host cells (flattened, with land fraction > 0): global id, centre, the `max_pfts`
+    dominant PFTs of the land-cover mix (renormalised) and land means of elevation, texture
+    and LAI factor."""
     land = _blocks(static["land"], ratio).astype(float)
     nland = land.sum(axis=-1)
     keep = nland > 0
@@ -245,6 +239,8 @@ def host_cells(static: dict[str, np.ndarray], ratio: int) -> dict[str, np.ndarra
         out[name] = (_blocks(static[name], ratio)[keep] * w).sum(axis=-1)
     pft_of_cell = igbp_to_pft_table()[igbp_index(_blocks(static["land_cover"], ratio)[keep])]
     pct = (pft_of_cell * w[..., None]).sum(axis=1)
+    rank = np.argsort(np.argsort(-pct, axis=1, kind="stable"), axis=1)
+    pct = np.where(rank < max_pfts, pct, 0.0)
     out["pct_pft"] = np.minimum(pct * (100.0 / pct.sum(axis=1, keepdims=True)), 100.0)
     return out
 
@@ -263,17 +259,6 @@ def pick_stations(static: dict[str, np.ndarray], n: int, seed: int) -> np.ndarra
 # --------------------------------------------------------------------------------------------
 # physics helpers
 # --------------------------------------------------------------------------------------------
-def depth_weights() -> np.ndarray:
-    """(10 target depths, 10 ELM layers) linear-in-depth interpolation weights (rows sum to 1)."""
-    z = soil_layers()[0]
-    w = np.zeros((NLAYER, z.size))
-    for k, d in enumerate(TARGET_DEPTHS_M):
-        j = int(np.clip(np.searchsorted(z, d) - 1, 0, z.size - 2))
-        f = (d - z[j]) / (z[j + 1] - z[j])
-        w[k, j], w[k, j + 1] = 1.0 - f, f
-    return w
-
-
 def _qsat(t: np.ndarray, p: np.ndarray) -> np.ndarray:
     """Saturation specific humidity (kg kg-1) over water, Bolton (1980)."""
     e = 611.2 * np.exp(17.67 * (t - 273.15) / (t - 29.65))
@@ -291,14 +276,6 @@ def adjust_to_elevation(forcing: dict[str, np.ndarray], dz: np.ndarray) -> dict[
     out["QBOT"] = np.minimum(forcing["QBOT"], 0.95 * _qsat(t, p))
     out["PRECTmms"] = forcing["PRECTmms"] * np.clip(1.0 + 0.0005 * dz, 0.6, 1.6)
     return out
-
-
-def priestley_taylor_mm(rnet: np.ndarray, tair: np.ndarray) -> np.ndarray:
-    """Potential evaporation (mm day-1) from daily mean net radiation (W m-2) and air T (K)."""
-    tc = tair - 273.15
-    es = 0.6108 * np.exp(17.27 * tc / (tc + 237.3))
-    delta = 4098.0 * es / (tc + 237.3) ** 2
-    return 1.26 * delta / (delta + 0.066) * np.maximum(rnet, 0.0) / 2.45e6 * 86400.0
 
 
 def monthly_lai(lat: np.ndarray, pct_pft: np.ndarray, factor: np.ndarray) -> np.ndarray:
@@ -338,6 +315,8 @@ def run_twin(spec: TwinSpec, progress: bool = True) -> dict[str, np.ndarray]:
     srow, scol = np.unravel_index(flat, grid.shape)
     st = {k: np.asarray(v)[srow, scol] for k, v in static.items()}
     hid = (srow // spec.host_ratio) * (grid.nlon // spec.host_ratio) + scol // spec.host_ratio
+    used = np.isin(host["id"], hid)
+    host = {k: v[used] for k, v in host.items()}
     station_host = np.searchsorted(host["id"], hid)
     nh, ns = host["id"].size, flat.size
     st_pct = igbp_to_pft_table()[igbp_index(st["land_cover"])]
@@ -380,15 +359,19 @@ def run_twin(spec: TwinSpec, progress: bool = True) -> dict[str, np.ndarray]:
             k = (year - spec.start_year) * 365 + d
             if k < 0:
                 continue
-            sm = model.state[:, 0:10] @ wdepth.T
-            cube["sm_host"][k] = sm[:nh]
-            cube["sm_station_true"][k] = sm[nh:]
-            cube["st_host"][k] = model.state[:nh, 10:20] @ wdepth.T
-            ta = f["TBOT"].mean(axis=0)
-            cube["ta"][k] = ta
-            cube["pre"][k] = f["PRECTmms"].mean(axis=0) * 86400.0
-            cube["eva"][k] = out["QFLX_EVAP"][:, :nh].mean(axis=0) * 86400.0
-            cube["pet"][k] = priestley_taylor_mm(out["RNET"][:, :nh].mean(axis=0), ta)
+            cube["sm_station_true"][k] = model.state[nh:, 0:10] @ wdepth.T
+            ra = host_predictors(
+                model.state[:nh, 0:10],
+                model.state[:nh, 10:20],
+                f["TBOT"].mean(axis=0),
+                f["PRECTmms"].mean(axis=0),
+                out["QFLX_EVAP"][:, :nh].mean(axis=0),
+                out["RNET"][:, :nh].mean(axis=0),
+            )
+            cube["sm_host"][k] = np.stack([ra[n] for n in FEATURE_NAMES[:NLAYER]], axis=1)
+            cube["st_host"][k] = np.stack([ra[n] for n in FEATURE_NAMES[NLAYER:20]], axis=1)
+            for name in ("ta", "pre", "eva", "pet"):
+                cube[name][k] = ra[name]
         if progress:
             print(
                 f"twin: year {year} done ({time.perf_counter() - t0:.0f} s, "

@@ -8,6 +8,8 @@
   landemu plot surface surfdata.nc -o pfts.png [--month 7]
 
 HOST: `latlon:NLAT,NLON:S,N,W,E` or a SCRIP / E3SM domain file of a regular lat-lon grid.
+surfdata runs in parallel under MPI (run/mpirun.sh -n K landemu surfdata ...): ranks share the
+bands of host rows, rank 0 writes the same file as a serial run.
 """
 
 from __future__ import annotations
@@ -37,7 +39,12 @@ def host_latlon(spec: str) -> LatLonGrid:
 
 
 def run_surfdata(args: argparse.Namespace) -> int:
-    from emulators.surface.surfdata import build_surface, check_surfdata, write_surfdata
+    from emulators.surface.surfdata import (
+        MAX_FINE_CELLS_PER_BAND,
+        build_surface,
+        check_surfdata,
+        write_surfdata,
+    )
 
     if args.check:
         problems = check_surfdata(args.check)
@@ -55,15 +62,23 @@ def run_surfdata(args: argparse.Namespace) -> int:
             f"--year {args.year} is recorded but does not change it",
             file=sys.stderr,
         )
-    fields, attrs = build_surface(
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    built = build_surface(
         host,
         lai_file=args.lai,
         soil_file=args.soil,
         dem_file=args.dem,
         height_file=args.height,
         urban_file=args.urban_density,
-        progress=not args.no_progress and sys.stderr.isatty(),
+        progress=not args.no_progress and sys.stderr.isatty() and comm.rank == 0,
+        comm=comm,
+        band_cells=args.band_cells or MAX_FINE_CELLS_PER_BAND,
     )
+    if built is None:  # not rank 0
+        return 0
+    fields, attrs = built
     attrs["year"] = str(args.year)
     attrs["land_cover_year"] = str(LAND_COVER_YEAR)
     path = write_surfdata(args.output, host, fields, attrs)
@@ -77,8 +92,8 @@ def run_scaling(args: argparse.Namespace) -> int:
     if not args.file or not args.output:
         raise DataFileError("scaling needs --file FINE.nc and -o OUTPUT.nc")
     scales = tuple(int(s) for s in args.scales.split(","))
-    result, box_lat, box_lon = scaling_of_file(args.file, args.field, args.box, scales)
-    write_scaling(args.output, result, box_lat, box_lon, args.field, args.png)
+    result, box_lat, box_lon, box_deg = scaling_of_file(args.file, args.field, args.box, scales)
+    write_scaling(args.output, result, box_lat, box_lon, args.field, args.png, box_deg)
     import numpy as np
 
     print(
@@ -111,6 +126,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--check", type=Path, metavar="FILE", help="check an existing file")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--band-cells",
+        type=int,
+        help="fine cells per band of host rows (default 500000, ~1 GB per rank; the file "
+        "does not change)",
+    )
     p.set_defaults(func=run_surfdata)
 
     s = subparsers.add_parser(

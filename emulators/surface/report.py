@@ -11,6 +11,17 @@ from coupler.grids.ncio import atomic_dataset
 from emulators.surface.scaling import ScalingResult, scaling_diagnostics
 
 
+def map_extent(lat: np.ndarray, lon: np.ndarray, cell_deg: float | None = None) -> list[float]:
+    """imshow extent (W, E, S, N) of cells centred at lat × lon (regular); a single cell
+    along an axis needs `cell_deg` (default 1°)."""
+
+    def edges(c: np.ndarray) -> tuple[float, float]:
+        half = 0.5 * (c[1] - c[0]) if c.size > 1 else 0.5 * (cell_deg or 1.0)
+        return float(c[0] - half), float(c[-1] + half)
+
+    return [*edges(np.asarray(lon)), *edges(np.asarray(lat))]
+
+
 def read_fine_field(path: str | Path, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A 2-D fine field (its time mean when it has leading axes), lat and lon centres, rows
     south → north."""
@@ -44,8 +55,10 @@ def write_scaling(
     box_lon: np.ndarray,
     field_name: str,
     png: str | Path | None = None,
+    box_deg: float | None = None,
 ) -> Path:
-    """σ (scale, box_lat, box_lon), β and γ maps, and the per-box table (box dimension)."""
+    """σ (scale, box_lat, box_lon), β and γ maps, and the per-box table (box dimension);
+    box_deg (the box side in degrees) places the PNG's maps when there is a single box."""
     target = Path(path)
     nby, nbx = box_lat.size, box_lon.size
     with atomic_dataset(target) as ds:
@@ -85,7 +98,7 @@ def write_scaling(
             }
         )
     if png is not None:
-        plot_scaling(png, result, box_lat, box_lon, field_name)
+        plot_scaling(png, result, box_lat, box_lon, field_name, box_deg)
     return target
 
 
@@ -95,6 +108,7 @@ def plot_scaling(
     box_lat: np.ndarray,
     box_lon: np.ndarray,
     field_name: str,
+    box_deg: float | None = None,
 ) -> None:
     """β and γ maps per box and σ_s/σ_1 against s for every box (log-log)."""
     import matplotlib
@@ -103,7 +117,7 @@ def plot_scaling(
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-    ext = [box_lon[0], box_lon[-1], box_lat[0], box_lat[-1]]
+    ext = map_extent(box_lat, box_lon, box_deg)
     for ax, data, title in (
         (axes[0], result.beta, "β"),
         (axes[1], result.gamma[-1], f"γ at {result.scales[-1]} cells (%)"),
@@ -124,8 +138,9 @@ def plot_scaling(
 
 def scaling_of_file(
     path: str | Path, name: str, box_cells: int, scales: tuple[int, ...]
-) -> tuple[ScalingResult, np.ndarray, np.ndarray]:
-    """Diagnostics of variable `name` of a fine file; box centres from its coordinates."""
+) -> tuple[ScalingResult, np.ndarray, np.ndarray, float]:
+    """Diagnostics of variable `name` of a fine file: the result, box centres from its
+    coordinates and the box side in degrees."""
     data, lat, lon = read_fine_field(path, name)
     ny, nx = data.shape
     ny, nx = ny - ny % box_cells, nx - nx % box_cells
@@ -134,7 +149,7 @@ def scaling_of_file(
     result = scaling_diagnostics(data[:ny, :nx], box_cells, scales)
     box_lat = lat[:ny].reshape(-1, box_cells).mean(axis=1)
     box_lon = lon[:nx].reshape(-1, box_cells).mean(axis=1)
-    return result, box_lat, box_lon
+    return result, box_lat, box_lon, abs(float(lat[1] - lat[0])) * box_cells
 
 
 def plot_surfdata(path: str | Path, png: str | Path, month: int = 7) -> list[int]:
@@ -158,9 +173,7 @@ def plot_surfdata(path: str | Path, png: str | Path, month: int = 7) -> list[int
         lai = np.asarray(ds["MONTHLY_LAI"][month - 1])
         lat, lon = np.asarray(ds["LATIXY"][:]), np.asarray(ds["LONGXY"][:])
     present = [p for p in range(1, len(PFT_NAMES)) if pct[p].max() > 0]
-    half_lon = 0.5 * (lon[0, 1] - lon[0, 0]) if lon.shape[1] > 1 else 0.5
-    half_lat = 0.5 * (lat[1, 0] - lat[0, 0]) if lat.shape[0] > 1 else 0.5
-    ext = [lon.min() - half_lon, lon.max() + half_lon, lat.min() - half_lat, lat.max() + half_lat]
+    ext = map_extent(lat[:, 0], lon[0])
     fig, axes = plt.subplots(2, max(len(present), 1), figsize=(3 * max(len(present), 1), 5.5))
     axes = np.asarray(axes).reshape(2, -1)
     for k, p in enumerate(present):

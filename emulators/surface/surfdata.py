@@ -19,8 +19,9 @@ from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
+from mpi4py import MPI
 
-from coupler.errors import DataFileError
+from coupler.errors import DataFileError, LandemuError
 from coupler.grids.latlon import LatLonGrid
 from coupler.grids.ncio import atomic_dataset
 from emulators.surface.aggregate import SurfaceSums, overlap_integrator
@@ -30,6 +31,7 @@ from emulators.surface.sources import LAI_SOURCE_GSI, fine_inputs
 from emulators.surface.topography import (
     DEFAULT_AZIMUTHS,
     DEFAULT_MAX_STEPS,
+    Dem,
     host_topography,
     read_etopo5,
     read_user_dem,
@@ -99,6 +101,30 @@ def host_bands(host: LatLonGrid, max_fine: int = MAX_FINE_CELLS_PER_BAND) -> Ite
     yield host.nlat
 
 
+def surface_band(
+    host: LatLonGrid, j0: int, j1: int, dem: Dem, files: dict[str, Path | None]
+) -> dict[str, np.ndarray]:
+    """The fields (…, n_band) of host rows j0..j1-1 from their fine cells and DEM window."""
+    band = host.window(j0, j1, 0, host.nlon)
+    inputs = fine_inputs(band, **files)
+    cells, _ = translate_block(
+        inputs.land_cover,
+        inputs.t_monthly_c,
+        inputs.p_monthly_mm,
+        inputs.lai,
+        inputs.soil,
+        height_top=inputs.height_top,
+        urban_density=inputs.urban_density,
+    )
+    sums = SurfaceSums(band.size)
+    sums.add(overlap_integrator(inputs.grid, band), cells)
+    piece = sums.fields(band.areas().ravel())
+    del piece["pft_area_sr"]
+    topo = host_topography(dem, band, DEFAULT_AZIMUTHS, DEFAULT_MAX_STEPS)
+    piece.update({k: v.ravel() for k, v in topo.items()})  # the band's DEM + halo only
+    return piece
+
+
 def build_surface(
     host: LatLonGrid,
     *,
@@ -108,40 +134,57 @@ def build_surface(
     height_file: Path | None = None,
     urban_file: Path | None = None,
     progress: bool = False,
-) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """All SURFDATA_VARS on `host` (shapes (..., nlat, nlon)) and the provenance attributes."""
+    band_cells: int = MAX_FINE_CELLS_PER_BAND,
+    comm: MPI.Comm | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, str]] | None:
+    """All SURFDATA_VARS on `host` (shapes (..., nlat, nlon)) and the provenance attributes.
+
+    The host is processed in bands of rows of at most ~`band_cells` fine cells; the result
+    does not depend on the banding (each host cell sums the same fine cells in one order).
+    Under MPI (`comm`, collective) rank r takes bands r, r + size, …; rank 0 gathers the host
+    fields and returns them (other ranks None), bit-for-bit the serial result. A failure on
+    any rank is raised on every rank, naming the rank.
+    """
     from tqdm import tqdm
 
+    comm = comm or MPI.COMM_SELF
     dem = read_user_dem(dem_file) if dem_file else read_etopo5()
     dem.covering(host, 0)  # a DEM that does not cover the host fails before the long part
-    starts = list(host_bands(host))
-    bar = tqdm(total=host.nlat, desc="surfdata", unit="row", disable=not progress)
-    pieces: list[dict[str, np.ndarray]] = []
-    for j0, j1 in pairwise(starts):
-        band = host.window(j0, j1, 0, host.nlon)
-        inputs = fine_inputs(band, lai_file, soil_file, height_file, urban_file)
-        cells, _ = translate_block(
-            inputs.land_cover,
-            inputs.t_monthly_c,
-            inputs.p_monthly_mm,
-            inputs.lai,
-            inputs.soil,
-            height_top=inputs.height_top,
-            urban_density=inputs.urban_density,
-        )
-        sums = SurfaceSums(band.size)
-        sums.add(overlap_integrator(inputs.grid, band), cells)
-        pieces.append(sums.fields(band.areas().ravel()))
-        bar.update(j1 - j0)
-    bar.close()
-    fields = {
-        k: np.concatenate([p[k] for p in pieces], axis=-1).reshape(
-            *pieces[0][k].shape[:-1], *host.shape
-        )
-        for k in pieces[0]
-        if k != "pft_area_sr"
+    files = {
+        "lai_file": lai_file,
+        "soil_file": soil_file,
+        "height_file": height_file,
+        "urban_file": urban_file,
     }
-    fields.update(host_topography(dem, host, DEFAULT_AZIMUTHS, DEFAULT_MAX_STEPS))
+    bands = list(pairwise(host_bands(host, band_cells)))
+    mine = range(comm.rank, len(bands), comm.size)
+    bar = tqdm(total=len(mine), desc="surfdata", unit="band", disable=not progress)
+    pieces: dict[int, dict[str, np.ndarray]] = {}
+    failure = None
+    for k in mine:
+        try:
+            pieces[k] = surface_band(host, *bands[k], dem, files)
+        except LandemuError as exc:
+            failure = exc
+            break
+        bar.update()
+    bar.close()
+    failures = comm.allgather(None if failure is None else (type(failure), str(failure)))
+    for rank, f in enumerate(failures):
+        if f is not None:
+            if rank == comm.rank:
+                raise failure
+            raise f[0](f"rank {rank}: {f[1]}")
+    gathered = comm.gather(pieces, root=0)
+    if comm.rank != 0:
+        return None
+    ordered = [g[k] for k in range(len(bands)) for g in gathered if k in g]
+    fields = {
+        name: np.concatenate([p[name] for p in ordered], axis=-1).reshape(
+            *ordered[0][name].shape[:-1], *host.shape
+        )
+        for name in ordered[0]
+    }
     lat, lon = host.centres()
     fields["LATIXY"] = lat.reshape(host.shape)
     fields["LONGXY"] = lon.reshape(host.shape)

@@ -83,21 +83,22 @@ def daily_step(model: ForestModel, host: dict, static: dict) -> tuple[np.ndarray
 
 
 def main() -> None:
-    if not MODEL.is_file():
-        sys.exit(f"rf_inference: {MODEL} is missing; run `make models-soilmoisture`")
+    model_path = Path(sys.argv[1]) if len(sys.argv) > 1 else MODEL  # default: the shipped one
+    if not model_path.is_file():
+        sys.exit(f"rf_inference: {model_path} is missing; run `make models-soilmoisture`")
     rng = np.random.default_rng(0)
     X = np.stack([rng.uniform(*RANGES[n], NROWS) for n in FEATURE_NAMES], axis=1).astype(np.float32)
     X[:, FEATURE_NAMES.index("land_cover")] = np.rint(X[:, FEATURE_NAMES.index("land_cover")])
-    rate1 = cells_per_s(ForestModel(MODEL, threads=1), X)
-    rate2 = cells_per_s(ForestModel(MODEL, threads=2), X)
+    rate1 = cells_per_s(ForestModel(model_path, threads=1), X)
+    rate2 = cells_per_s(ForestModel(model_path, threads=2), X)
     nhost = -(-TILE // RATIO)
     host = {n: rng.uniform(*RANGES[n], (nhost, nhost)) for n in HOST_FIELDS}
     static = {
         n: rng.uniform(*RANGES[n], (TILE, TILE)) for n in FEATURE_NAMES if n not in HOST_FIELDS
     }
-    model = ForestModel(MODEL, threads=1)
+    model = ForestModel(model_path, threads=1)
     agg, step_s = daily_step(model, host, static)
-    model_mb = MODEL.stat().st_size / 1e6
+    model_mb = model_path.stat().st_size / 1e6
     print(f"forest: {model_mb:.2f} MB; {rate1:,.0f} cells/s (1 thread), {rate2:,.0f} (2 threads)")
     print(f"daily step, {TILE}x{TILE} tile, 1 thread: {step_s:.2f} s -> host cells {agg.shape}")
     print(
