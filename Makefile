@@ -102,6 +102,21 @@ models-lulc: setup
 	$(LULC).export
 	$(LULC).evaluate table
 
+# Monthly LAI (phase two: SEMI-EMPIRICAL target from real NDVI + GSI on ERA5; separate and
+# joint U-Nets on phase one's cube and split, resumable in run/data/lai/; the better design
+# shipped as emulators/lai/lai.onnx; comparison tables in emulators/lai/evaluation/).
+models: models-lai
+LAI := OMP_NUM_THREADS=1 $(VPY) -m emulators.lai
+models-lai: setup
+	[ -f run/data/lulc/cube.zarr/manifest.json ] || $(LULC).dataset build
+	$(LAI).t42
+	$(LAI).train --design separate --minutes 25
+	$(LAI).train --design joint --minutes 25
+	$(LAI).export --checkpoint run/data/lai/separate_seed0/best.pt --out run/data/lai/separate.onnx
+	$(LAI).export --checkpoint run/data/lai/joint_seed0/best.pt --out run/data/lai/joint.onnx
+	$(LAI).evaluate table
+	$(LAI).evaluate ship
+
 bench: setup
 	@for b in run/bench/*.py; do echo "== $$b"; $(VPY) $$b || exit 1; done
 

@@ -1,7 +1,6 @@
 """Everything that defines, trains, exports and evaluates landemu's emulators and transforms."""
 
-
-XARRAY_FUNCTIONS = ("soil_moisture",)  # emulators/xapi.py, loaded when first used
+XARRAY_FUNCTIONS = ("landcover", "soil_moisture")  # emulators/xapi.py, loaded when first used
 
 
 def __getattr__(name: str):

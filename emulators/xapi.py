@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from coupler.errors import FieldError
+from coupler.errors import FieldError, GridError
+from coupler.xgrid import Horizontal, horizontal_of
 
-__all__ = ["soil_moisture"]
+__all__ = ["landcover", "soil_moisture"]
 
 
 def _need(ds: xr.Dataset, names: tuple[str, ...], what: str) -> list[xr.DataArray]:
@@ -67,3 +68,109 @@ def soil_moisture(predictors: xr.Dataset, *, model: str | Path | None = None) ->
     result.name = OUTPUT_NAME
     result.attrs = {"long_name": "volumetric soil moisture", "units": "m3 m-3"}
     return result
+
+
+def landcover(
+    coarse: xr.DataArray,
+    static: xr.Dataset,
+    prior: xr.Dataset,
+    *,
+    hidden: xr.DataArray | None = None,
+    model: str | Path | None = None,
+) -> xr.Dataset:
+    """Fine (0.05°) land use and land cover from coarse land-use fractions, static maps and a
+    prior map: the land-use U-Net on blended windows of the global 0.05° lattice (the path of
+    the coupler's tiled CNN step), land use allocated to the coarse fractions.
+
+    coarse : (class, lat, lon) fractions of the 8 land-use classes (emulators.lulc.classes.
+        LAND_USE order) on a grid whose cells are whole f × f blocks of the fine grid and
+        which covers it exactly.
+    static : the fine fields of emulators.lulc.features.STATIC_FIELDS (the region plus a
+        context ring; their units as in the model card), rows in either order.
+    prior : `land_use` and `land_cover` labels (e.g. the previous year) on the fine grid;
+        hidden : True where the prior is hidden from the model (default: nothing hidden).
+    Returns a Dataset of uint8 `land_use` and `land_cover` on the fine grid.
+    """
+    from emulators.lulc.classes import LAND_COVER, LAND_USE
+    from emulators.lulc.dataset import DEG
+    from emulators.lulc.features import STATIC_FIELDS, assemble, static_channels, upsample
+    from emulators.lulc.infer import MODEL_PATH, OnnxLulc, predict_maps
+
+    fine = horizontal_of(static)
+    g = fine.grid
+    if abs(g.dlat - DEG) > 1e-9 or abs(g.dlon - DEG) > 1e-9:
+        raise GridError(
+            f"the land-use U-Net runs on the {DEG}° grid; static is {g.dlat}° × {g.dlon}°"
+        )
+    fields = {
+        n: _on(fine, v, f"static '{n}'")
+        for n, v in zip(STATIC_FIELDS, _need(static, STATIC_FIELDS, "static"), strict=True)
+    }
+    lu, lc = (
+        _on(fine, v, f"prior '{n}'").astype(np.uint8)
+        for n, v in zip(
+            ("land_use", "land_cover"),
+            _need(prior, ("land_use", "land_cover"), "prior"),
+            strict=True,
+        )
+    )
+    mask = np.zeros(g.shape, bool) if hidden is None else _on(fine, hidden, "hidden") != 0
+    fractions, factor = _coarse_on(coarse, g, len(LAND_USE), DEG)
+    x = assemble(
+        upsample(fractions, factor), lu, lc, mask, static_channels(fields, g.lat_centres())
+    )
+    origin = (round((g.south + 90.0) / DEG), round(((g.west + 180.0) % 360.0) / DEG))
+    pred = predict_maps(OnnxLulc(model or MODEL_PATH), x, fractions, factor, origin=origin)
+    out = {}
+    for name, labels, classes in (
+        ("land_use", pred.lu, LAND_USE),
+        ("land_cover", pred.lc, LAND_COVER),
+    ):
+        out[name] = xr.Variable(
+            fine.dims,
+            fine.from_engine(labels),
+            {
+                "flag_values": np.arange(len(classes), dtype=np.uint8),
+                "flag_meanings": " ".join(classes),
+            },
+        )
+    coords = {k: v for k, v in fine.coords.items() if set(v.dims) <= {*fine.dims, "nv", "bnds"}}
+    return xr.Dataset(out, coords=coords)
+
+
+def _on(hz: Horizontal, da: xr.DataArray, what: str) -> np.ndarray:
+    """da's values on grid hz in the engine's order (rows south → north)."""
+    hz.check_shape(dict(da.sizes), what)
+    if da.ndim != len(hz.dims):
+        raise FieldError(f"{what} has dims {da.dims}; expected only {hz.dims}")
+    return hz.to_engine(np.asarray(da.transpose(*hz.dims).values))
+
+
+def _coarse_on(coarse: xr.DataArray, fine, nclass: int, deg: float) -> tuple[np.ndarray, int]:
+    """Coarse fractions (nclass, ny, nx) south → north and the fine cells per coarse cell,
+    checking that the coarse grid tiles the fine one exactly."""
+    hz = horizontal_of(coarse)
+    c = hz.grid
+    factor = round(c.dlat / deg)
+    edges = (c.south, c.north, c.west, c.east)
+    if (
+        factor < 1
+        or c.nlat * factor != fine.nlat
+        or c.nlon * factor != fine.nlon
+        or max(
+            abs(a - b)
+            for a, b in zip(edges, (fine.south, fine.north, fine.west, fine.east), strict=True)
+        )
+        > 1e-9
+    ):
+        raise GridError(
+            f"the coarse grid {c.spec} does not tile the fine grid {fine.spec} in whole blocks"
+        )
+    other = [d for d in coarse.dims if d not in hz.dims]
+    if len(other) != 1 or coarse.sizes[other[0]] != nclass:
+        raise FieldError(
+            f"coarse fractions have dims {dict(coarse.sizes)}; expected one class dim of "
+            f"{nclass} besides {hz.dims}"
+        )
+    values = np.asarray(coarse.transpose(other[0], *hz.dims).values, np.float64)
+    return hz.to_engine(values), factor

@@ -59,7 +59,7 @@ def new_site(tmp_path_factory):
     return d, fpath, opath, alma
 
 
-def _args(d, fpath, opath, generations=8):
+def _args(d, fpath, opath, generations=3):
     return argparse.Namespace(
         forcing=fpath,
         fluxes=opath,

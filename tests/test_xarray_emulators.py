@@ -9,12 +9,16 @@ import numpy as np
 import pytest
 import xarray as xr
 from sklearn.ensemble import RandomForestRegressor
+from test_lulc_pipeline import cube  # noqa: F401  (fixture: the real 0.05° cube)
 
 import emulators
-from coupler.errors import FieldError, ModelError
+from coupler.errors import FieldError, GridError, ModelError
+from emulators.lulc.infer import MODEL_PATH
 from emulators.soilmoisture.export import to_onnx_model, write_onnx
 from emulators.soilmoisture.features import FEATURE_NAMES, NFEATURE
 from emulators.soilmoisture.predict import ForestModel, predict_tile
+
+LULC_MODEL = MODEL_PATH.is_file()
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +71,56 @@ def test_soil_moisture_names_missing_predictors_and_model(forest_path: Path) -> 
         emulators.soil_moisture(predictors().drop_vars("lai"), model=forest_path)
     with pytest.raises(ModelError, match="nowhere.onnx' does not exist"):
         emulators.soil_moisture(predictors(), model="/nowhere.onnx")
+
+
+@pytest.fixture(scope="module")
+def lulc_region(cube):  # noqa: F811
+    """A 256 × 256 window of the real 0.05° cube (Brittany/Normandy), its coarse fractions on a
+    0.5° grid, a prior with 32-pixel patches hidden, and the same as xarray objects."""
+    from emulators.lulc.dataset import DEG, Cube, lat_of_rows
+    from emulators.lulc.features import N_LU, coarse_fractions, patch_mask, row_area_weights
+
+    r0, c0, n, f = round((46 + 90) / DEG), round((-4 + 180) / DEG), 260, 10
+    w = Cube.open(cube).window(r0, r0 + n, c0, c0 + n)
+    coarse = coarse_fractions(w["lu"], f, N_LU, row_area_weights(-90.0 + r0 * DEG, n, DEG))
+    hidden = patch_mask(n, n, 0.5, np.random.default_rng(0))
+    lat, lon = lat_of_rows(r0, r0 + n), -180.0 + (np.arange(c0, c0 + n) + 0.5) * DEG
+    fine = {"lat": lat, "lon": lon}
+    static = xr.Dataset({k: (("lat", "lon"), v) for k, v in w.items()}, coords=fine)
+    clat, clon = lat.reshape(-1, f).mean(1), lon.reshape(-1, f).mean(1)
+    xcoarse = xr.DataArray(coarse, dims=("class", "lat", "lon"), coords={"lat": clat, "lon": clon})
+    return (r0, c0, f, w, coarse, hidden), (xcoarse, static, static[["lu", "lc"]], hidden)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not LULC_MODEL, reason="the shipped lulc.onnx is not on main")
+def test_landcover_on_xarray_equals_the_tiled_online_path(lulc_region) -> None:
+    from emulators.lulc.dataset import lat_of_rows
+    from emulators.lulc.features import assemble, static_channels, upsample
+    from emulators.lulc.infer import OnnxLulc, predict_maps
+
+    (r0, c0, f, w, coarse, hidden), (xcoarse, static, prior, _) = lulc_region
+    x = assemble(
+        upsample(coarse, f), w["lu"], w["lc"], hidden, static_channels(w, lat_of_rows(r0, r0 + 260))
+    )
+    ref = predict_maps(OnnxLulc(), x, coarse, f, origin=(r0, c0))
+    prior = prior.rename(lu="land_use", lc="land_cover")
+    mask = xr.DataArray(hidden, dims=("lat", "lon"))
+    got = emulators.landcover(xcoarse, static, prior, hidden=mask)
+    np.testing.assert_array_equal(got.land_use.values, ref.lu)
+    np.testing.assert_array_equal(got.land_cover.values, ref.lc)
+    # the same region stored north → south gives the same map, stored north → south
+    flip = {"lat": slice(None, None, -1)}
+    got_n2s = emulators.landcover(
+        xcoarse.isel(flip), static.isel(flip), prior.isel(flip), hidden=mask.isel(flip)
+    )
+    np.testing.assert_array_equal(got_n2s.land_use.values, ref.lu[::-1])
+
+
+def test_landcover_refuses_a_coarse_grid_that_does_not_tile_the_fine_one(lulc_region) -> None:
+    _, (xcoarse, static, prior, _) = lulc_region
+    prior = prior.rename(lu="land_use", lc="land_cover")
+    with pytest.raises(GridError, match="does not tile the fine grid"):
+        emulators.landcover(xcoarse.isel(lat=slice(1, None)), static, prior)
+    with pytest.raises(FieldError, match=r"static lacks \['slope'\]"):
+        emulators.landcover(xcoarse, static.drop_vars("slope"), prior)

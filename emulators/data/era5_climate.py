@@ -20,8 +20,9 @@ from emulators.data.forcing import era5_climatology_path
 CLIMATE_FIELDS = ("t_mean", "t_range", "precip")  # °C, K, mm / year
 
 
-def annual_climate_coarse(path: str | None = None) -> dict[str, np.ndarray]:
-    """The three annual fields on the native 0.25° grid (721, 1440), rows from 90°N."""
+def monthly_climate_coarse(path: str | None = None) -> dict[str, np.ndarray]:
+    """Monthly 2 m temperature (°C) and precipitation (mm / month), (12, 721, 1440) each,
+    on the native 0.25° grid, rows from 90°N."""
     import netCDF4
 
     p = path or era5_climatology_path()
@@ -39,18 +40,23 @@ def annual_climate_coarse(path: str | None = None) -> dict[str, np.ndarray]:
         t = t - 273.15
     if np.nanmean(pr) < 1.0:  # m per day (ERA5 monthly-means convention) → mm per month
         pr = pr * 1000.0 * 30.4
+    return {"t": t, "p": np.maximum(pr, 0.0)}
+
+
+def annual_climate_coarse(path: str | None = None) -> dict[str, np.ndarray]:
+    """The three annual fields on the native 0.25° grid (721, 1440), rows from 90°N."""
+    m = monthly_climate_coarse(path)
+    t = m["t"]
     return {
         "t_mean": t.mean(axis=0),
         "t_range": t.max(axis=0) - t.min(axis=0),
-        "precip": np.maximum(pr, 0.0).sum(axis=0),
+        "precip": m["p"].sum(axis=0),
     }
 
 
-def annual_climate_on_grid(
-    lat: np.ndarray, lon: np.ndarray, path: str | None = None
-) -> dict[str, np.ndarray]:
-    """The annual fields, float32 (lat.size, lon.size), at cell centres lat × lon (degrees)."""
-    coarse = annual_climate_coarse(path)
+def bilinear(v: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Bilinear (periodic in longitude) float32 values (..., lat.size, lon.size) of a 0.25°
+    ERA5 field v (..., 721, 1440) at cell centres lat × lon (degrees)."""
     fj = np.clip((90.0 - np.asarray(lat, float)) / 0.25, 0.0, 720 - 1e-6)
     j0 = np.floor(fj).astype(np.int64)
     wj = (fj - j0)[:, None]
@@ -58,9 +64,14 @@ def annual_climate_on_grid(
     i0 = np.floor(fi).astype(np.int64) % 1440
     wi = (fi - np.floor(fi))[None, :]
     i1 = (i0 + 1) % 1440
-    out = {}
-    for name, v in coarse.items():
-        a = (1 - wi) * v[j0][:, i0] + wi * v[j0][:, i1]
-        b = (1 - wi) * v[j0 + 1][:, i0] + wi * v[j0 + 1][:, i1]
-        out[name] = ((1 - wj) * a + wj * b).astype(np.float32)
-    return out
+    a = (1 - wi) * v[..., j0, :][..., i0] + wi * v[..., j0, :][..., i1]
+    b = (1 - wi) * v[..., j0 + 1, :][..., i0] + wi * v[..., j0 + 1, :][..., i1]
+    return ((1 - wj) * a + wj * b).astype(np.float32)
+
+
+def annual_climate_on_grid(
+    lat: np.ndarray, lon: np.ndarray, path: str | None = None
+) -> dict[str, np.ndarray]:
+    """The annual fields, float32 (lat.size, lon.size), at cell centres lat × lon (degrees)."""
+    coarse = annual_climate_coarse(path)
+    return {name: bilinear(v, lat, lon) for name, v in coarse.items()}

@@ -47,11 +47,17 @@ class UNet(nn.Module):
         self.head_lu = nn.Conv2d(widths[0], n_lu, 1)
         self.head_lc = nn.Conv2d(widths[0], n_lc, 1)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The shared encoder–decoder: (B, base, H, W) features the 1×1 heads read
+        (phase two's LAI and joint models add heads on them)."""
         skips = [self.inc(x)]
         for down in self.down:
             skips.append(down(self.pool(skips[-1])))
         h = skips.pop()
         for up, dec in zip(self.up, self.dec, strict=True):
             h = dec(torch.cat([skips.pop(), up(h)], dim=1))
+        return h
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.features(x)
         return self.head_lu(h), self.head_lc(h)

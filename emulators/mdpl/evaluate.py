@@ -112,7 +112,7 @@ def write_tables(
         w = csv.writer(fh)
         w.writerow(["site", "method", "flux", *METRICS])
         for n, by_m in per_site.items():
-            for m in methods:
+            for m in (m for m in by_m if m != "observed"):
                 for lab in FLUX_LABELS:
                     w.writerow([n, m, lab, *(f"{by_m[m][lab][k]:.4f}" for k in METRICS)])
     with open(out_dir / "per_pft.csv", "w", newline="") as fh:
@@ -166,6 +166,21 @@ def markdown_tables(
         errs = [np.mean([r[m][k] for r in rec.values()]) for m in have]
         lines.append(f"| {name} | " + " | ".join(f"{e:.3f}" for e in errs) + " |")
     return "\n".join(lines) + "\n"
+
+
+def write_de_comparison(
+    out_dir: Path, per_site: dict[str, dict], de: dict[str, dict], archs: tuple[str, ...]
+) -> dict:
+    """RMSE vs compute on the sites DE was run for: defaults, g_z, DE at each budget."""
+    names = [n for n in per_site if n in de]
+    budgets = sorted({int(b) for n in names for b in de[n]["params"]})
+    methods = ["default", *(f"mdpl_{a}" for a in archs), *(f"de_{b}" for b in budgets)]
+    res = {"sites": names, **summarise({n: per_site[n] for n in names}, methods)["all"]}
+    res["de_seconds_per_site"] = {
+        str(b): float(np.mean([de[n]["seconds"][str(b)] for n in names])) for b in budgets
+    }
+    (out_dir / "de_comparison.json").write_text(json.dumps(res, indent=1))
+    return res
 
 
 def _plt():
@@ -260,6 +275,8 @@ def evaluate_all(
     methods = [m for m in params[data[0].site.name] if all(m in per_site[n] for n in per_site)]
     summary = summarise(per_site, methods)
     write_tables(out_dir, per_site, summary, rec, methods)
+    if de:
+        write_de_comparison(out_dir, per_site, de, archs)
     with open(out_dir / "parameters.csv", "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["site", "method", *PARAM_NAMES])

@@ -118,7 +118,8 @@ def train_surrogate(
         opt.step()
         step += 1
         run_loss.append(loss.item())
-        if step % every == 0 or step == steps:
+        out_of_time = time.perf_counter() - t0 >= minutes * 60
+        if step % every == 0 or step == steps or out_of_time:
             with torch.no_grad():
                 err = (model(xv) - yv).numpy() * norm.y_std
             rec = {
@@ -230,7 +231,8 @@ def train_generator(
         opt.step()
         step += 1
         run_loss.append(loss.item())
-        if step % every == 0 or step == steps:
+        out_of_time = time.perf_counter() - t0 >= minutes * 60
+        if step % every == 0 or step == steps or out_of_time:
             rec = {"step": step, "train_mse": float(np.mean(run_loss))}
             rec["elapsed_s"] = round(time.perf_counter() - t0, 1)
             log.append(rec)

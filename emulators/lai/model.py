@@ -1,0 +1,51 @@
+"""The two phase-two designs on phase one's U-Net body (emulators/lulc/model.py).
+
+* `LaiUNet` (separate): the same U-Net with one LAI head; its land-use/land-cover heads are
+  dropped. LAI = softplus(head) · 8 (non-negative, m² m⁻²).
+* `JointUNet` (multi-task): phase one's U-Net with its two heads plus the LAI head on the
+  shared encoder–decoder; forward returns (land-use logits, land-cover logits, LAI).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as nnf
+
+from emulators.lai.features import LAI_SCALE
+from emulators.lulc.architecture import BASE
+from emulators.lulc.features import N_LC, N_LU
+from emulators.lulc.model import UNet
+
+
+class LaiHead(nn.Module):
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(width, 1, 1)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return nnf.softplus(self.conv(h))[:, 0] * LAI_SCALE
+
+
+class LaiUNet(UNet):
+    """Separate design: (B, C, H, W) → LAI (B, H, W)."""
+
+    def __init__(self, in_channels: int, base: int = BASE) -> None:
+        super().__init__(in_channels, N_LU, N_LC, base)
+        del self.head_lu, self.head_lc
+        self.head_lai = LaiHead(base)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return self.head_lai(self.features(x))
+
+
+class JointUNet(UNet):
+    """Joint design: (B, C, H, W) → (land-use logits, land-cover logits, LAI (B, H, W))."""
+
+    def __init__(self, in_channels: int, base: int = BASE) -> None:
+        super().__init__(in_channels, N_LU, N_LC, base)
+        self.head_lai = LaiHead(base)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # type: ignore[override]
+        h = self.features(x)
+        return self.head_lu(h), self.head_lc(h), self.head_lai(h)

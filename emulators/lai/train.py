@@ -1,0 +1,181 @@
+"""Train the phase-two LAI models with phase one's data-parallel, resumable machinery.
+
+    python -m emulators.lai.train --design separate|joint --out run/data/lai/<design>
+        [--minutes 25] [--seed 0]             (torchrun / run/mpirun.sh -n 2 work as in phase one)
+
+`separate`: LaiUNet on the 38 LAI channels, masked MSE on the SEMI-EMPIRICAL target.
+`joint`: JointUNet on 47 channels (phase one's 40 + climate, CO2, masked LAI prior and mask),
+loss = land-use CE + land-cover CE (phase one's unweighted loss) + LAI masked MSE.
+Distributed set-up, atomic checkpoints and the metrics files are phase one's
+(emulators/lulc/train.py); a checkpoint after every epoch lets a stopped run continue;
+`best.pt` keeps the epoch with the lowest validation LAI RMSE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from emulators.lai.dataset import N_JOINT_CHANNELS, LaiSource, Sampler
+from emulators.lai.features import N_CHANNELS
+from emulators.lai.model import JointUNet, LaiUNet
+from emulators.lulc import split
+from emulators.lulc.dataset import DEFAULT_CUBE
+from emulators.lulc.train import Loss, atomic_save, init_distributed, write_metrics
+
+DESIGNS = ("separate", "joint")
+
+
+@dataclass
+class Config:
+    design: str = "separate"
+    crop: int = 80  # multiple of 16 (U-Net) and of 5, 10, 20 (coarse cells of the joint input)
+    batch: int = 4  # global batch (split over processes)
+    steps_per_epoch: int = 25
+    epochs: int = 1000
+    minutes: float = 25.0
+    lr: float = 2e-3
+    base: int = 16
+    seed: int = 0
+    val_samples: int = 16
+
+
+def build_model(design: str, base: int) -> torch.nn.Module:
+    if design not in DESIGNS:
+        raise ValueError(f"unknown design '{design}', choose one of {DESIGNS}")
+    return LaiUNet(N_CHANNELS, base) if design == "separate" else JointUNet(N_JOINT_CHANNELS, base)
+
+
+def masked_mse(pred: torch.Tensor, lai: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    w = valid.float()
+    return ((pred - lai) ** 2 * w).sum() / w.sum().clamp(min=1.0)
+
+
+def loss_of(out, lai, valid, lu, lc) -> torch.Tensor:
+    if isinstance(out, tuple):  # joint: (lu logits, lc logits, lai)
+        return Loss("ce")(out[:2], lu, lc) + masked_mse(out[2], lai, valid)
+    return masked_mse(out, lai, valid)
+
+
+def make_batch(sampler: Sampler, rng: np.random.Generator, n: int, **kw) -> list[torch.Tensor]:
+    parts = zip(*(sampler.sample(rng, **kw) for _ in range(n)), strict=True)
+    x, lai, valid, lu, lc = (np.stack(p) for p in parts)
+    return [
+        torch.from_numpy(x),
+        torch.from_numpy(lai),
+        torch.from_numpy(valid),
+        torch.from_numpy(lu.astype(np.int64)),
+        torch.from_numpy(lc.astype(np.int64)),
+    ]
+
+
+@torch.no_grad()
+def validate(model: torch.nn.Module, batches: list[list[torch.Tensor]]) -> dict[str, float]:
+    """Validation LAI RMSE (75 % of the prior hidden) over valid pixels."""
+    model.eval()
+    se, n = 0.0, 0.0
+    for x, lai, valid, _, _ in batches:
+        out = model(x)
+        pred = out[2] if isinstance(out, tuple) else out
+        se += float(((pred - lai) ** 2 * valid).sum())
+        n += float(valid.sum())
+    model.train()
+    return {"val_rmse": (se / max(n, 1.0)) ** 0.5}
+
+
+def train(cfg: Config, out: Path, cube_path: Path = DEFAULT_CUBE, source=None) -> dict:
+    rank, world = init_distributed()
+    if cfg.batch % world:
+        raise ValueError(f"global batch {cfg.batch} must divide over {world} processes")
+    torch.manual_seed(cfg.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    source = source or LaiSource(cube_path)
+    joint = cfg.design == "joint"
+    train_s = Sampler(source, split.TRAIN, cfg.crop, joint=joint)
+    val_s = Sampler(source, split.VALIDATION, cfg.crop, joint=joint)
+    vrng = np.random.default_rng(12345)
+    val_batches = [make_batch(val_s, vrng, 4, ratio=0.75) for _ in range(cfg.val_samples // 4)]
+
+    model = build_model(cfg.design, cfg.base)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    state = {"epoch": 0, "history": [], "best": float("inf"), "seconds": 0.0}
+    ckpt = out / "checkpoint.pt"
+    if ckpt.is_file():
+        saved = torch.load(ckpt, weights_only=False)
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["optimizer"])
+        state = saved["state"]
+        if rank == 0:
+            print(f"resuming from {ckpt} at epoch {state['epoch']}", file=sys.stderr)
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    model.train()
+    t_start = time.perf_counter() - state["seconds"]
+    while state["epoch"] < cfg.epochs and state["seconds"] < cfg.minutes * 60:
+        epoch, losses = state["epoch"], []
+        for step in range(cfg.steps_per_epoch):
+            rng = np.random.default_rng([cfg.seed, epoch, step, rank])
+            x, lai, valid, lu, lc = make_batch(train_s, rng, cfg.batch // world)
+            opt.zero_grad()
+            loss = loss_of(net(x), lai, valid, lu, lc)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        state["epoch"] = epoch + 1
+        state["seconds"] = time.perf_counter() - t_start
+        if rank == 0:
+            row = {"epoch": epoch + 1, "loss": float(np.mean(losses))}
+            row["seconds"] = round(state["seconds"], 1)
+            row.update(validate(model, val_batches))
+            state["history"].append(row)
+            if row["val_rmse"] < state["best"]:
+                state["best"] = row["val_rmse"]
+                atomic_save(
+                    {"model": model.state_dict(), "config": asdict(cfg), "metrics": row},
+                    out / "best.pt",
+                )
+            atomic_save(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "state": state,
+                    "config": asdict(cfg),
+                },
+                ckpt,
+            )
+            write_metrics(state["history"], out)
+            print(json.dumps(row), file=sys.stderr, flush=True)
+        if world > 1:  # every rank takes rank 0's clock, so all stop after the same epoch
+            t = torch.tensor([state["seconds"]], dtype=torch.float64)
+            torch.distributed.broadcast(t, 0)
+            state["seconds"] = float(t)
+    return {"design": cfg.design, "epochs": state["epoch"], "best_val_rmse": state["best"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m emulators.lai.train",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--cube", type=Path, default=DEFAULT_CUBE)
+    p.add_argument("--threads", type=int, default=1)
+    for name, value in asdict(Config()).items():
+        p.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    cfg = Config(**{k: getattr(args, k) for k in asdict(Config())})
+    out = args.out or Path(f"run/data/lai/{cfg.design}_seed{cfg.seed}")
+    print(json.dumps(train(cfg, out, args.cube)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
