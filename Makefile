@@ -72,10 +72,10 @@ models: models-mdpl
 MDPL := OMP_NUM_THREADS=1 $(VPY) -m emulators.mdpl
 models-mdpl: setup
 	$(MDPL).build_data
-	$(MDPL).train surrogate --arch multitask --steps 2400 --minutes 600
-	$(MDPL).train surrogate --arch singletask --steps 1600 --minutes 600
-	$(MDPL).train generator --arch multitask --steps 800 --minutes 600
-	$(MDPL).train generator --arch singletask --steps 800 --minutes 600
+	$(MDPL).train surrogate --arch multitask --steps 650 --minutes 600
+	$(MDPL).train surrogate --arch singletask --steps 480 --minutes 600
+	$(MDPL).train generator --arch multitask --steps 300 --minutes 600
+	$(MDPL).train generator --arch singletask --steps 300 --minutes 600
 	$(MDPL).baseline
 	$(MDPL).export
 	OMP_NUM_THREADS=1 $(VENV)/bin/landemu evaluate mdpl
@@ -114,8 +114,9 @@ models-lai: setup
 	$(LAI).train --design joint --minutes 25
 	$(LAI).export --checkpoint run/data/lai/separate_seed0/best.pt --out run/data/lai/separate.onnx
 	$(LAI).export --checkpoint run/data/lai/joint_seed0/best.pt --out run/data/lai/joint.onnx
-	$(LAI).evaluate table
+	$(LAI).evaluate table --regions 4
 	$(LAI).evaluate ship
+	$(LAI).evaluate plot
 
 bench: setup
 	@for b in run/bench/*.py; do echo "== $$b"; $(VPY) $$b || exit 1; done

@@ -1,6 +1,7 @@
 """Everything that defines, trains, exports and evaluates landemu's emulators and transforms."""
 
-XARRAY_FUNCTIONS = ("landcover", "soil_moisture")  # emulators/xapi.py, loaded when first used
+# the xarray functions of emulators/xapi.py, loaded when first used
+XARRAY_FUNCTIONS = ("calibrate", "landcover", "soil_moisture")
 
 
 def __getattr__(name: str):

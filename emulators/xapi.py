@@ -8,6 +8,7 @@ and labels the result (dims, coordinates, units). Exposed as `emulators.soil_moi
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import xarray as xr
 from coupler.errors import FieldError, GridError
 from coupler.xgrid import Horizontal, horizontal_of
 
-__all__ = ["landcover", "soil_moisture"]
+__all__ = ["calibrate", "landcover", "soil_moisture"]
 
 
 def _need(ds: xr.Dataset, names: tuple[str, ...], what: str) -> list[xr.DataArray]:
@@ -68,6 +69,74 @@ def soil_moisture(predictors: xr.Dataset, *, model: str | Path | None = None) ->
     result.name = OUTPUT_NAME
     result.attrs = {"long_name": "volumetric soil moisture", "units": "m3 m-3"}
     return result
+
+
+def calibrate(
+    forcing: xr.Dataset,
+    fluxes: xr.Dataset,
+    *,
+    pft: str,
+    lat: float,
+    lon: float,
+    name: str = "site",
+    generations: int = 20,
+    **site_attrs: float,
+) -> xr.Dataset:
+    """MdPL calibration of the host physics' 12 PFT parameters for one flux site — what
+    `landemu calibrate` does, on Datasets instead of files.
+
+    forcing : half-hourly PLUMBER2/ALMA variables (SWdown, LWdown, Tair, Qair, Wind, PSurf,
+        Rainf [+ Snowf]) with their units attributes, dim time; fluxes : Qh, Qle (W m-2,
+        NaN = gap) on the same steps. pft : evergreen_forest, woodland, grassland or
+        cultivation; lat, lon and optional sand, clay (%), elevation (m), pft (ELM index).
+    Returns a Dataset: parameters (candidate, parameter) with units, skill (candidate, flux,
+    metric) of each candidate run through the Fortran physics, and fluxes (candidate, time,
+    flux); attrs['chosen'] names the candidate `landemu calibrate` would write.
+    """
+    from emulators.landmodel import PARAM_NAMES, PARAM_UNITS
+    from emulators.mdpl import calibrate as mdpl
+
+    site = mdpl.make_site(name, pft, {"lat": lat, "lon": lon, **site_attrs})
+    with tempfile.TemporaryDirectory(prefix="landemu_calibrate_") as tmp:
+        # through the very readers of `landemu calibrate`: same names, units and checks
+        f_path, o_path = Path(tmp) / "forcing.nc", Path(tmp) / "fluxes.nc"
+        _dataset(forcing, "forcing").to_netcdf(f_path)
+        _dataset(fluxes, "fluxes").to_netcdf(o_path)
+        series = mdpl.read_forcing(f_path)
+        obs = mdpl.read_fluxes(o_path, len(series["TBOT"]))
+    cal = mdpl.calibrate(series, obs, site, generations=generations)
+    names = list(cal.candidates)
+    metrics = list(next(iter(cal.skill.values()))["H"])
+    out = xr.Dataset(
+        {
+            "parameters": (
+                ("candidate", "parameter"),
+                np.stack([cal.candidates[n] for n in names]),
+            ),
+            "skill": (
+                ("candidate", "flux", "metric"),
+                [[[cal.skill[n][f][m] for m in metrics] for f in ("H", "LE")] for n in names],
+            ),
+            "fluxes": (("candidate", "time", "flux"), np.stack([cal.sims[n] for n in names])),
+        },
+        coords={
+            "candidate": names,
+            "parameter": list(PARAM_NAMES),
+            "units": ("parameter", list(PARAM_UNITS)),
+            "flux": ["H", "LE"],
+            "metric": metrics,
+            "time": forcing["time"].values if "time" in forcing.coords else np.arange(len(obs)),
+        },
+        attrs={"site": name, "pft_group": site.group, "elm_pft": site.pft, "chosen": cal.chosen},
+    )
+    out.fluxes.attrs["units"] = "W m-2"
+    return out
+
+
+def _dataset(ds: xr.Dataset, what: str) -> xr.Dataset:
+    if not isinstance(ds, xr.Dataset):
+        raise FieldError(f"{what} must be an xarray Dataset, got {type(ds).__name__}")
+    return ds
 
 
 def landcover(

@@ -78,3 +78,17 @@ def test_nan_input_is_rejected(small_onnx):
     x[3, 2, 2] = np.nan
     with pytest.raises(FieldError, match="NaN"):
         predict_lai(OnnxLai(path), x)
+
+
+def test_shipped_model_is_the_separate_design_under_20_mb_and_tiles_like_the_whole():
+    from emulators.lai.infer import MODEL_PATH
+
+    assert MODEL_PATH.stat().st_size < 20e6
+    onnx = OnnxLai(MODEL_PATH)
+    assert not onnx.joint and onnx.channels == N_CHANNELS
+    x = np.random.default_rng(3).normal(size=(N_CHANNELS, 768, 32)).astype(np.float32)
+    whole = predict_lai(onnx, x)
+    r0, r1, halo = 320, 448, 256
+    tile = predict_lai(onnx, x[:, r0 - halo : r1 + halo], origin=(r0 - halo, 0))
+    assert np.abs(tile[halo:-halo] - whole[r0:r1]).max() <= 1e-3
+    assert float(whole.min()) >= 0

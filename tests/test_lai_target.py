@@ -105,3 +105,13 @@ def test_prior_lai_out_of_range_is_rejected():
         inputs(prior=np.full((32, 32), -1.0, np.float32))
     with pytest.raises(FieldError, match="prior LAI must lie"):
         inputs(prior=np.full((32, 32), 50.0, np.float32))
+
+
+def test_era5_bilinear_is_exact_on_a_field_linear_in_latitude_and_keeps_month_axis():
+    from emulators.data.era5_climate import bilinear
+
+    lat_rows = 90.0 - 0.25 * np.arange(721)
+    field = np.stack([np.broadcast_to(lat_rows[:, None] * k, (721, 1440)) for k in (1, 2)])
+    out = bilinear(field, np.array([-33.3, 0.1, 51.07]), np.array([-179.99, 10.0]))
+    assert out.shape == (2, 3, 2)
+    np.testing.assert_allclose(out[1, :, 0], 2 * np.array([-33.3, 0.1, 51.07]), rtol=1e-5)

@@ -127,3 +127,23 @@ def test_scores_match_hand_computed_values() -> None:
     assert s["r2"][0] == pytest.approx(1.0 - 4 * 0.05**2 / 0.05)  # 1 − SSres/SStot = 0.8
     noisy = obs + np.array([[0.01], [-0.01], [0.01], [-0.01]])
     assert layer_scores(noisy, obs)["ubrmse"][0] == pytest.approx(0.01)
+
+
+def test_shipped_forest_fits_a_rank_and_predicts_plausible_soil_moisture() -> None:
+    path = Path(__file__).resolve().parents[1] / "emulators" / "soilmoisture" / "soilmoisture.onnx"
+    assert path.stat().st_size < 20e6
+    model = ForestModel(path)
+    rng = np.random.default_rng(3)
+    X = np.empty((500, NFEATURE), np.float32)
+    X[:, :10] = rng.uniform(0.2, 0.4, (500, 1))  # reanalysis SM, same at every depth
+    X[:, 10:20] = rng.uniform(275.0, 295.0, (500, 1))
+    for k, (lo, hi) in enumerate([(270, 300), (0, 10), (0, 3), (0, 5), (0.5, 4), (1, 14)]):
+        X[:, 20 + k] = rng.uniform(lo, hi, 500)
+    X[:, 25] = np.rint(X[:, 25])
+    X[:, 26:] = [300.0, 40.0, 40.0, 20.0, 30.0, 0.44]
+    out = predict(model, X)
+    assert out.shape == (500, 10)
+    assert out.min() > 0.05 and out.max() < 0.55
+    # drier reanalysis → drier fine soil (the forest follows its main predictor)
+    dry, wet = X[:, 0] < 0.25, X[:, 0] > 0.35
+    assert out[dry].mean() < out[wet].mean() - 0.03

@@ -10,14 +10,19 @@ import pytest
 import xarray as xr
 from sklearn.ensemble import RandomForestRegressor
 from test_lulc_pipeline import cube  # noqa: F401  (fixture: the real 0.05° cube)
+from test_mdpl_calibrate import NEW_SITE, new_site  # noqa: F401  (fixture)
 
 import emulators
 from coupler.errors import FieldError, GridError, ModelError
 from emulators.lulc.infer import MODEL_PATH
+from emulators.mdpl.calibrate import calibrate as mdpl_calibrate
+from emulators.mdpl.calibrate import make_site, parse_attrs, read_fluxes, read_forcing
+from emulators.mdpl.runtime import PACKAGE_DIR
 from emulators.soilmoisture.export import to_onnx_model, write_onnx
 from emulators.soilmoisture.features import FEATURE_NAMES, NFEATURE
 from emulators.soilmoisture.predict import ForestModel, predict_tile
 
+MDPL_MODELS = (PACKAGE_DIR / "gz.onnx").exists()
 LULC_MODEL = MODEL_PATH.is_file()
 
 
@@ -73,6 +78,32 @@ def test_soil_moisture_names_missing_predictors_and_model(forest_path: Path) -> 
         emulators.soil_moisture(predictors(), model="/nowhere.onnx")
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not MDPL_MODELS, reason="the shipped MdPL models (gz.onnx) are not on main")
+def test_calibrate_on_datasets_equals_landemu_calibrate(new_site) -> None:  # noqa: F811
+    """The Datasets of a new twin site give the candidates, fluxes and choice of the function
+    `landemu calibrate` runs on the same files."""
+    _, fpath, opath, _ = new_site
+    forcing = read_forcing(fpath)
+    site = make_site("XX-New", "grassland", parse_attrs(NEW_SITE))
+    ref = mdpl_calibrate(forcing, read_fluxes(opath, len(forcing["TBOT"])), site, generations=2)
+    with xr.open_dataset(fpath) as f, xr.open_dataset(opath) as o:
+        got = emulators.calibrate(
+            f.load(),
+            o.load(),
+            pft="grassland",
+            name="XX-New",
+            generations=2,
+            **parse_attrs(NEW_SITE),
+        )
+    assert got.attrs["chosen"] == ref.chosen and list(got.candidate.values) == list(ref.candidates)
+    for name, params in ref.candidates.items():
+        np.testing.assert_array_equal(got.parameters.sel(candidate=name).values, params)
+        np.testing.assert_array_equal(got.fluxes.sel(candidate=name).values, ref.sims[name])
+    rmse = got.skill.sel(flux="H", metric="rmse", candidate=ref.chosen).item()
+    assert rmse == ref.skill[ref.chosen]["H"]["rmse"]
+
+
 @pytest.fixture(scope="module")
 def lulc_region(cube):  # noqa: F811
     """A 256 × 256 window of the real 0.05° cube (Brittany/Normandy), its coarse fractions on a
@@ -124,3 +155,11 @@ def test_landcover_refuses_a_coarse_grid_that_does_not_tile_the_fine_one(lulc_re
         emulators.landcover(xcoarse.isel(lat=slice(1, None)), static, prior)
     with pytest.raises(FieldError, match=r"static lacks \['slope'\]"):
         emulators.landcover(xcoarse, static.drop_vars("slope"), prior)
+
+
+def test_soil_moisture_runs_the_shipped_forest_by_default() -> None:
+    shipped = Path(emulators.__file__).parent / "soilmoisture" / "soilmoisture.onnx"
+    ds = predictors(ntime=1, ny=3, nx=4)
+    got = emulators.soil_moisture(ds)
+    tile = predict_tile(ForestModel(shipped), {n: ds[n].values[0] for n in FEATURE_NAMES})
+    np.testing.assert_array_equal(got.values[:, 0], tile)

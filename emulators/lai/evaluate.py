@@ -31,7 +31,8 @@ from emulators.lulc import split
 from emulators.lulc.classes import LAND_COVER
 from emulators.lulc.dataset import DEG, WINDOW
 from emulators.lulc.evaluate import held_out_regions, region_window
-from emulators.lulc.features import N_LC, global_patch_mask
+from emulators.lulc.features import N_CHANNELS as N_LULC_CHANNELS
+from emulators.lulc.features import N_LC, N_LU, global_patch_mask
 
 CONTEXT = 64
 LATTICE = 80  # window edges: multiple of 16 (U-Net) and of 20 (1° coarse cells)
@@ -138,9 +139,11 @@ class Evaluator:
         (r0, r1, c0, c1), (rr, cc) = region_window(region, LATTICE, CONTEXT)
         w = self.source.window(r0, r1, c0, c1)
         hidden = global_patch_mask(slice(r0, r1), slice(c0, c1), mask_ratio, seed)
-        x0 = w.inputs(0, hidden)
-        x_lulc = joint_inputs(w, x0, hidden, FACTOR)[:-7]
-        coarse = coarse_fractions(w.lu, FACTOR, 8, row_area_weights(-90.0 + r0 * DEG, r1 - r0, DEG))
+        # phase one's input is the first part of the joint input (coarse fractions at 1°,
+        # the same hidden patches)
+        x_lulc = joint_inputs(w, w.inputs(0, hidden), hidden, FACTOR)[:N_LULC_CHANNELS]
+        weights = row_area_weights(-90.0 + r0 * DEG, r1 - r0, DEG)
+        coarse = coarse_fractions(w.lu, FACTOR, N_LU, weights)
         phase_one = predict_maps(self.lulc, x_lulc, coarse, FACTOR, origin=(r0, c0))
         out = {
             "months": list(months),
@@ -300,20 +303,56 @@ def ship(table_dir: Path = TABLE_DIR, data: Path = Path("run/data/lai")) -> dict
 
 
 def cost(path: Path, repeats: int = 3) -> dict:
-    """Parameters and best-of-`repeats` ONNX Runtime seconds (1 thread) for one 512×512 tile."""
+    """Parameters and best-of-`repeats` ONNX Runtime seconds (1 thread) for one 512×512 tile
+    of any of the U-Nets (LAI, joint, or phase one's land-use model)."""
     import time
 
     import onnx
+    import onnxruntime as ort
 
     params = sum(int(np.prod(t.dims)) for t in onnx.load(str(path)).graph.initializer)
-    model = OnnxLai(path)
-    x = np.random.default_rng(0).normal(size=(1, model.channels, 512, 512)).astype(np.float32)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    inp = session.get_inputs()[0]
+    x = np.random.default_rng(0).normal(size=(1, inp.shape[1], 512, 512)).astype(np.float32)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        model(x)
+        session.run(None, {inp.name: x})
         times.append(time.perf_counter() - t0)
     return {"onnx": str(path), "parameters": params, "tile_512_s": round(min(times), 3)}
+
+
+def plots(out_dir: Path = TABLE_DIR, data: Path = Path("run/data/lai")) -> list[Path]:
+    """comparison_by_month.png (RMSE per month, every predictor) and training.png
+    (validation RMSE against wall-clock seconds for both designs)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    result = json.loads((out_dir / "comparison.json").read_text())
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for k, rows in result["by_month"].items():
+        ax.plot(result["months"], [r["rmse"] for r in rows], marker="o", label=k)
+    ax.set(
+        xlabel="month", ylabel="RMSE (m2 m-2)", title="Held-out LAI RMSE (semi-empirical target)"
+    )
+    ax.legend(fontsize=8)
+    written = [out_dir / "comparison_by_month.png"]
+    fig.savefig(written[0], dpi=100, bbox_inches="tight")
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for design in ("separate", "joint"):
+        f = data / f"{design}_seed0" / "metrics.json"
+        if f.is_file():
+            h = json.loads(f.read_text())
+            ax.plot([r["seconds"] / 60 for r in h], [r["val_rmse"] for r in h], "o-", label=design)
+    ax.set(xlabel="wall-clock minutes (shared, loaded machine)", ylabel="validation RMSE")
+    ax.legend()
+    written.append(out_dir / "training.png")
+    fig.savefig(written[1], dpi=100, bbox_inches="tight")
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -326,11 +365,15 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--months", default="1,2,3,4,5,6,7,8,9,10,11,12", help="e.g. 1,4,7,10")
     c = sub.add_parser("cost", help="parameters and ONNX time per 512x512 tile (JSON)")
     c.add_argument("onnx", type=Path, nargs="+")
+    sub.add_parser("plot", help="comparison_by_month.png and training.png")
     sub.add_parser("ship", help="copy the design with the lower held-out RMSE to lai.onnx")
     args = p.parse_args(argv)
     if args.cmd == "cost":
         for path in args.onnx:
             print(json.dumps(cost(path)))
+        return 0
+    if args.cmd == "plot":
+        print(*plots(), sep="\n")
         return 0
     if args.cmd == "ship":
         print(json.dumps(ship()))

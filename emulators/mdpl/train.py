@@ -44,6 +44,19 @@ def _save(obj: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _update(
+    opt: torch.optim.Optimizer, base: list[float], module: torch.nn.Module, loss, progress: float
+) -> float:
+    """One clipped Adam step at the cosine-annealed learning rates; returns the loss."""
+    for g, b in zip(opt.param_groups, base, strict=True):
+        g["lr"] = b * 0.5 * (1 + math.cos(math.pi * progress))
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(module.parameters(), 1.0)
+    opt.step()
+    return loss.item()
+
+
 def ckpt_path(kind: str, arch: str, data_dir: Path = DATA_DIR) -> Path:
     return data_dir / f"{kind}_{arch}.pt"
 
@@ -108,16 +121,10 @@ def train_surrogate(
     xv, yv = surrogate_batch(data, norm, vrng, 256, val=True)
     t0, run_loss = time.perf_counter(), []
     while step < steps and time.perf_counter() - t0 < minutes * 60:
-        for g, b in zip(opt.param_groups, base, strict=True):
-            g["lr"] = b * 0.5 * (1 + math.cos(math.pi * step / steps))
         x, y = surrogate_batch(data, norm, rng, batch)
         loss = torch.mean((model(x) - y) ** 2)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        run_loss.append(_update(opt, base, model, loss, step / steps))
         step += 1
-        run_loss.append(loss.item())
         out_of_time = time.perf_counter() - t0 >= minutes * 60
         if step % every == 0 or step == steps or out_of_time:
             with torch.no_grad():
@@ -222,15 +229,9 @@ def train_generator(
     rng = np.random.default_rng(seed + 7919 * step)
     t0, run_loss = time.perf_counter(), []
     while step < steps and time.perf_counter() - t0 < minutes * 60:
-        for g in opt.param_groups:
-            g["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
         loss = generator_loss(gz, surrogate, *generator_batch(data, norm, rng, n_sites, k))
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(gz.parameters(), 1.0)
-        opt.step()
+        run_loss.append(_update(opt, [lr], gz, loss, step / steps))
         step += 1
-        run_loss.append(loss.item())
         out_of_time = time.perf_counter() - t0 >= minutes * 60
         if step % every == 0 or step == steps or out_of_time:
             rec = {"step": step, "train_mse": float(np.mean(run_loss))}

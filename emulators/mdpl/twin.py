@@ -96,7 +96,7 @@ def simulate(
     n = params.shape[0]
     pct = np.zeros((n, NPFT))
     pct[:, s.pft] = 100.0
-    rec = default_params(n)
+    rec = default_params(n).copy()  # a writable record even for one column
     rec[:, s.pft, :] = params
     model = HostModel(pct, s.sand, s.clay, s.lat, s.lon, params=rec)
     f = {k: np.asarray(v, dtype=float) for k, v in forcing.items()}

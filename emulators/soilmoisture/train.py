@@ -81,7 +81,7 @@ def _write_json(path: Path, obj: object) -> None:
     os.replace(tmp, path)
 
 
-def _subsample(n: int, k: int, seed: int) -> np.ndarray:
+def subsample(n: int, k: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return np.sort(rng.choice(n, size=min(k, n), replace=False))
 
@@ -91,7 +91,7 @@ def _subsample(n: int, k: int, seed: int) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 def cv_search(table: Table, sizes: Sizes) -> dict:
     """Mean CV RMSE (all layers) of every grid pair and of gradient boosting, same folds."""
-    rows = _subsample(table.y.shape[0], sizes.cv_rows, sizes.seed)
+    rows = subsample(table.y.shape[0], sizes.cv_rows, sizes.seed)
     X, y, groups = table.X[rows], table.y[rows], table.station[rows]
     folds = list(GroupKFold(n_splits=sizes.cv_folds).split(X, y, groups))
     grid = []
@@ -138,7 +138,7 @@ def split_masks(cube: dict, table: Table, split: str, sizes: Sizes) -> tuple[np.
     n = table.y.shape[0]
     if split == "random":
         test = np.zeros(n, bool)
-        test[_subsample(n, n // 5, sizes.seed + 1)] = True
+        test[subsample(n, n // 5, sizes.seed + 1)] = True
     elif split == "years":
         last = np.unique(cube["year"])[-sizes.test_years :]
         test = np.isin(table.year, last)
@@ -179,7 +179,7 @@ def run_experiment(cube: dict, split: str, params: dict, sizes: Sizes) -> tuple[
     ).fit(tr.X, tr.y)
     t_forest = time.perf_counter() - t0
     pred = forest.predict(te.X)
-    sub = _subsample(tr.y.shape[0], sizes.hgb_rows, sizes.seed + 2)
+    sub = subsample(tr.y.shape[0], sizes.hgb_rows, sizes.seed + 2)
     hgb = gradient_boosting(sizes.hgb_iter, sizes.seed).fit(tr.X[sub], tr.y[sub])
     out = {
         "n_train": int(train.sum()),
@@ -196,7 +196,7 @@ def run_experiment(cube: dict, split: str, params: dict, sizes: Sizes) -> tuple[
 
 def importance(forest, test: Table, sizes: Sizes) -> dict[str, dict[str, float]]:
     """Permutation importance (drop in R², all layers) on a subsample of test rows."""
-    rows = _subsample(test.y.shape[0], sizes.importance_rows, sizes.seed + 3)
+    rows = subsample(test.y.shape[0], sizes.importance_rows, sizes.seed + 3)
     res = permutation_importance(
         forest,
         test.X[rows],

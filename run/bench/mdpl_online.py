@@ -31,11 +31,12 @@ DAYS_PER_MONTH = 30.4
 
 
 def generator_batch(models: MdplModels, forcing: np.ndarray, attrs: np.ndarray) -> np.ndarray:
-    """(NCOL, 48, GENERATOR_IN) inputs: last window of each column, no observations."""
-    fn = models.norm.forcing(forcing)  # (48, NCOL, 7)
-    enc = np.broadcast_to(doy_encoding(WINDOW, 180 * 48)[None], (NCOL, WINDOW, 8))
-    a = np.broadcast_to(attrs[:, None, :], (NCOL, WINDOW, N_ATTR))
-    obs = np.zeros((NCOL, WINDOW, 3), np.float32)
+    """(ncol, 48, GENERATOR_IN) inputs: last window of each column, no observations."""
+    n = forcing.shape[1]
+    fn = models.norm.forcing(forcing)  # (48, n, 7)
+    enc = np.broadcast_to(doy_encoding(WINDOW, 180 * 48)[None], (n, WINDOW, 8))
+    a = np.broadcast_to(attrs[:, None, :], (n, WINDOW, N_ATTR))
+    obs = np.zeros((n, WINDOW, 3), np.float32)
     return np.concatenate([fn.transpose(1, 0, 2), enc, a, obs], axis=2).astype(np.float32)
 
 
