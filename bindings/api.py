@@ -28,12 +28,15 @@ import numpy as np
 from mpi4py import MPI
 
 from coupler.clock import ModelTime
-from coupler.errors import CallOrderError, ConfigError, FieldError, LandemuError
+from coupler.errors import CallOrderError, ConfigError, FieldError, LandemuError, shorten
 
 LANDEMU_OK = 0
 LANDEMU_ERR = 1
 LANDEMU_ERR_INTERNAL = 99
 DIRECTION_CODES = {None: 0, "import": 1, "export": 2}  # LANDEMU_FIELD_NONE/IMPORT/EXPORT
+MAX_AXES = 4  # LANDEMU_MAX_AXES: the size of landemu_field_axes' sizes array
+MAX_MESSAGE = 2000  # characters of an error message kept for landemu_last_error
+MAX_LEVELS = 1_000_000  # far above any level axis; keeps n_local * nlev * 8 in range
 _VIEW_CACHE_SIZE = 256  # distinct (buffer, shape) pairs remembered; a host uses a few dozen
 
 # Phases of the library on this process, in call order.
@@ -97,6 +100,10 @@ class Session:
             )
         if nlev < 1:
             raise FieldError(f"field '{name}': nlev = {nlev}; a field has at least 1 level")
+        if nlev > MAX_LEVELS:
+            raise FieldError(
+                f"field '{name}': nlev = {nlev} is not a number of levels (at most {MAX_LEVELS})"
+            )
         size = n_local * nlev
         if size == 0:
             array = np.empty((nlev, 0), dtype=np.float64)
@@ -165,6 +172,7 @@ def _fail(entry: str, exc: BaseException) -> int:
         )
         sys.stderr.write(f"landemu: internal error in {entry}:\n{traceback.format_exc()}")
         sys.stderr.flush()
+    message = shorten(message, MAX_MESSAGE)
     _lib._landemu_set_error(message.encode("utf-8", errors="replace"))
     if _session.abort_on_error and _session.comm is not None:
         rank = _session.comm.Get_rank()
@@ -228,11 +236,11 @@ def landemu_set_decomposition(global_ids: Any, n_local: int) -> None:
         problem = f"n_local = {n_local} is negative"
     elif n_local > 0 and global_ids == _ffi.NULL:
         problem = f"global_ids is a NULL pointer with n_local = {n_local}"
-    failed = s.comm.allreduce(1 if problem else 0, op=MPI.MAX)
-    if problem:
-        raise FieldError(problem)
-    if failed:
-        raise FieldError("the arguments were invalid on another rank (see its message)")
+    elif n_local > s.component.host.n:  # checked before the host's buffer is read
+        problem = (
+            f"n_local = {n_local} is more than the {s.component.host.n} cells of the host grid"
+        )
+    s.component.agreement.check("set_decomposition", FieldError(problem) if problem else None)
     ids = (
         np.frombuffer(_ffi.buffer(global_ids, n_local * 8), dtype=np.int64).copy()
         if n_local
@@ -292,6 +300,65 @@ def landemu_field_info(name: Any, direction: Any, nlev: Any) -> None:
     nlev[0] = int(levels) if kind is not None else 0
 
 
+def _axes_levels(name: str, n1: int, n2: int) -> int:
+    """n1 × n2 after checking them against the field's two named axes (never transposed)."""
+    spec = _session.component.registry[name]
+    sizes = tuple(n for _, n in spec.axes)
+    if sizes != (n1, n2):
+        want = (
+            f"Fortran a(n_local, {sizes[0]}, {sizes[1]}) for its axes {spec.axes_text()}"
+            if len(sizes) == 2
+            else f"{spec.axes_text()}, not two named axes: pass it as a(n_local, {spec.levels})"
+        )
+        raise FieldError(f"field '{name}': got a(n_local, {n1}, {n2}), expected {want}")
+    return n1 * n2
+
+
+def _with_axes(entry: str, name: Any, values: Any, n_local: int, n1: int, n2: int) -> None:
+    """A put (read-only view) or get (writable view) of a rank-3 array a(n_local, n1, n2)."""
+    s = _session
+    s.require(entry, RUNNING)
+    field = _text(name, "the field name")
+    writable = entry == "landemu_get_axes"
+    view = s.view(values, n_local, _axes_levels(field, n1, n2), field, writable)
+    (s.component.get if writable else s.component.put)(field, view)
+
+
+@_entry("landemu_put_axes")
+def landemu_put_axes(name: Any, values: Any, n_local: int, n1: int, n2: int) -> None:
+    """Put a field with two level axes, Fortran a(n_local, n1, n2) (C [n2][n1][n_local])."""
+    _with_axes("landemu_put_axes", name, values, n_local, n1, n2)
+
+
+@_entry("landemu_get_axes")
+def landemu_get_axes(name: Any, values: Any, n_local: int, n1: int, n2: int) -> None:
+    """Get a field with two level axes into Fortran a(n_local, n1, n2)."""
+    _with_axes("landemu_get_axes", name, values, n_local, n1, n2)
+
+
+@_entry("landemu_field_axes")
+def landemu_field_axes(name: Any, naxes: Any, sizes: Any, names: Any, names_len: int) -> None:
+    """Report a field's named level axes: count, sizes and comma-joined names."""
+    s = _session
+    s.require("landemu_field_axes", INITIALISED, RUNNING)
+    field = _text(name, "the field name")
+    if _ffi.NULL in (naxes, sizes, names):
+        raise FieldError(f"field '{field}': the naxes, sizes or names output pointer is NULL")
+    axes = s.component.field_axes(field) if s.component.registry.canonical(field) else ()
+    if len(axes) > MAX_AXES:
+        raise FieldError(f"field '{field}' has {len(axes)} axes; the C API reports {MAX_AXES}")
+    text = ",".join(a for a, _ in axes).encode()
+    if names_len < len(text) + 1:
+        raise FieldError(
+            f"field '{field}': its axis names '{text.decode()}' need {len(text) + 1} bytes, "
+            f"names_len is {names_len}"
+        )
+    naxes[0] = len(axes)
+    for k, (_, n) in enumerate(axes):
+        sizes[k] = n
+    _ffi.memmove(names, text + b"\0", len(text) + 1)
+
+
 @_entry("landemu_write_restart")
 def landemu_write_restart(path: Any) -> None:
     """Write a restart file ("" or NULL: the Component's default name)."""
@@ -323,6 +390,9 @@ ENTRY_POINTS: dict[str, Callable[..., int]] = {
     "landemu_advance": landemu_advance,
     "landemu_get": landemu_get,
     "landemu_field_info": landemu_field_info,
+    "landemu_put_axes": landemu_put_axes,
+    "landemu_get_axes": landemu_get_axes,
+    "landemu_field_axes": landemu_field_axes,
     "landemu_write_restart": landemu_write_restart,
     "landemu_finalize": landemu_finalize,
 }

@@ -40,6 +40,9 @@ PYTHON_ENTRY_POINTS = (
     "landemu_advance",
     "landemu_get",
     "landemu_field_info",
+    "landemu_put_axes",
+    "landemu_get_axes",
+    "landemu_field_axes",
     "landemu_write_restart",
     "landemu_finalize",
 )

@@ -34,6 +34,12 @@ static int _py_landemu_put(const char *name, const double *values, int64_t n_loc
 static int _py_landemu_advance(int32_t ymd, int32_t tod);
 static int _py_landemu_get(const char *name, double *values, int64_t n_local, int64_t nlev);
 static int _py_landemu_field_info(const char *name, int32_t *direction, int64_t *nlev);
+static int _py_landemu_put_axes(const char *name, const double *values, int64_t n_local,
+                                int64_t n1, int64_t n2);
+static int _py_landemu_get_axes(const char *name, double *values, int64_t n_local, int64_t n1,
+                                int64_t n2);
+static int _py_landemu_field_axes(const char *name, int32_t *naxes, int64_t *sizes,
+                                  char *names, int64_t names_len);
 static int _py_landemu_write_restart(const char *path);
 static int _py_landemu_finalize(void);
 
@@ -158,6 +164,30 @@ LANDEMU_EXPORT int landemu_field_info(const char *name, int32_t *direction, int6
     if (!landemu_python_started())
         return LANDEMU_ERR_PYTHON;
     return _py_landemu_field_info(name, direction, nlev);
+}
+
+LANDEMU_EXPORT int landemu_put_axes(const char *name, const double *values, int64_t n_local,
+                                    int64_t n1, int64_t n2)
+{
+    if (!landemu_python_started())
+        return LANDEMU_ERR_PYTHON;
+    return _py_landemu_put_axes(name, values, n_local, n1, n2);
+}
+
+LANDEMU_EXPORT int landemu_get_axes(const char *name, double *values, int64_t n_local,
+                                    int64_t n1, int64_t n2)
+{
+    if (!landemu_python_started())
+        return LANDEMU_ERR_PYTHON;
+    return _py_landemu_get_axes(name, values, n_local, n1, n2);
+}
+
+LANDEMU_EXPORT int landemu_field_axes(const char *name, int32_t *naxes, int64_t *sizes,
+                                      char *names, int64_t names_len)
+{
+    if (!landemu_python_started())
+        return LANDEMU_ERR_PYTHON;
+    return _py_landemu_field_axes(name, naxes, sizes, names, names_len);
 }
 
 LANDEMU_EXPORT int landemu_write_restart(const char *path)

@@ -30,6 +30,11 @@
  *   A Fortran array a(n_local, nlev) is the C array a[nlev][n_local]: element (cell i,
  *   level k) of the host's field is values[k * n_local + i] (0-based i, k). Single-level
  *   fields have nlev = 1. landemu never transposes silently.
+ *   A field with two named level axes (e.g. pft: 17, month: 12; landemu_field_axes) is a
+ *   Fortran array a(n_local, n1, n2) = the C array a[n2][n1][n_local]: element (cell i,
+ *   axis-1 index p, axis-2 index m) is values[(m * n1 + p) * n_local + i]. Pass it with
+ *   landemu_put_axes/landemu_get_axes (n1, n2 are checked against the axes), or flattened
+ *   with landemu_put/landemu_get and nlev = n1 * n2 (level k = p + n1 * m).
  *   Arrays cross zero-copy: landemu reads put's buffer and writes get's buffer in place,
  *   during the call only; it keeps no pointer to host memory after a call returns.
  *
@@ -64,6 +69,9 @@ extern "C" {
 #define LANDEMU_ERR_RUNTIME      9  /* a failure while stepping (e.g. an emulator gave NaN) */
 #define LANDEMU_ERR_PYTHON      98  /* the embedded Python could not start (see stderr) */
 #define LANDEMU_ERR_INTERNAL    99  /* a bug in landemu (traceback written to stderr) */
+
+/* Most level axes a field has (the size of landemu_field_axes' sizes array). */
+#define LANDEMU_MAX_AXES         4
 
 /* Field directions returned by landemu_field_info. */
 #define LANDEMU_FIELD_NONE       0  /* not a field of this configuration */
@@ -115,6 +123,27 @@ int landemu_get(const char *name, double *values, int64_t n_local, int64_t nlev)
  *   nlev         out: number of levels (0 when the field is not part of this run).
  * A name that is not a field of this run is not an error: direction = NONE. */
 int landemu_field_info(const char *name, int32_t *direction, int64_t *nlev);
+
+/* A field with two level axes as a rank-3 array (see ARRAY LAYOUT).
+ *   values       C array [n2][n1][n_local] (Fortran values(n_local, n1, n2)).
+ *   n1, n2       sizes of the field's first and second axis, in landemu_field_axes' order;
+ *                an array with the axes swapped is an error, never transposed.
+ * Otherwise as landemu_put / landemu_get. Local (not collective). */
+int landemu_put_axes(const char *name, const double *values, int64_t n_local, int64_t n1,
+                     int64_t n2);
+int landemu_get_axes(const char *name, double *values, int64_t n_local, int64_t n1,
+                     int64_t n2);
+
+/* The named level axes of a field of this run (after landemu_init).
+ *   name         field name, NUL-terminated.
+ *   naxes        out: number of named axes (0 for a single-level field, a field with
+ *                unnamed levels, or a name that is not a field of this run).
+ *   sizes        out: array of LANDEMU_MAX_AXES; sizes[0..naxes-1] the axis sizes, in the
+ *                order of the Fortran array's dimensions after the cell dimension.
+ *   names        out: the axis names joined by commas ("pft,month"), NUL-terminated.
+ *   names_len    size of names in bytes (>= 1); a name list that does not fit is an error. */
+int landemu_field_axes(const char *name, int32_t *naxes, int64_t *sizes, char *names,
+                       int64_t names_len);
 
 /* Write a restart file (netCDF) holding everything the next run needs.
  *   path         file path, NUL-terminated; "" (or NULL) = the default name from the

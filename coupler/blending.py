@@ -46,6 +46,25 @@ def window_starts(length: int, origin: int, core: int, stride: int) -> list[int]
     return [k * stride - origin for k in range(first, last + 1)]
 
 
+def required_halo(window: int, margin: int) -> int:
+    """Halo a tile needs so that every window touching its interior lies inside tile + halo."""
+    return window - margin - 1
+
+
+def lattice_halo(length: int, tile: int, window: int, margin: int, overlap: int) -> int:
+    """The halo tiles of `tile` cells along an axis of `length` cells need so that every
+    window touching a tile lies inside tile + halo (≤ required_halo; `margin` when the
+    cores line up with the tiles)."""
+    core = window - 2 * margin
+    stride = core - overlap
+    need = 0
+    for t0 in range(0, length, tile):
+        n = min(tile, length - t0)
+        starts = window_starts(n, t0, core, stride)
+        need = max(need, margin - starts[0], starts[-1] + core + margin - n)
+    return need
+
+
 def blend_windows(
     model: Model,
     field: np.ndarray,
@@ -57,6 +76,8 @@ def blend_windows(
     origin: tuple[int, int] = (0, 0),
     pad_mode: str = "reflect",
     sigma_fraction: float = 0.25,
+    halo: int = 0,
+    cache: dict | None = None,
 ) -> np.ndarray:
     """Apply `model` to `field` (C, H, W) through overlapping windows; return (K, H, W) float64.
 
@@ -68,6 +89,14 @@ def blend_windows(
     origin:   global (row, column) of field[:, 0, 0]; windows sit on a lattice anchored
               at global (0, 0), so tiles of one domain agree where they overlap.
     pad_mode: numpy.pad mode for context beyond the array edge (the domain edge).
+    halo:     the outer `halo` pixels of `field` are context only: the result is the interior
+              (K, H - 2·halo, W - 2·halo), and only cores touching it run. With
+              halo ≥ window - margin - 1 no padding is needed (`required_halo`), which is how
+              a fine tile reproduces the whole-domain run.
+    cache:    a dict shared by the tiles of one rank for one run of the model: windows
+              already predicted (keyed by the global position of their core) are reused,
+              so a window two tiles touch runs once. Only for fields holding the same
+              global data (the tiles of one domain at one time).
     The model maps (B, C, window, window) float32 to (B, K, window, window).
     """
     if field.ndim != 3:
@@ -82,25 +111,32 @@ def blend_windows(
         raise FieldError(f"overlap {overlap} must be in [0, {core - 1}] for a core of {core}")
     if batch_size < 1:
         raise FieldError(f"batch_size must be ≥ 1, got {batch_size}")
-    _, height, width = field.shape
-    rows = window_starts(height, origin[0], core, stride)
-    cols = window_starts(width, origin[1], core, stride)
+    _, full_height, full_width = field.shape
+    if halo < 0 or 2 * halo >= min(full_height, full_width):
+        raise FieldError(f"halo {halo} leaves no interior in a field of shape {field.shape}")
+    # Below, rows/cols and the output are relative to the interior; `field` is read with
+    # the halo offset folded into the padding.
+    height, width = full_height - 2 * halo, full_width - 2 * halo
+    rows = window_starts(height, origin[0] + halo, core, stride)
+    cols = window_starts(width, origin[1] + halo, core, stride)
     # Pad so every window (core start - margin .. + window) lies inside the padded array.
-    pad_top = margin + max(0, -rows[0])
-    pad_left = margin + max(0, -cols[0])
-    pad_bottom = max(0, rows[-1] + core + margin - height)
-    pad_right = max(0, cols[-1] + core + margin - width)
+    pad_top = max(0, margin - rows[0] - halo)
+    pad_left = max(0, margin - cols[0] - halo)
+    pad_bottom = max(0, rows[-1] + core + margin - height - halo)
+    pad_right = max(0, cols[-1] + core + margin - width - halo)
     padded = np.pad(
         np.asarray(field, dtype=np.float32),
         ((0, 0), (pad_top, pad_bottom), (pad_left, pad_right)),
         mode=pad_mode,
     )
+    pad_top, pad_left = pad_top + halo, pad_left + halo  # interior row 0 → padded row
     weights = gaussian_weights(core, sigma_fraction)
-    out: np.ndarray | None = None
-    weight_sum = np.zeros((height, width))
     placements = [(r, c) for r in rows for c in cols]
-    for b in range(0, len(placements), batch_size):
-        chunk = placements[b : b + batch_size]
+    cores = {} if cache is None else cache  # global core start → core prediction (K, core²)
+    at = (origin[0] + halo, origin[1] + halo)  # global (row, column) of interior (0, 0)
+    todo = [(r, c) for r, c in placements if (r + at[0], c + at[1]) not in cores]
+    for b in range(0, len(todo), batch_size):
+        chunk = todo[b : b + batch_size]
         batch = np.stack(
             [
                 padded[:, r - margin + pad_top : r - margin + pad_top + window,
@@ -118,18 +154,13 @@ def blend_windows(
                 f"model returned shape {result.shape} for windows {batch.shape};"
                 f" expected ({len(chunk)}, K, {window}, {window})"
             )
-        if out is None:
-            out = np.zeros((result.shape[1], height, width))
         for (r, c), pred in zip(chunk, result, strict=True):
-            _accumulate(
-                out,
-                weight_sum,
-                pred[:, margin : margin + core, margin : margin + core],
-                weights,
-                r,
-                c,
-            )
-    assert out is not None
+            cores[r + at[0], c + at[1]] = pred[:, margin : margin + core, margin : margin + core]
+    first = cores[rows[0] + at[0], cols[0] + at[1]]
+    out = np.zeros((first.shape[0], height, width))
+    weight_sum = np.zeros((height, width))
+    for r, c in placements:  # always in lattice order: the same sums on any tiling
+        _accumulate(out, weight_sum, cores[r + at[0], c + at[1]], weights, r, c)
     return out / weight_sum
 
 

@@ -190,27 +190,32 @@ class ModelTime:
         return self.isoformat()
 
 
-_KINDS = ("step", "daily", "monthly", "yearly", "seconds")
+_KINDS = ("step", "once", "daily", "monthly", "yearly", "seconds")
 
 
 @dataclass(frozen=True)
 class Schedule:
     """When a pipeline step (or a history write) is due.
 
-    Written in YAML as `every step`, `daily`, `monthly`, `yearly` or `every N seconds`
-    (also `every N hours` / `every N days`).
+    Written in YAML as `every step`, `once` (the first advance of a run only, not again
+    after a restart), `daily`, `monthly`, `yearly` (1 January), `yearly on MM-DD` (that
+    day at 00:00) or `every N seconds` (also `every N hours` / `every N days`).
     """
 
     kind: str
     period: int = 0  # seconds, for kind == "seconds"
+    month: int = 1  # yearly: the boundary's month and day
+    day: int = 1
 
     @classmethod
     def parse(cls, text: str, where: str = "schedule") -> Schedule:
         words = str(text).strip().lower().split()
         if words in (["every", "step"], ["step"], ["every_step"]):
             return cls("step")
-        if len(words) == 1 and words[0] in ("daily", "monthly", "yearly"):
+        if len(words) == 1 and words[0] in ("once", "daily", "monthly", "yearly"):
             return cls(words[0])
+        if len(words) == 3 and words[:2] == ["yearly", "on"]:
+            return cls._yearly_on(words[2], where)
         units = {
             "second": 1,
             "seconds": 1,
@@ -231,13 +236,28 @@ class Schedule:
             if n > 0:
                 return cls("seconds", n * units[words[2]])
         raise ConfigError(
-            f"{where}: '{text}' is not a schedule; use 'every step', 'daily', 'monthly', "
-            "'yearly' or 'every N seconds|hours|days'"
+            f"{where}: '{text}' is not a schedule; use 'every step', 'once', 'daily', "
+            "'monthly', 'yearly', 'yearly on MM-DD' or 'every N seconds|hours|days'"
         )
 
+    @classmethod
+    def _yearly_on(cls, text: str, where: str) -> Schedule:
+        try:
+            month, day = (int(p) for p in text.split("-"))
+        except ValueError:
+            month = day = 0
+        if not (1 <= month <= 12 and 1 <= day <= _DAYS_IN_MONTH[month - 1]):
+            raise ConfigError(
+                f"{where}: 'yearly on {text}' needs a day that exists every year, as MM-DD "
+                "(e.g. 'yearly on 07-01'; 02-29 is not allowed)"
+            )
+        return cls("yearly", month=month, day=day)
+
     def is_due(self, previous: ModelTime, now: ModelTime, start: ModelTime) -> bool:
-        """True when (previous, now] contains one of this schedule's boundaries."""
-        if now.seconds <= previous.seconds:
+        """True when (previous, now] contains one of this schedule's boundaries.
+
+        'once' is never due by itself: every step runs at the first advance of a run."""
+        if now.seconds <= previous.seconds or self.kind == "once":
             return False
         if self.kind == "step":
             return True
@@ -247,10 +267,20 @@ class Schedule:
             return _crossed(previous.seconds, now.seconds, self.period, start.seconds)
         if self.kind == "monthly":
             return _boundary_index(now, "monthly") > _boundary_index(previous, "monthly")
-        return _boundary_index(now, "yearly") > _boundary_index(previous, "yearly")
+        return self._years_begun(now) > self._years_begun(previous)
+
+    def _years_begun(self, t: ModelTime) -> int:
+        """Yearly boundaries (month-day 00:00) at or before t, counted from year 1."""
+        y = t.year
+        here = ModelTime.from_date(y, self.month, self.day, 0, t.calendar)
+        return y - 1 + (1 if t.seconds >= here.seconds else 0)
 
     def __str__(self) -> str:
-        return f"every {self.period} seconds" if self.kind == "seconds" else self.kind
+        if self.kind == "seconds":
+            return f"every {self.period} seconds"
+        if self.kind == "yearly" and (self.month, self.day) != (1, 1):
+            return f"yearly on {self.month:02d}-{self.day:02d}"
+        return self.kind
 
 
 def _crossed(prev: int, now: int, period: int, origin: int) -> bool:

@@ -28,7 +28,9 @@ from typing import Any
 import yaml
 
 from coupler.clock import Schedule, canonical_calendar
-from coupler.errors import ConfigError
+from coupler.errors import ConfigError, shorten
+from coupler.stepstate import check_init, resolve_init
+from coupler.windows import WindowOf
 
 # --- a tiny declarative schema ---------------------------------------------------------
 
@@ -103,21 +105,24 @@ STEP_KEYS: dict[str, Key] = _section(
     transform=Key("str", None),
     onnx=Key("path", None),
     schedule=Key("schedule", "every step"),
-    grid=Key("str", None, choices=("fine", "host")),
+    grid=Key("str", None, help="host, fine (the fine: section) or a name under grids:"),
     halo=Key("int", 0),
+    blend=Key("map", None, help="CNN windows: {window: N, margin: M, overlap: K, batch: B}"),
     params=Key("map", {}),
     inputs=Key("any", None),
     outputs=Key("any", None),
-    aggregation=Key("map", {}, help="input field → mean | last"),
+    aggregation=Key("map", {}, help="input field → mean | last | {window: N}"),
+    state=Key("map", {}, help="state array → {init: number | {static: VAR} | {file, variable}}"),
+    device=Key("str", "cpu", choices=("cpu", "cuda"), help="ONNX Runtime execution provider"),
 )
 
-AGGREGATIONS = ("mean", "last")
+AGGREGATIONS = ("mean", "last", "{window: N}")
 
 
-def _suggest(word: str, allowed: list[str]) -> str:
+def _suggest(word: str, allowed: list[str], label: str = "allowed") -> str:
     close = difflib.get_close_matches(word, allowed, n=1, cutoff=0.6)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
-    return f"{hint} allowed: {', '.join(allowed)}"
+    hint = f"; did you mean '{close[0]}'?" if close else ";"
+    return f"{hint} {label}: {', '.join(allowed) or 'none'}"
 
 
 def _check_keys(where: str, given: dict, allowed: dict[str, Key]) -> None:
@@ -160,7 +165,8 @@ def _convert(where: str, value: Any, spec: Key, base: Path) -> Any:
         return value.isoformat(sep=" ") if isinstance(value, datetime.datetime) else str(value)
     if spec.choices and value not in spec.choices:
         raise ConfigError(
-            f"{where}: '{value}' is not allowed{_suggest(str(value), list(spec.choices))}"
+            f"{where}: '{value}' is not allowed"
+            + _suggest(str(value), list(spec.choices), "choices")
         )
     if kind == "path":
         return (base / Path(value).expanduser()).resolve()
@@ -174,6 +180,12 @@ def _convert(where: str, value: Any, spec: Key, base: Path) -> Any:
     if kind == "fields":
         return _field_list(where, value)
     return value
+
+
+FIELD_OPTIONS = {
+    "units": Key("str"),
+    "interpolate": Key("str", help="exports: 'monthly' = ELM-style mid-month interpolation"),
+}
 
 
 def _field_list(where: str, value: list | dict) -> dict[str, dict]:
@@ -190,7 +202,12 @@ def _field_list(where: str, value: list | dict) -> dict[str, dict]:
         opts = opts or {}
         if not isinstance(opts, dict):
             raise ConfigError(f"{where}.{name}: expected a mapping like {{units: K}}, got {opts!r}")
-        _check_keys(f"{where}.{name}", opts, {"units": Key("str")})
+        _check_keys(f"{where}.{name}", opts, FIELD_OPTIONS)
+        if opts.get("interpolate") not in (None, "monthly"):
+            raise ConfigError(
+                f"{where}.{name}.interpolate: '{opts['interpolate']}' is not allowed; "
+                "allowed: monthly"
+            )
         out[str(name)] = dict(opts)
     return out
 
@@ -211,7 +228,10 @@ class StepConfig:
     params: dict
     inputs: Any
     outputs: Any
-    aggregation: dict[str, str]
+    aggregation: dict[str, str | WindowOf]
+    state: dict[str, dict]
+    device: str
+    blend: dict | None = None
 
 
 @dataclass
@@ -227,6 +247,7 @@ class Config:
     driver: dict[str, Any]
     restart: dict[str, Any]
     steps: list[StepConfig] = field(default_factory=list)
+    grids: dict[str, dict[str, Any]] = field(default_factory=dict)  # 'fine' + grids: entries
 
     @property
     def calendar(self) -> str:
@@ -239,13 +260,29 @@ class Config:
 
 def load_config(path: str | Path) -> Config:
     """Read and validate a YAML configuration file."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise ConfigError(f"configuration file '{path}' does not exist")
+    shown = shorten(str(path))
     try:
-        raw = yaml.safe_load(path.read_text())
+        path = Path(path).expanduser()
+        if path.is_dir():
+            raise ConfigError(f"configuration file '{shown}' is a directory, not a YAML file")
+        if not path.is_file():
+            raise ConfigError(f"configuration file '{shown}' does not exist")
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"configuration file '{shown}' cannot be read: {exc.strerror or exc}"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"configuration file '{shown}' is not a UTF-8 text (YAML) file: byte {exc.start} "
+            "cannot be decoded"
+        ) from None
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{shown}: not valid YAML: {shorten(str(exc))}") from None
+    except RecursionError:
+        raise ConfigError(f"{shown}: the YAML is nested too deeply to be a configuration") from None
     return parse_config(raw or {}, path.resolve())
 
 
@@ -253,7 +290,7 @@ def parse_config(raw: dict, path: Path) -> Config:
     """Validate an already-parsed YAML mapping (`path` locates relative paths)."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
-    allowed_sections = [*SCHEMA, "steps"]
+    allowed_sections = [*SCHEMA, "steps", "grids"]
     for section in raw:
         if section not in allowed_sections:
             raise ConfigError(
@@ -271,8 +308,50 @@ def parse_config(raw: dict, path: Path) -> Config:
             for key, spec in keys.items()
         }
     steps = _parse_steps(raw.get("steps") or [], base)
+    grids = {"fine": sections["fine"], **_parse_grids(raw.get("grids") or {}, base)}
     _check_cross_references(sections, steps)
-    return Config(path=path, steps=steps, **sections)
+    _check_step_grids(steps, grids)
+    return Config(path=path, steps=steps, grids=grids, **sections)
+
+
+def _parse_grids(entries: Any, base: Path) -> dict[str, dict[str, Any]]:
+    """`grids: {lc: {grid: ..., tile: [...], static: ...}}`: named fine grids, each checked
+    like the `fine:` section (which stays the grid named 'fine')."""
+    if not isinstance(entries, dict):
+        raise ConfigError(f"grids: expected a mapping of grid names to grids, got {entries!r}")
+    out: dict[str, dict[str, Any]] = {}
+    for name, given in entries.items():
+        where = f"grids.{name}"
+        if name in ("fine", "host"):
+            raise ConfigError(f"{where}: '{name}' is reserved (the fine: section, host columns)")
+        if not isinstance(given, dict):
+            raise ConfigError(f"{where}: expected a mapping of keys, got {given!r}")
+        _check_keys(where, given, SCHEMA["fine"])
+        out[str(name)] = {
+            key: _convert(f"{where}.{key}", given.get(key), spec, base)
+            for key, spec in SCHEMA["fine"].items()
+        }
+        _check_tile(f"{where}.tile", out[str(name)]["tile"])
+    return out
+
+
+def _check_step_grids(steps: list[StepConfig], grids: dict[str, dict[str, Any]]) -> None:
+    allowed = ["host", *grids]
+    for sc in steps:
+        if sc.grid is not None and sc.grid not in allowed:
+            raise ConfigError(
+                f"steps.{sc.name}.grid: '{sc.grid}' is not a grid of this run"
+                f"{_suggest(sc.grid, allowed)}"
+            )
+
+
+def _check_tile(where: str, tile: Any) -> None:
+    if not (
+        isinstance(tile, list)
+        and len(tile) == 2
+        and all(isinstance(t, int) and t > 0 for t in tile)
+    ):
+        raise ConfigError(f"{where}: expected two positive integers [ny, nx], got {tile!r}")
 
 
 def _parse_steps(entries: Any, base: Path) -> list[StepConfig]:
@@ -295,27 +374,53 @@ def _parse_steps(entries: Any, base: Path) -> list[StepConfig]:
             raise ConfigError(
                 f"{where}: give exactly one of 'transform' (a name) or 'onnx' (a file)"
             )
+        if values["halo"] < 0:
+            raise ConfigError(
+                f"{where}.halo: must be 0 or a positive number of fine cells, got {values['halo']}"
+            )
         if values["name"] in seen:
             raise ConfigError(f"{where}.name: step name '{values['name']}' is used twice")
         seen.add(values["name"])
-        for field_name, how in values["aggregation"].items():
-            if how not in AGGREGATIONS:
-                raise ConfigError(
-                    f"{where}.aggregation.{field_name}: '{how}' is not allowed"
-                    f"{_suggest(str(how), list(AGGREGATIONS))}"
-                )
+        values["aggregation"] = {
+            name: _aggregation(f"{where}.aggregation.{name}", how)
+            for name, how in values["aggregation"].items()
+        }
+        values["state"] = _state_overrides(f"{where}.state", values["state"], base)
+        for e in values["inputs"] if isinstance(values["inputs"], list) else []:
+            if isinstance(e, dict) and "init" in e:  # `from: previous` inputs' initial files
+                e["init"] = resolve_init(e["init"], base)
         steps.append(StepConfig(**values))
     return steps
 
 
+def _aggregation(where: str, how: Any) -> str | WindowOf:
+    """'mean', 'last', or {window: N} (the last N interval means)."""
+    if isinstance(how, dict) and set(how) == {"window"}:
+        n = how["window"]
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ConfigError(f"{where}.window: expected a positive number of values, got {n!r}")
+        return WindowOf(n)
+    if how not in AGGREGATIONS[:2]:
+        raise ConfigError(
+            f"{where}: '{how}' is not allowed{_suggest(str(how), list(AGGREGATIONS), 'choices')}"
+        )
+    return how
+
+
+def _state_overrides(where: str, given: dict, base: Path) -> dict[str, dict]:
+    """{state name: {init: ...}}: how a step's declared state arrays start."""
+    out = {}
+    for name, opts in given.items():
+        if not isinstance(opts, dict):
+            raise ConfigError(f"{where}.{name}: expected a mapping like {{init: 0.0}}")
+        _check_keys(f"{where}.{name}", opts, {"init": Key("any", required=True)})
+        check_init(f"{where}.{name}.init", opts["init"])
+        out[str(name)] = {"init": resolve_init(opts["init"], base)}
+    return out
+
+
 def _check_cross_references(sections: dict[str, dict[str, Any]], steps: list[StepConfig]) -> None:
-    tile = sections["fine"]["tile"]
-    if not (
-        isinstance(tile, list)
-        and len(tile) == 2
-        and all(isinstance(t, int) and t > 0 for t in tile)
-    ):
-        raise ConfigError(f"fine.tile: expected two positive integers [ny, nx], got {tile!r}")
+    _check_tile("fine.tile", sections["fine"]["tile"])
     interval = sections["run"]["coupling_interval"]
     if interval is not None and interval <= 0:
         raise ConfigError(
@@ -328,5 +433,5 @@ def _check_cross_references(sections: dict[str, dict[str, Any]], steps: list[Ste
         if method not in allowed:
             raise ConfigError(
                 f"remap.host_to_fine.{field_name}: '{method}' is not allowed"
-                + _suggest(str(method), list(allowed))
+                + _suggest(str(method), list(allowed), "choices")
             )

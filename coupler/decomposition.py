@@ -72,23 +72,24 @@ class FineTiling:
         return j[:, None] * self.grid.nlon + i[None, :]
 
     def halo_window(self, tile: Tile, halo: int) -> tuple[int, int, int, int]:
-        """(j0, j1, i0, i1) of the tile grown by `halo` cells per side, clipped to the grid."""
+        """(j0, j1, i0, i1) of the tile grown by `halo` cells per side, clipped to the grid
+        (on a grid that is global in longitude, a halo crossing the dateline takes every
+        column, so the wrapped cells are in the window)."""
         g = self.grid
-        return (
-            max(tile.j0 - halo, 0),
-            min(tile.j1 + halo, g.nlat),
-            max(tile.i0 - halo, 0),
-            min(tile.i1 + halo, g.nlon),
-        )
+        i0, i1 = tile.i0 - halo, tile.i1 + halo
+        if g.is_global_lon and (i0 < 0 or i1 > g.nlon):
+            i0, i1 = 0, g.nlon
+        return (max(tile.j0 - halo, 0), min(tile.j1 + halo, g.nlat), max(i0, 0), min(i1, g.nlon))
 
     def halo_indices(self, tile: Tile, halo: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows and columns of the tile plus `halo` cells per side, relative to its
-        halo_window. Beyond the grid's edges the edge cells repeat (no wrap-around at the
-        dateline yet, even on a global grid)."""
+        halo_window. Beyond the grid's edges the edge cells repeat, except across the
+        dateline of a grid that is global in longitude, where columns wrap round."""
         j0, j1, i0, i1 = self.halo_window(tile, halo)
         j = np.clip(np.arange(tile.j0 - halo, tile.j1 + halo), j0, j1 - 1) - j0
-        i = np.clip(np.arange(tile.i0 - halo, tile.i1 + halo), i0, i1 - 1) - i0
-        return j.astype(np.int64), i.astype(np.int64)
+        i = np.arange(tile.i0 - halo, tile.i1 + halo)
+        i = i % self.grid.nlon if self.grid.is_global_lon else np.clip(i, i0, i1 - 1)
+        return j.astype(np.int64), (i - i0).astype(np.int64)
 
 
 def assign_tiles(land_cells: np.ndarray, nranks: int) -> np.ndarray:

@@ -6,6 +6,13 @@ reported as such (with a traceback in the log) rather than crashing the host.
 """
 
 
+def shorten(text: str, limit: int = 200) -> str:
+    """`text` cut to `limit` characters for a message (a path may be kilobytes long)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 40]}… [{len(text)} characters in all]"
+
+
 class LandemuError(Exception):
     """Base class: a problem the host (or its user) can understand and fix."""
 
@@ -58,3 +65,9 @@ class LandemuRuntimeError(LandemuError):
     """A failure while stepping (e.g. an emulator produced NaN)."""
 
     status = 9
+
+
+class InternalError(LandemuError):
+    """An unexpected exception on some rank (a bug in landemu), agreed over the ranks."""
+
+    status = 99

@@ -2,8 +2,11 @@
 
 A host may call a field by its landemu name or any alias from the dictionary
 (`coupler/field_dictionary.yaml`, CMEPS/CMIP style); everything inside landemu uses the
-canonical name. Units are canonical: a config that declares other units for a field is an
-error (landemu converts nothing silently), and the valid range catches wrong units at put.
+canonical name. A multi-level field may name its level axes (`axes: {pft: 17, month: 12}`,
+listed in the order of the host's Fortran array a(n_local, 17, 12), the first varying
+fastest: level l = pft + 17·month, 0-based). Units are canonical: a config that declares
+other units for a field is an error (landemu converts nothing silently), and the valid range
+catches wrong units at put.
 """
 
 from __future__ import annotations
@@ -30,9 +33,39 @@ class FieldSpec:
     standard_name: str = ""
     long_name: str = ""
     aliases: tuple[str, ...] = ()
+    axes: tuple[tuple[str, int], ...] = ()  # named level axes, Fortran order; Π sizes = levels
 
     def range_text(self) -> str:
         return f"[{self.valid_min:g}, {self.valid_max:g}] {self.units}"
+
+    def axes_text(self) -> str:
+        """'pft(17) × month(12)', or 'N level(s)' for a field without named axes."""
+        if not self.axes:
+            return f"{self.levels} level(s)"
+        return " × ".join(f"{a}({n})" for a, n in self.axes)
+
+
+def level_axes(where: str, given) -> tuple[tuple[str, int], ...]:
+    """`{pft: 17, month: 12}` (or None) → (('pft', 17), ('month', 12)), checked."""
+    if given is None:
+        return ()
+    if not isinstance(given, dict) or not given:
+        raise ConfigError(
+            f"{where}.axes: expected a mapping like {{pft: 17, month: 12}}, got {given!r}"
+        )
+    axes = []
+    for name, size in given.items():
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise ConfigError(
+                f"{where}.axes.{name}: expected a positive integer size, got {size!r}"
+            )
+        axes.append((str(name), size))
+    return tuple(axes)
+
+
+def axes_levels(axes: tuple[tuple[str, int], ...]) -> int:
+    """Number of levels of a field with these axes (1 without axes)."""
+    return int(np.prod([n for _, n in axes], dtype=np.int64)) if axes else 1
 
 
 class FieldRegistry:
@@ -57,11 +90,16 @@ class FieldRegistry:
         specs = []
         for name, d in mapping.items():
             lo, hi = d.get("valid_range", [-np.inf, np.inf])
+            axes = level_axes(f"field {name}", d.get("axes"))
+            levels = int(d.get("levels", axes_levels(axes)))
+            if axes and levels != axes_levels(axes):
+                raise ConfigError(f"field {name}: levels {levels} differ from its axes' product")
             specs.append(
                 FieldSpec(
                     name=name,
                     units=str(d["units"]),
-                    levels=int(d.get("levels", 1)),
+                    levels=levels,
+                    axes=axes,
                     valid_min=float(lo),
                     valid_max=float(hi),
                     standard_name=d.get("standard_name", ""),

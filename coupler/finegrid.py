@@ -33,8 +33,17 @@ class TileData:
     lon: np.ndarray  # (ny+2h, nx+2h) cell-centre longitude, degrees
     static: dict[str, np.ndarray]  # (ny+2h, nx+2h) float64
 
+    def __post_init__(self) -> None:
+        j0, j1, i0, i1 = self.window
+        self._is_window = np.array_equal(self.rows, np.arange(j1 - j0)) and np.array_equal(
+            self.cols, np.arange(i1 - i0)
+        )
+
     def expand(self, window_values: np.ndarray) -> np.ndarray:
-        """Values on `window` (…, wy, wx) → on the halo'd tile (…, ny+2h, nx+2h)."""
+        """Values on `window` (…, wy, wx) → on the halo'd tile (…, ny+2h, nx+2h); the values
+        themselves (no copy) when the halo'd tile is the window (no halo beyond the grid)."""
+        if self._is_window:
+            return window_values
         return window_values[..., self.rows[:, None], self.cols[None, :]]
 
 

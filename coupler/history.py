@@ -17,7 +17,9 @@ import numpy as np
 
 from coupler import __version__
 from coupler.clock import ModelTime, cf_calendar_name
-from coupler.state import Accumulator
+from coupler.errors import DataFileError
+from coupler.persistence import Persistent, time_scalar
+from coupler.state import SEP, Accumulator
 
 FILL = 1.0e36
 
@@ -38,6 +40,17 @@ class History:
         self.path: Path | None = None
         self._file_name = cfg["file"]
         self._all_ids = comp.comm.gather(comp.ids0, root=0) if self.fields else None
+
+    @property
+    def calendar(self) -> str:
+        return self.comp.calendar
+
+    def persistent(self) -> list[Persistent]:
+        """The means of the current history period and when it began."""
+        out = [time_scalar("history_period_start", self, "period_start")]
+        for name, acc in self.acc.items():
+            out += acc.persistent(f"history{SEP}{name}")
+        return out
 
     # -- accumulate -----------------------------------------------------------------------
     def after_advance(self, previous: ModelTime, now: ModelTime) -> None:
@@ -70,8 +83,12 @@ class History:
         comm = self.comp.comm
         means = {name: self._mean(name) for name in self.fields}
         gathered = comm.gather(means, root=0)
-        if comm.rank != 0:
-            return
+        with self.comp.agreement.phase("advance"):  # the root's write may fail: say so to all
+            self.comp.faults.hit("history")
+            if comm.rank == 0:
+                self._write_root(now, gathered)
+
+    def _write_root(self, now: ModelTime, gathered: list[dict[str, np.ndarray]]) -> None:
         n = self.comp.host.n
         global_values = {}
         for name in self.fields:
@@ -81,9 +98,13 @@ class History:
                 g[:, ids] = np.where(np.isnan(part[name]), FILL, part[name])
             g[:, self.comp.host.mask == 0] = FILL  # inactive host cells
             global_values[name] = g
-        if self.path is None:
-            self._create(now)
-        self._append(now, global_values)
+        try:
+            if self.path is None:
+                self._create(now)
+            self._append(now, global_values)
+        except (OSError, RuntimeError) as exc:
+            where = _partial(self.path) if self.path else self.comp.output_dir
+            raise DataFileError(f"history file '{where}' cannot be written: {exc}") from None
 
     def _create(self, now: ModelTime) -> None:
         comp = self.comp
@@ -92,6 +113,16 @@ class History:
         )
         self.path = comp.output_dir / name
         partial = _partial(self.path)
+        try:
+            self._define(partial)
+        except BaseException:
+            if partial.is_file():
+                partial.unlink()  # nothing half-made is left behind
+            self.path = None
+            raise
+
+    def _define(self, partial: Path) -> None:
+        comp = self.comp
         host = comp.host
         with netCDF4.Dataset(partial, "w", format="NETCDF4") as ds:
             ds.Conventions = "CF-1.8"
@@ -109,9 +140,7 @@ class History:
             spatial = self._define_grid(ds)
             for fname in self.fields:
                 spec = comp.registry[fname]
-                dims = ("time",) + (() if spec.levels == 1 else (f"lev{spec.levels}",)) + spatial
-                if spec.levels > 1 and f"lev{spec.levels}" not in ds.dimensions:
-                    ds.createDimension(f"lev{spec.levels}", spec.levels)
+                dims = ("time", *_level_dims(ds, spec), *spatial)
                 v = ds.createVariable(fname, "f8", dims, fill_value=FILL, zlib=True, complevel=1)
                 v.units = spec.units
                 if spec.standard_name:
@@ -155,13 +184,46 @@ class History:
             for name, g in values.items():
                 if host.latlon is not None:
                     g = g.reshape(g.shape[0], *host.latlon.shape)
-                ds[name][k] = g[0] if g.shape[0] == 1 else g
+                levels = _level_shape(self.comp.registry[name])
+                ds[name][k] = g.reshape(*levels, *g.shape[1:])
 
     def close(self) -> None:
         """Finish the file: rename `.partial` to its final name (root)."""
         if self.comp.comm.rank == 0 and self.path is not None and _partial(self.path).exists():
-            os.replace(_partial(self.path), self.path)
+            try:
+                os.replace(_partial(self.path), self.path)
+            except OSError as exc:
+                raise DataFileError(
+                    f"history file '{_partial(self.path)}' cannot be renamed to its final name: "
+                    f"{exc.strerror or exc}"
+                ) from None
             self.comp.log.info("history written to %s", self.path)
+
+
+def _level_shape(spec) -> tuple[int, ...]:
+    """The level dimensions of a field in a netCDF variable (slowest first: the reverse
+    of the Fortran order of its axes), () for a single-level field."""
+    if spec.axes:
+        return tuple(n for _, n in reversed(spec.axes))
+    return () if spec.levels == 1 else (spec.levels,)
+
+
+def _level_dims(ds, spec) -> tuple[str, ...]:
+    """Create (once) and name the level dimensions of a field: its axes, or levN."""
+    names = (
+        [a for a, _ in reversed(spec.axes)]
+        if spec.axes
+        else ([] if spec.levels == 1 else [f"lev{spec.levels}"])
+    )
+    for dim, size in zip(names, _level_shape(spec), strict=True):
+        if dim not in ds.dimensions:
+            ds.createDimension(dim, size)
+        elif len(ds.dimensions[dim]) != size:
+            raise DataFileError(
+                f"history: level axis '{dim}' of {spec.name} has {size} values, another "
+                f"field's has {len(ds.dimensions[dim])}"
+            )
+    return tuple(names)
 
 
 def _partial(path: Path) -> Path:

@@ -69,8 +69,7 @@ class HostToFine:
             )
         else:
             _need_map(host, "host_to_fine_map")
-        sizes = [(w[1] - w[0]) * (w[3] - w[2]) for w in windows]
-        self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self._offsets = window_offsets(windows)
         # Fine land must get forcing; fine ocean outside the host's active cells gets NaN.
         covered = self._per_tile(self.regridder.covered.astype(np.float64)[None])
         uncovered = sum(
@@ -85,12 +84,7 @@ class HostToFine:
             )
 
     def _per_tile(self, values: np.ndarray) -> list[np.ndarray]:
-        tiles = []
-        for k, td in enumerate(self.fine.tiles):
-            j0, j1, i0, i1 = td.window
-            block = values[:, self._offsets[k] : self._offsets[k + 1]].reshape(-1, j1 - j0, i1 - i0)
-            tiles.append(td.expand(block))
-        return tiles
+        return windows_to_tiles(self.fine, self._offsets, values)
 
     def __call__(self, host_values: np.ndarray) -> list[np.ndarray]:
         return self._per_tile(self.regridder(host_values))
@@ -178,6 +172,22 @@ class FineToHost:
         """Class codes per tile (ny, nx) → area fraction of each class (nclass, n_host_local)."""
         codes = self._stack(per_tile_codes, 1)[0]
         return self.regridder.class_fractions(codes, range(nclass))
+
+
+def window_offsets(windows: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """Start of each window's cells in the concatenated destination array (and the end)."""
+    sizes = [(w[1] - w[0]) * (w[3] - w[2]) for w in windows]
+    return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+
+def windows_to_tiles(fine: FineDomain, offsets: np.ndarray, values: np.ndarray) -> list[np.ndarray]:
+    """(nvar, Σ window cells) in tile order → per owned tile (nvar, ny+2h, nx+2h)."""
+    tiles = []
+    for k, td in enumerate(fine.tiles):
+        j0, j1, i0, i1 = td.window
+        block = values[:, offsets[k] : offsets[k + 1]].reshape(-1, j1 - j0, i1 - i0)
+        tiles.append(td.expand(block))
+    return tiles
 
 
 def _ids(parts: list[np.ndarray]) -> np.ndarray:

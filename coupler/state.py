@@ -15,6 +15,10 @@ import numpy as np
 from coupler.errors import FieldError
 from coupler.fields import FieldSpec
 from coupler.kernels import ffi, lib
+from coupler.persistence import Persistent, attr_array, attr_int
+from coupler.windows import ImportWindow, WindowOf
+
+SEP = "__"  # joins the parts of persistent-state keys
 
 
 def _ptr(a: np.ndarray):
@@ -80,6 +84,9 @@ class Accumulator:
     def reset(self) -> None:
         self.count = 0  # the next add_checked overwrites the sum
 
+    def persistent(self, key: str) -> list[Persistent]:
+        return [attr_array(key, "host", self, "sum"), attr_int(f"{key}{SEP}count", self, "count")]
+
 
 def as_host_array(values: np.ndarray, spec: FieldSpec, n_local: int, what: str) -> np.ndarray:
     """View `values` as (nlev, n_local) float64 without copying, or explain the mismatch."""
@@ -114,15 +121,21 @@ class ImportField:
     """One host import: validated on put, kept as the aggregates its consumers need.
 
     `consumers` maps a consumer (a step name, or 'history') to 'mean' (over the puts since
-    it last ran) or 'last' (the latest put).
+    it last ran), 'last' (the latest put) or a `WindowOf` (the last N interval means).
     """
 
-    def __init__(self, spec: FieldSpec, n_local: int, consumers: dict[str, str]) -> None:
+    def __init__(self, spec: FieldSpec, n_local: int, consumers: dict[str, str | WindowOf]) -> None:
         self.spec = spec
         self.consumers = dict(consumers)
+        self.windows = {
+            c: ImportWindow(a.length, spec.levels, n_local)
+            for c, a in consumers.items()
+            if isinstance(a, WindowOf)
+        }
         self.means = {
             c: Accumulator(spec.levels, n_local) for c, a in consumers.items() if a == "mean"
         }
+        self.means.update({c: w.acc for c, w in self.windows.items()})  # puts feed windows too
         wants_last = any(a == "last" for a in consumers.values())
         self.latest = np.zeros((spec.levels, n_local)) if wants_last else None
         self.has_latest = False
@@ -149,7 +162,11 @@ class ImportField:
             raise FieldError(describe_invalid(self.spec, values, ids, "put"))
 
     def value_for(self, consumer: str) -> np.ndarray:
-        """The aggregate `consumer` asked for (FieldError if nothing was put)."""
+        """The aggregate `consumer` asked for (FieldError if nothing was put).
+
+        A window is (T, nlev, n_local), oldest first, as of the last `push_windows`."""
+        if consumer in self.windows:
+            return self.windows[consumer].values()
         if self.consumers[consumer] == "mean":
             acc = self.means[consumer]
             if acc.count == 0:
@@ -165,9 +182,37 @@ class ImportField:
         return self.latest
 
     def consumed(self, consumer: str) -> None:
-        """Start a new averaging period for `consumer`."""
-        if consumer in self.means:
+        """Start a new averaging period for `consumer` (windows move on at every advance)."""
+        if consumer in self.means and consumer not in self.windows:
             self.means[consumer].reset()
+
+    def check_windows(self) -> None:
+        """FieldError if a window would miss this coupling interval (nothing put)."""
+        for consumer, window in self.windows.items():
+            if window.acc.count == 0:
+                raise FieldError(
+                    f"no values of {self.spec.name} were put in this coupling interval "
+                    f"(step '{consumer}' keeps a window of them): put every import before "
+                    "each advance"
+                )
+
+    def push_windows(self) -> None:
+        """End of a coupling interval: its mean enters every window."""
+        for window in self.windows.values():
+            window.push()
+
+    def persistent(self, prefix: str) -> list[Persistent]:
+        out = []
+        for consumer, acc in self.means.items():
+            out += acc.persistent(f"{prefix}{SEP}{consumer}")
+        for consumer, window in self.windows.items():
+            out += window.persistent(f"{prefix}{SEP}{consumer}{SEP}window")
+        if self.latest is not None:
+            out += [
+                attr_array(f"latest{SEP}{self.spec.name}", "host", self, "latest"),
+                attr_int(f"latest{SEP}{self.spec.name}{SEP}ready", self, "has_latest"),
+            ]
+        return out
 
 
 class ExportField:
@@ -207,3 +252,7 @@ class ExportField:
                 "(call advance first, and check the step's schedule)"
             )
         ffi.memmove(_ptr(out), self._p_values, out.nbytes)  # checked when set
+
+    def persistent(self, key: str) -> list[Persistent]:
+        ready = attr_int(f"{key}{SEP}ready", self, "ready")
+        return [attr_array(key, "host", self, "values"), ready]

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 from scipy.ndimage import uniform_filter
 
-from coupler.blending import blend_windows, gaussian_weights, window_starts
+from coupler.blending import (
+    blend_windows,
+    gaussian_weights,
+    lattice_halo,
+    required_halo,
+    window_starts,
+)
 from coupler.errors import FieldError
 
 RADIUS = 3
@@ -89,3 +95,60 @@ def test_bad_inputs_name_the_problem(field):
         blend_windows(box_filter, field, window=16, margin=2, overlap=12)
     with pytest.raises(FieldError, match="model returned shape"):
         blend_windows(lambda b: b[:, :, :-1], field, window=16, margin=2, overlap=2)
+
+
+def test_interior_of_a_halo_field_equals_the_whole_domain_bit_for_bit():
+    """halo=: only the tile's interior is computed, and it equals the whole-domain run
+    (domain edges padded the way fine tiles pad them: edge cells repeated)."""
+    field = np.random.default_rng(2).normal(size=(2, 60, 45)).astype(np.float32)
+    kw = dict(window=20, margin=3, overlap=4, batch_size=2, pad_mode="edge")
+    whole = blend_windows(position_dependent, field, **kw)
+    halo = required_halo(20, 3)
+    padded = np.pad(field, ((0, 0), (halo, halo), (halo, halo)), mode="edge")
+    for r0, r1, c0, c1 in [(0, 23, 0, 17), (23, 60, 17, 45), (10, 31, 30, 45)]:
+        sub = padded[:, r0 : r1 + 2 * halo, c0 : c1 + 2 * halo]
+        tile = blend_windows(
+            position_dependent, sub, origin=(r0 - halo, c0 - halo), halo=halo, **kw
+        )
+        assert tile.shape == (1, r1 - r0, c1 - c0)
+        np.testing.assert_array_equal(tile, whole[:, r0:r1, c0:c1])
+    with pytest.raises(FieldError, match="halo 30 leaves no interior"):
+        blend_windows(position_dependent, field, halo=30, **kw)
+
+
+def test_lattice_halo_is_the_margin_when_cores_line_up_with_tiles():
+    assert lattice_halo(512, 256, 138, 5, 0) == 5
+    assert lattice_halo(512, 256, 138, 5, 16) <= required_halo(138, 5)
+    # brute force: the farthest window pixel from any tile of 50 on a 240 axis
+    window, margin, overlap = 24, 2, 4
+    core, stride = window - 2 * margin, window - 2 * margin - overlap
+    worst = 0
+    for t0 in range(0, 240, 50):
+        n = min(50, 240 - t0)
+        for s in window_starts(n, t0, core, stride):
+            worst = max(worst, margin - s, s + core + margin - n)
+    assert lattice_halo(240, 50, window, margin, overlap) == worst > margin
+
+
+def test_a_window_two_tiles_touch_runs_once_with_a_shared_cache():
+    field = np.random.default_rng(3).normal(size=(1, 64, 64)).astype(np.float32)
+    kw = dict(window=16, margin=2, overlap=4, batch_size=3, pad_mode="edge")
+    seen = []
+
+    def counting(batch):
+        seen.append(batch.shape[0])
+        return position_dependent(batch)
+
+    whole = blend_windows(counting, field, **kw)
+    n_whole, seen[:] = sum(seen), []
+    halo = lattice_halo(64, 32, 16, 2, 4)
+    padded = np.pad(field, ((0, 0), (halo, halo), (halo, halo)), mode="edge")
+    cache: dict = {}
+    for r0 in (0, 32):
+        for c0 in (0, 32):
+            sub = padded[:, r0 : r0 + 32 + 2 * halo, c0 : c0 + 32 + 2 * halo]
+            tile = blend_windows(
+                counting, sub, origin=(r0 - halo, c0 - halo), halo=halo, cache=cache, **kw
+            )
+            np.testing.assert_array_equal(tile, whole[:, r0 : r0 + 32, c0 : c0 + 32])
+    assert sum(seen) == n_whole == len(cache)

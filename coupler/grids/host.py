@@ -162,6 +162,11 @@ class HostGrid:
         dims = tuple(int(d) for d in xc.shape) if xc.ndim == 2 else (xc.size,)
         n = xc.size
         xv, yv = rd("xv"), rd("yv")
+        if xv.ndim < 2 or yv.ndim < 2:
+            raise GridError(
+                f"domain file '{path}': xv/yv have shapes {xv.shape}/{yv.shape}, expected "
+                f"{(*dims, 4)} (cell corners: a last dimension nv)"
+            )
         nv = xv.shape[-1]
         if xv.size != n * nv or yv.shape != xv.shape:
             raise GridError(

@@ -48,12 +48,37 @@ SMM_HOT static void smm_group(int64_t nrow, const int64_t *restrict ptr,
     }
 }
 
+/* Two fields (the common host -> fine case: temperature and precipitation), with the two
+ * running sums in registers: the same operations in the same order as smm_group. */
+SMM_HOT static void smm_two(int64_t nrow, const int64_t *restrict ptr,
+                            const int32_t *restrict idx, const double *restrict w,
+                            const double *restrict x, int64_t xs, int64_t xv,
+                            double *restrict y, int64_t ys, int64_t yv)
+{
+    for (int64_t i = 0; i < nrow; i++) {
+        double acc0 = 0.0, acc1 = 0.0;
+        for (int64_t p = ptr[i]; p < ptr[i + 1]; p++) {
+            const double wp = w[p];
+            const double *xp = x + (int64_t)idx[p] * xs;
+            acc0 += wp * xp[0];
+            acc1 += wp * xp[xv];
+        }
+        y[i * ys] = acc0;
+        y[i * ys + yv] = acc1;
+    }
+}
+
 void smm_apply(int64_t nrow, const int64_t *ptr, const int32_t *idx, const double *w,
                int64_t nvar, const double *x, int64_t x_term_stride, int64_t x_var_stride,
                double *y, int64_t y_row_stride, int64_t y_var_stride)
 {
     if (nvar == 1) {
         smm_one(nrow, ptr, idx, w, x, x_term_stride, y, y_row_stride);
+        return;
+    }
+    if (nvar == 2) {
+        smm_two(nrow, ptr, idx, w, x, x_term_stride, x_var_stride, y, y_row_stride,
+                y_var_stride);
         return;
     }
     for (int64_t v0 = 0; v0 < nvar; v0 += SMM_GROUP) {

@@ -10,6 +10,7 @@ fine tiles (with halo).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -85,6 +86,10 @@ class Regridder:
         self.frac_b = frac_b
         self._scale = self.coverage / self.divisor  # what a constant 1 maps to
         self.covered = self.coverage > 0
+        # the hot path skips what changes no bit: x / 1, x · 1, filling no cell
+        self._unit_divisor = bool(np.all(self.divisor == 1.0))
+        self._unit_mask = self._mask is None or bool(np.all(self._mask == 1.0))
+        self._uncovered = np.flatnonzero(~self.covered)
 
     # -- constructors -----------------------------------------------------------------------
     @classmethod
@@ -310,13 +315,14 @@ class Regridder:
         n = self.remap.n_src_local
         if self.src_shape is not None and x.shape[-len(self.src_shape) :] == self.src_shape:
             lead = x.shape[: -len(self.src_shape)]
-            return x.reshape(-1, n), (*lead, *self.dst_shape)
+            return x.reshape(math.prod(lead), n), (*lead, *self.dst_shape)
         if x.shape[-1:] != (n,):
             raise FieldError(
                 f"the source field has shape {x.shape}, different from the regridder's "
                 f"(..., {n})" + (f" or (..., {self.src_shape})" if self.src_shape else "")
             )
-        return x.reshape(-1, n), (*x.shape[:-1], self.remap.n_dst_local)
+        # the explicit leading size also works on a rank without sources (n = 0)
+        return x.reshape(math.prod(x.shape[:-1]), n), (*x.shape[:-1], self.remap.n_dst_local)
 
     def __call__(
         self, src: np.ndarray, missing_value: float | None = None, skipna: bool = False
@@ -331,9 +337,12 @@ class Regridder:
         """
         x, shape = self._flatten(src)
         if missing_value is None and not skipna:
-            xm = x if self._mask is None else x * self._mask
-            y = self.remap.apply(xm) / self.divisor
-            y[:, ~self.covered] = self.fill_value
+            xm = x if self._unit_mask else x * self._mask
+            y = self.remap.apply(xm)
+            if not self._unit_divisor:
+                y /= self.divisor
+            if self._uncovered.size:
+                y[:, self._uncovered] = self.fill_value
             return y.reshape(shape)
         valid = np.isfinite(x)
         if missing_value is not None:

@@ -452,8 +452,8 @@ class SparseRemap:
                 f"remap source has shape {x.shape}, expected (nvar, {self.n_src_local}) or "
                 f"({self.n_src_local},)"
             )
-        x = np.ascontiguousarray(x.reshape(-1, self.n_src_local))
-        nvar = x.shape[0]
+        nvar = 1 if single else x.shape[0]  # (reshape(-1, 0) fails on a rank without sources)
+        x = np.ascontiguousarray(x.reshape(nvar, self.n_src_local))
         y = np.empty((nvar, self.n_dst_local))
         if self._send is None and self._scatter is None:  # local(): one product
             self._recv.run(nvar, x, 1, self.n_src_local, y, 1, self.n_dst_local)

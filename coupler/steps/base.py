@@ -7,9 +7,13 @@ checks what comes back. Steps never see MPI, files or other tiles: that keeps th
 testable on one rank, and bit-for-bit independent of the decomposition.
 
 Array shapes handed to `run` (float64, C order):
-  grid 'fine': single-level (ny, nx), multi-level (nlev, ny, nx); j runs south → north;
-               inputs include `ctx.halo` extra cells on every side, outputs do not.
-  grid 'host': single-level (n,), multi-level (nlev, n) for this rank's host cells.
+  grid 'fine' (or any named fine grid of `grids:`): single-level (ny, nx), multi-level
+               (nlev, ny, nx); j runs south → north; inputs include `ctx.halo` extra
+               cells on every side, outputs do not.
+  grid 'host': single-level (n,), multi-level (nlev, n) for this rank's host cells;
+               a windowed import (T, n) or (T, nlev, n), oldest first.
+State arrays (`state`, declared as `StateVar`s or plain initial values) have the declared
+per-cell shape in front: (*shape, ny, nx) per tile, or (*shape, n) on host columns.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ import numpy as np
 
 from coupler.clock import ModelTime, Schedule
 from coupler.errors import ConfigError
+from coupler.stepstate import StateVar
 
-GRIDS = ("fine", "host")
+GRIDS = ("fine", "host")  # the built-in grids; `grids:` in the config adds named fine grids
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class Var:
     levels: int = 1
     kind: str = "continuous"  # "categorical": class codes 0..levels-1, remapped as class fractions
     long_name: str = ""
+    axes: tuple[tuple[str, int], ...] = ()  # named level axes (coupler.fields), Π = levels
 
 
 @dataclass
@@ -46,6 +52,7 @@ class StepContext:
     lon: np.ndarray  # cell-centre longitude (degrees)
     tile_id: int | None = None  # fine grid only
     halo: int = 0
+    origin: tuple[int, int] = (0, 0)  # fine only: global (row, column) of the inputs' [0, 0]
 
     @property
     def seconds_since_last_run(self) -> int:
@@ -61,14 +68,21 @@ class Step(ABC):
     schedule: Schedule
     inputs: dict[str, Var]
     outputs: dict[str, Var]
-    state: dict[str, float] = field(default_factory=dict)  # persistent arrays → initial value
+    state: dict[str, float | StateVar] = field(default_factory=dict)  # persistent arrays
     halo: int = 0
+    previous: dict[str, StateVar] = field(default_factory=dict)  # `from: previous` inputs
 
     def __post_init__(self) -> None:
-        if self.grid not in GRIDS:
+        if not isinstance(self.grid, str) or not self.grid:
             raise ConfigError(
-                f"steps.{self.name}.grid: '{self.grid}' is not one of {', '.join(GRIDS)}"
+                f"steps.{self.name}.grid: '{self.grid}' is not one of {', '.join(GRIDS)} "
+                "or a grid named under grids:"
             )
+
+    @property
+    def on_fine_grid(self) -> bool:
+        """True for steps on fine tiles ('fine' or a named grid), False on host columns."""
+        return self.grid != "host"
 
     @abstractmethod
     def run(
@@ -86,7 +100,7 @@ class Transform(Step):
     transform_name: ClassVar[str]
     input_vars: ClassVar[dict[str, Var]] = {}
     output_vars: ClassVar[dict[str, Var]] = {}
-    state_vars: ClassVar[dict[str, float]] = {}
+    state_vars: ClassVar[dict[str, float | StateVar]] = {}
     default_params: ClassVar[dict[str, Any]] = {}
     default_grid: ClassVar[str] = "fine"
 

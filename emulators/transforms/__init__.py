@@ -1,22 +1,43 @@
-"""Deterministic transforms a pipeline can name in its YAML (`transform: <name>`)."""
+"""Deterministic transforms a pipeline can name in its YAML (`transform: <name>`).
+
+Transforms are plugins: a distribution registers a `Transform` subclass under the entry-point
+group `landemu.transforms` (`[project.entry-points."landemu.transforms"]` in its
+pyproject.toml: `my_name = "my_package.module:MyTransform"`), and landemu finds it without
+being edited. The built-in transforms are registered the same way in landemu's own
+pyproject.toml.
+"""
 
 from __future__ import annotations
 
-from coupler.steps.base import Transform
-from emulators.transforms.phenology import PhenologyGSI
-from emulators.transforms.roundtrip import RoundTrip
+from importlib.metadata import entry_points
 
-# name used in YAML → Transform subclass. Add an entry when you add a transform.
-TRANSFORMS: dict[str, type[Transform]] = {
-    "phenology_gsi": PhenologyGSI,  # fine-grid LAI from the Growing Season Index
-    "roundtrip": RoundTrip,  # diagnostic: host -> fine -> host copy of TBOT
-}
+from coupler.steps.base import Transform
+
+GROUP = "landemu.transforms"
 
 
 def lookup(name: str) -> type[Transform]:
-    """The transform class registered under `name` (KeyError lists what exists)."""
+    """The transform class registered under `name` (KeyError lists what exists).
+
+    A plugin that cannot be imported, or is not a Transform, is a KeyError naming it."""
+    found = {ep.name: ep for ep in entry_points(group=GROUP)}
+    if name not in found:
+        known = ", ".join(sorted(found)) or "none"
+        raise KeyError(
+            f"unknown transform '{name}'; known transforms (entry points '{GROUP}'): {known}"
+        )
+    ep = found[name]
     try:
-        return TRANSFORMS[name]
-    except KeyError:
-        known = ", ".join(sorted(TRANSFORMS)) or "none"
-        raise KeyError(f"unknown transform '{name}'; known transforms: {known}") from None
+        cls = ep.load()
+    except Exception as exc:  # a broken plugin must not take the host down
+        raise KeyError(f"transform '{name}' ({ep.value}) cannot be imported: {exc}") from None
+    if not (isinstance(cls, type) and issubclass(cls, Transform)):
+        raise KeyError(f"transform '{name}' ({ep.value}) is not a coupler Transform subclass")
+    return cls
+
+
+def __getattr__(attr: str):
+    """`TRANSFORMS`: every registered transform by name (loaded when asked for)."""
+    if attr == "TRANSFORMS":
+        return {ep.name: lookup(ep.name) for ep in entry_points(group=GROUP)}
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")

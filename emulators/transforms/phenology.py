@@ -73,6 +73,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from coupler import kernels
 from coupler.errors import ConfigError, LandemuRuntimeError
 from coupler.steps.base import StepContext, Transform, Var
 
@@ -164,6 +165,8 @@ class PhenologyGSI(Transform):
         self.lai_max = np.zeros(N_IGBP + 1)
         for c, (lo, hi) in table.items():
             self.lai_min[c], self.lai_max[c] = lo, hi
+        self._doy: tuple[int, int] | None = None  # (time in seconds, its day of year)
+        self._rows_constant_by_tile: dict[tuple, bool] = {}
 
     def _check_params(self) -> None:
         """ConfigError naming the key for values that cannot work (types, orders, signs)."""
@@ -249,6 +252,89 @@ class PhenologyGSI(Transform):
     def compute(
         self, inputs: dict[str, np.ndarray], state: dict[str, np.ndarray], ctx: StepContext
     ) -> dict[str, np.ndarray]:
+        """The GSI LAI of one tile: the compiled one-pass kernel where it applies (no halo,
+        class codes), else numpy; both give the same bits (tests/test_phenology_kernel.py)."""
+        if ctx.halo == 0 and _kernel_applies(inputs, state):
+            return self._compute_kernel(inputs, state, ctx)
+        return self._compute_numpy(inputs, state, ctx)
+
+    def _compute_kernel(
+        self, inputs: dict[str, np.ndarray], state: dict[str, np.ndarray], ctx: StepContext
+    ) -> dict[str, np.ndarray]:
+        p = self.params
+        tbot = np.ascontiguousarray(inputs["TBOT"], np.float64)
+        ny, nx = tbot.shape
+        dt, mid = _interval(ctx)
+        dt_days = dt / SECONDS_PER_DAY
+        lat = np.broadcast_to(ctx.lat, (ny, nx))
+        row_constant = self._rows_constant(lat, ctx.tile_id)
+        rows = lat[:, 0] if row_constant else lat
+        daylen = np.ascontiguousarray(
+            day_length_hours(rows, self._day_of_year(mid), p["sun_angle_deg"])
+        )
+        params = np.array(
+            [
+                273.15,
+                p["tmin_offset_k"],
+                p["tmin_low_c"],
+                p["tmin_high_c"] - p["tmin_low_c"],
+                p["photoperiod_low_h"],
+                p["photoperiod_high_h"] - p["photoperiod_low_h"],
+                p["precip_low_mm_day"],
+                p["precip_high_mm_day"] - p["precip_low_mm_day"],
+                p["precip_high_mm_day"],
+                -math.expm1(-dt_days / p["precip_memory_days"]),
+                -math.expm1(-dt_days / (0.5 * p["gsi_window_days"])),
+                SECONDS_PER_DAY,
+            ],
+            np.float64,
+        )
+        lai = np.empty((ny, nx))
+        land_cover = inputs["land_cover"]
+        arrays = [
+            tbot,
+            np.ascontiguousarray(inputs["PRECTmms"], np.float64),
+            np.ascontiguousarray(inputs["landmask"], np.float64),
+            np.ascontiguousarray(land_cover[0] if land_cover.ndim == 3 else land_cover, np.float64),
+            daylen,
+        ]
+        buf = [kernels.ffi.from_buffer("double[]", a) for a in arrays]
+        out = [
+            kernels.ffi.from_buffer("double[]", a, require_writable=True)
+            for a in (state["precip_memory"], state["gsi_smooth"], lai)
+        ]
+        kernels.lib.le_gsi_phenology(
+            ny,
+            nx,
+            *buf[:5],
+            0 if row_constant else 1,
+            kernels.ffi.from_buffer("double[]", params),
+            kernels.ffi.from_buffer("double[]", self.lai_min),
+            kernels.ffi.from_buffer("double[]", self.lai_max),
+            *out,
+        )
+        return {"LAI": lai}
+
+    def _day_of_year(self, t: Any) -> int:
+        """t.day_of_year, remembered for the tiles of one run (the calendar walk is slow)."""
+        if self._doy is None or self._doy[0] != t.seconds:
+            self._doy = (t.seconds, t.day_of_year)
+        return self._doy[1]
+
+    def _rows_constant(self, lat: np.ndarray, tile_id: int | None) -> bool:
+        """Whether latitude is constant along rows (the trigonometry once per row); a
+        tile's coordinates do not change, so the answer is kept per tile."""
+        key = None if tile_id is None else (tile_id, lat.shape)
+        if key in self._rows_constant_by_tile:
+            return self._rows_constant_by_tile[key]
+        answer = bool(np.all(lat == lat[:, :1]))
+        if key is not None:
+            self._rows_constant_by_tile[key] = answer
+        return answer
+
+    def _compute_numpy(
+        self, inputs: dict[str, np.ndarray], state: dict[str, np.ndarray], ctx: StepContext
+    ) -> dict[str, np.ndarray]:
         p = self.params
         h = int(ctx.halo)
         inner = (slice(h, -h), slice(h, -h)) if h else (slice(None), slice(None))
@@ -268,10 +354,8 @@ class PhenologyGSI(Transform):
                     f"expected {shape}"
                 )
 
-        dt = max(int(ctx.seconds_since_last_run), 0)
+        dt, mid = _interval(ctx)
         dt_days = dt / SECONDS_PER_DAY
-        # day of year of the middle of the interval the inputs average over
-        mid = ctx.time + (-(dt // 2))
         # on the fine grid latitude is constant along rows: the trigonometry once per row
         rows = lat[..., :1] if lat.ndim == 2 and np.all(lat == lat[..., :1]) else lat
         daylen = np.broadcast_to(day_length_hours(rows, mid.day_of_year, p["sun_angle_deg"]), shape)
@@ -294,3 +378,32 @@ class PhenologyGSI(Transform):
         lai_min, lai_max = self._lai_range(interior(inputs["land_cover"]), shape)
         lai = lai_min + gs * (lai_max - lai_min)
         return {"LAI": np.where(land, lai, 0.0)}
+
+
+def _interval(ctx: StepContext) -> tuple[int, Any]:
+    """(seconds since the last run, the middle of that interval: its day of year is the
+    one the averaged inputs belong to)."""
+    dt = max(int(ctx.seconds_since_last_run), 0)
+    return dt, ctx.time + (-(dt // 2))
+
+
+def _kernel_applies(inputs: dict[str, np.ndarray], state: dict[str, np.ndarray]) -> bool:
+    """Whether the one-pass kernel fits: 2-D float64 tiles of one shape, class codes, and
+    contiguous float64 state arrays it can update in place."""
+    shape = np.shape(inputs["TBOT"])
+    cover = inputs["land_cover"]
+    codes = cover.ndim == 2 or (cover.ndim == 3 and cover.shape[0] == 1)
+    return (
+        len(shape) == 2
+        and codes
+        and cover.shape[-2:] == shape
+        and all(np.shape(inputs[k]) == shape for k in ("PRECTmms", "landmask"))
+        and all(
+            isinstance(a, np.ndarray)
+            and a.shape == shape
+            and a.dtype == np.float64
+            and a.flags.c_contiguous
+            and a.flags.writeable
+            for a in (state["precip_memory"], state["gsi_smooth"])
+        )
+    )

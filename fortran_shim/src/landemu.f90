@@ -18,7 +18,9 @@
 !    call landemu_finalize()                            ! collective
 !
 !  Layout: a Fortran array `a(n_local, nlev)` is the C array `a[nlev][n_local]`; level k of
-!  cell i is what landemu sees as row k, column i. Arrays cross zero-copy: landemu reads
+!  cell i is what landemu sees as row k, column i. A field with two named level axes
+!  (landemu_field_axes, e.g. pft: 17, month: 12) is `a(n_local, 17, 12)`, the C array
+!  `a[12][17][n_local]`; an array with its axes swapped is an error, never transposed. Arrays cross zero-copy: landemu reads
 !  (put) or writes (get) the host's memory during the call and keeps no pointer to it. A
 !  non-contiguous array section is rejected with an error rather than copied silently (pass
 !  a contiguous array, or copy the section into one yourself).
@@ -59,17 +61,19 @@ module landemu
    integer, parameter, public :: LANDEMU_FIELD_EXPORT = 2    !! the host gets it
 
    public :: landemu_init, landemu_set_decomposition, landemu_put, landemu_advance, &
-             landemu_get, landemu_field_info, landemu_write_restart, landemu_finalize, &
-             landemu_last_error_message
+             landemu_get, landemu_field_info, landemu_field_axes, landemu_write_restart, &
+             landemu_finalize, landemu_last_error_message
+
+   integer, parameter, public :: LANDEMU_MAX_AXES = 4        !! most level axes of a field
 
    !> Hand landemu an import field: `values(n_local)` or `values(n_local, nlev)`.
    interface landemu_put
-      module procedure landemu_put_1d, landemu_put_2d
+      module procedure landemu_put_1d, landemu_put_2d, landemu_put_3d
    end interface landemu_put
 
    !> Fill the host's array with an export field: `values(n_local)` or `values(n_local, nlev)`.
    interface landemu_get
-      module procedure landemu_get_1d, landemu_get_2d
+      module procedure landemu_get_1d, landemu_get_2d, landemu_get_3d
    end interface landemu_get
 
    !> Tell landemu which global cells this rank owns (1-based ids, 4- or 8-byte integers).
@@ -159,6 +163,18 @@ contains
       call put_raw(name, address_of_2d(values), size(values, 1), size(values, 2), ierr)
    end subroutine landemu_put_2d
 
+   !> Put a field with two level axes, `values(n_local, n1, n2)` (C layout [n2][n1][n_local]).
+   subroutine landemu_put_3d(name, values, ierr)
+      character(len=*), intent(in) :: name                   !! field name
+      real(c_double), intent(in), target :: values(:, :, :)  !! (local cell, axis 1, axis 2)
+      integer, intent(out), optional :: ierr                 !! status
+      if (.not. is_contiguous(values)) then
+         call fail_locally("landemu_put", non_contiguous(name), ierr)
+         return
+      end if
+      call axes_raw("landemu_put_axes", name, address_of_3d(values), shape(values), ierr)
+   end subroutine landemu_put_3d
+
    !> Advance landemu to a model time: run what is due, fill the exports. Collective.
    subroutine landemu_advance(ymd, tod, ierr)
       integer, intent(in) :: ymd             !! date as yyyymmdd (configured calendar)
@@ -197,6 +213,56 @@ contains
       end if
       call get_raw(name, address_of_2d(values), size(values, 1), size(values, 2), ierr)
    end subroutine landemu_get_2d
+
+   !> Get a field with two level axes into `values(n_local, n1, n2)`.
+   subroutine landemu_get_3d(name, values, ierr)
+      character(len=*), intent(in) :: name                      !! field name, e.g. "MONTHLY_LAI"
+      real(c_double), intent(inout), target :: values(:, :, :)  !! (local cell, axis 1, axis 2)
+      integer, intent(out), optional :: ierr                    !! status
+      if (.not. is_contiguous(values)) then
+         call fail_locally("landemu_get", non_contiguous(name), ierr)
+         return
+      end if
+      call axes_raw("landemu_get_axes", name, address_of_3d(values), shape(values), ierr)
+   end subroutine landemu_get_3d
+
+   !> The named level axes of a field: how many, their sizes and their names ("pft,month"),
+   !  in the order of the Fortran array's dimensions after the cell dimension.
+   subroutine landemu_field_axes(name, naxes, sizes, names, ierr)
+      character(len=*), intent(in) :: name     !! field name
+      integer, intent(out) :: naxes            !! number of named axes (0: none)
+      integer, intent(out) :: sizes(LANDEMU_MAX_AXES) !! sizes(1:naxes) the axis sizes
+      character(len=*), intent(out) :: names   !! the axis names joined by commas
+      integer, intent(out), optional :: ierr   !! status
+      interface
+         function c_landemu_field_axes(name, naxes, sizes, names, names_len) result(status) &
+            bind(c, name="landemu_field_axes")
+            import :: c_char, c_int, c_int32_t, c_int64_t
+            character(kind=c_char), dimension(*), intent(in) :: name
+            integer(c_int32_t), intent(out) :: naxes
+            integer(c_int64_t), intent(out) :: sizes(*)
+            character(kind=c_char), dimension(*), intent(out) :: names
+            integer(c_int64_t), value :: names_len
+            integer(c_int) :: status
+         end function c_landemu_field_axes
+      end interface
+      integer(c_int32_t) :: c_naxes
+      integer(c_int64_t) :: c_sizes(LANDEMU_MAX_AXES)
+      character(kind=c_char) :: c_names(len(names) + 1)
+      integer :: k
+      c_naxes = 0
+      c_sizes = 0
+      c_names = c_null_char
+      call finish(int(c_landemu_field_axes(c_string(name), c_naxes, c_sizes, c_names, &
+                                           int(size(c_names), c_int64_t))), ierr)
+      naxes = int(c_naxes)
+      sizes = int(c_sizes)
+      names = ""
+      do k = 1, len(names)
+         if (c_names(k) == c_null_char) exit
+         names(k:k) = c_names(k)
+      end do
+   end subroutine landemu_field_axes
 
    !> What landemu knows about a field: direction (LANDEMU_FIELD_*) and number of levels.
    !  A name that is not a field of this run is not an error: direction = LANDEMU_FIELD_NONE.
@@ -331,6 +397,40 @@ contains
                   int(n_local, c_int64_t), int(nlev, c_int64_t))), ierr)
    end subroutine get_raw
 
+   !> Pass a rank-3 put or get (landemu_put_axes / landemu_get_axes) to the C library.
+   subroutine axes_raw(entry, name, values, extents, ierr)
+      character(len=*), intent(in) :: entry   !! "landemu_put_axes" or "landemu_get_axes"
+      character(len=*), intent(in) :: name
+      type(c_ptr), intent(in) :: values
+      integer, intent(in) :: extents(3)       !! (n_local, n1, n2)
+      integer, intent(out), optional :: ierr
+      interface
+         function c_landemu_put_axes(name, values, n_local, n1, n2) result(status) &
+            bind(c, name="landemu_put_axes")
+            import :: c_char, c_int, c_int64_t, c_ptr
+            character(kind=c_char), dimension(*), intent(in) :: name
+            type(c_ptr), value :: values
+            integer(c_int64_t), value :: n_local, n1, n2
+            integer(c_int) :: status
+         end function c_landemu_put_axes
+         function c_landemu_get_axes(name, values, n_local, n1, n2) result(status) &
+            bind(c, name="landemu_get_axes")
+            import :: c_char, c_int, c_int64_t, c_ptr
+            character(kind=c_char), dimension(*), intent(in) :: name
+            type(c_ptr), value :: values
+            integer(c_int64_t), value :: n_local, n1, n2
+            integer(c_int) :: status
+         end function c_landemu_get_axes
+      end interface
+      integer(c_int64_t) :: n(3)
+      n = int(extents, c_int64_t)
+      if (entry == "landemu_put_axes") then
+         call finish(int(c_landemu_put_axes(c_string(name), values, n(1), n(2), n(3))), ierr)
+      else
+         call finish(int(c_landemu_get_axes(c_string(name), values, n(1), n(2), n(3))), ierr)
+      end if
+   end subroutine axes_raw
+
    !> Address of a contiguous rank-1 array (C NULL when empty: c_loc needs an element).
    function address_of_1d(values) result(address)
       real(c_double), intent(in), target :: values(:)
@@ -346,6 +446,14 @@ contains
       address = c_null_ptr
       if (size(values) > 0) address = c_loc(values)
    end function address_of_2d
+
+   !> Address of a contiguous rank-3 array (C NULL when empty).
+   function address_of_3d(values) result(address)
+      real(c_double), intent(in), target :: values(:, :, :)
+      type(c_ptr) :: address
+      address = c_null_ptr
+      if (size(values) > 0) address = c_loc(values)
+   end function address_of_3d
 
    !> A Fortran string as a NUL-terminated C string (trailing and leading blanks dropped).
    pure function c_string(text) result(c_text)

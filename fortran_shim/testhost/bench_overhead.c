@@ -74,7 +74,12 @@ int main(int argc, char **argv)
         MPI_Abort(MPI_COMM_WORLD, 2);
     }
     const char *config = argv[1];
-    int64_t n = atoll(argv[2]);
+    int64_t n_cells = atoll(argv[2]);
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    /* each rank owns a contiguous block of the host cells */
+    int64_t first = n_cells * rank / size, n = n_cells * (rank + 1) / size - first;
     char **imports = argv + 3;
     int n_imports = 0;
     while (3 + n_imports < argc && strcmp(imports[n_imports], "--") != 0)
@@ -91,7 +96,7 @@ int main(int argc, char **argv)
     double **out = malloc(n_exports * sizeof *out);
     double **copy = malloc(n_imports * sizeof *copy);
     for (int64_t i = 0; i < n; i++)
-        ids[i] = i + 1;
+        ids[i] = first + i + 1;
     for (int f = 0; f < n_imports; f++) {
         in[f] = malloc(n * sizeof **in);
         copy[f] = calloc(n, sizeof **copy);
@@ -141,10 +146,12 @@ int main(int argc, char **argv)
     }
     require(landemu_finalize(), "landemu_finalize");
 
-    printf("{\"n_cells\": %lld, \"put_calls\": %d, \"get_calls\": %d, \"advance_calls\": %d, "
-           "\"put_us\": %.2f, \"get_us\": %.2f, \"memcpy_us\": %.2f, \"advance_idle_us\": %.2f}\n",
-           (long long)n, n_put, n_get, n_adv, median(t_put, n_put), median(t_get, n_get),
-           median(t_copy, n_copy), median(t_adv, n_adv));
+    if (rank == 0)
+        printf("{\"n_cells\": %lld, \"ranks\": %d, \"put_calls\": %d, \"get_calls\": %d, "
+               "\"advance_calls\": %d, \"put_us\": %.2f, \"get_us\": %.2f, "
+               "\"memcpy_us\": %.2f, \"advance_idle_us\": %.2f}\n",
+               (long long)n_cells, size, n_put, n_get, n_adv, median(t_put, n_put),
+               median(t_get, n_get), median(t_copy, n_copy), median(t_adv, n_adv));
     MPI_Finalize();
     return 0;
 }

@@ -43,6 +43,7 @@ program landemu_testhost
    type field_buffer
       character(len=32) :: name = ""
       integer :: nlev = 0
+      integer :: axes(2) = 0                     ! sizes of two named level axes, if any
       real(real64), allocatable :: values(:, :)  ! (n_local, nlev)
    end type field_buffer
 
@@ -193,13 +194,20 @@ contains
       integer, intent(in) :: direction                    !! LANDEMU_FIELD_IMPORT or _EXPORT
       type(field_buffer), intent(inout) :: fields(:)      !! the list, with room for one more
       integer, intent(inout) :: n                         !! fields in the list
-      integer :: field_direction, nlev
+      integer :: field_direction, nlev, naxes, sizes(LANDEMU_MAX_AXES)
+      character(len=256) :: axis_names
       call landemu_field_info(trim(name), field_direction, nlev, ierr)
       call require(ierr, "landemu_field_info")
       if (field_direction /= direction) return
+      call landemu_field_axes(trim(name), naxes, sizes, axis_names, ierr)
+      call require(ierr, "landemu_field_axes")
       n = n + 1
       fields(n)%name = name
       fields(n)%nlev = nlev
+      if (naxes == 2) fields(n)%axes = sizes(1:2)
+      if (rank == 0 .and. naxes > 0) write (output_unit, '(3a, *(1x, i0))') &
+         "landemu test host: ", trim(name), " has level axes " // trim(axis_names) // ":", &
+         sizes(1:naxes)
       allocate (fields(n)%values(n_local, nlev))
    end subroutine add_field
 
@@ -226,6 +234,24 @@ contains
       end do
    end subroutine put_forcing
 
+   !> Get a field with two level axes as a rank-3 array a(n_local, n1, n2) and store it as
+   !  levels l = p + n1*(m-1) (the layout rule), element by element.
+   subroutine get_rank3(name, axes, values)
+      character(len=*), intent(in) :: name
+      integer, intent(in) :: axes(2)
+      real(real64), intent(out) :: values(:, :)
+      real(real64), allocatable :: a(:, :, :)
+      integer :: p, m
+      allocate (a(n_local, axes(1), axes(2)))
+      call landemu_get(name, a, ierr)
+      if (ierr /= LANDEMU_OK) return
+      do m = 1, axes(2)
+         do p = 1, axes(1)
+            values(:, p + axes(1) * (m - 1)) = a(:, p, m)
+         end do
+      end do
+   end subroutine get_rank3
+
    !> Get every export and check it: finite, in its physical range, round trips equal.
    subroutine get_and_check_exports(ymd, tod)
       integer, intent(in) :: ymd, tod
@@ -237,6 +263,8 @@ contains
          associate (name => exports(k)%name, values => exports(k)%values)
             if (exports(k)%nlev == 1) then
                call landemu_get(trim(name), values(:, 1), ierr)
+            else if (exports(k)%axes(1) > 0) then
+               call get_rank3(trim(name), exports(k)%axes, values)
             else
                call landemu_get(trim(name), values, ierr)
             end if

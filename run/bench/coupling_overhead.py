@@ -14,6 +14,8 @@ Prints a few context lines, then one JSON line (medians, microseconds):
   memcpy_us              memcpy of the same bytes, same process, same loop
   put_get_vs_memcpy      max(put_us, get_us) / memcpy_us            (aim: <= 2)
   advance_idle_us        landemu_advance with nothing due            (aim: < 100)
+  advance_idle_us_2ranks the same on 2 ranks (each holding half the cells), where the
+                         advance agrees on its inputs across the ranks (one Allreduce)
   put_fixed_us, get_fixed_us   the same calls for a 100-cell field (fixed cost per call)
 
 Usage: .venv/bin/python run/bench/coupling_overhead.py
@@ -102,8 +104,9 @@ def write_config(folder: Path, nlat: int, nlon: int) -> Path:
     return path
 
 
-def run_driver(config: Path, n_cells: int) -> dict:
-    cmd = [str(MPIRUN), "-n", "1", str(DRIVER), str(config), str(n_cells), *IMPORTS, "--", *EXPORTS]
+def run_driver(config: Path, n_cells: int, ranks: int = 1) -> dict:
+    cmd = [str(MPIRUN), "-n", str(ranks), str(DRIVER), str(config), str(n_cells)]
+    cmd += [*IMPORTS, "--", *EXPORTS]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=config.parent)
     if proc.returncode != 0:
         sys.exit(f"coupling_overhead: {' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
@@ -118,6 +121,7 @@ def main() -> int:
         write_model(folder / "bench.onnx")
         big = run_driver(write_config(folder, 250, 400), N_CELLS)
         small = run_driver(write_config(folder, 10, 10), 100)
+        two = run_driver(write_config(folder, 250, 400), N_CELLS, ranks=2)
     ratio = max(big["put_us"], big["get_us"]) / big["memcpy_us"]
     print(
         f"host cells {big['n_cells']}, {len(IMPORTS)} import and {len(EXPORTS)} export "
@@ -143,6 +147,7 @@ def main() -> int:
         "memcpy_us": big["memcpy_us"],
         "put_get_vs_memcpy": round(ratio, 3),
         "advance_idle_us": big["advance_idle_us"],
+        "advance_idle_us_2ranks": two["advance_idle_us"],
         "put_fixed_us": small["put_us"],
         "get_fixed_us": small["get_us"],
     }

@@ -1,0 +1,1 @@
+void le_gsi_phenology(int64_t ny, int64_t nx, const double *tbot, const double *precip, const double *landmask, const double *land_cover, const double *daylen, int64_t daylen_col_stride, const double *params, const double *lai_min, const double *lai_max, double *precip_memory, double *gsi_smooth, double *lai);

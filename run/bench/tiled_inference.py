@@ -1,0 +1,236 @@
+"""Benchmark: a CNN step run tiled (halo exchange + Gaussian-blended windows) against one
+ONNX Runtime call on the whole domain.
+
+The model is a stack of five 3×3 convolutions (1 → 16 → 16 → 16 → 16 → 1 channels, ReLU
+between; zero padding, so its receptive radius is 5 and a margin of 5 makes every window
+exact) — the per-pixel cost of the first level of a 16-base-channel U-Net. The domain is a
+512 × 512 fine grid in tiles of 256 × 256; the step reads the output of an earlier fine step
+with the halo its windows need, through the runtime's halo exchange (the MPI router), and
+runs the model on windows of 138 (margin 5) on the lattice anchored at the grid origin, in
+batches of 4, blending overlapping cores with Gaussian weights (coupler.blending):
+  aligned      overlap 0: cores of 128 line up with the tiles (one window per core)
+  overlap 16   cores of 128 every 112 pixels: seams blended, windows shared by two tiles
+               computed by both
+The whole-domain reference is one ORT call on (1, 1, 512, 512), same session options (one
+intra-op thread, sequential). Each figure is the best of 3 advances after a warm-up.
+
+Prints a line per case, then one JSON line:
+  tiled_s              seconds of the tiled step on 1 rank (aligned windows)
+  whole_s              seconds of one whole-domain call
+  overhead             tiled_s / whole_s                              (aim ≤ 1.2)
+  tiled_s_2ranks       wall seconds of the same step on 2 ranks (slowest rank)
+  overhead_2ranks_cpu  Σ over the 2 ranks of their step seconds / whole_s
+  overhead_overlap16   tiled / whole on 1 rank with 16-pixel overlaps
+  blended_whole_overlap16  blend_windows over the whole domain in one process (16-pixel
+                       overlaps) / whole: the cost of the windows themselves, tiles apart
+
+Usage: .venv/bin/python run/bench/tiled_inference.py       (runs itself under run/mpirun.sh)
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+MPIRUN = REPO / "run" / "mpirun.sh"
+N, TILE, CHANNELS, LAYERS = 512, 256, 16, 5
+REPEATS = 3
+
+
+def conv_stack(path: Path) -> Path:
+    """Five 3×3 convolutions with ReLU between, dynamic batch/height/width, float32."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    widths = [1] + [CHANNELS] * (LAYERS - 1) + [1]
+    nodes, inits, x = [], [], "x"
+    for k in range(LAYERS):
+        w = rng.normal(0, 1 / np.sqrt(9 * widths[k]), (widths[k + 1], widths[k], 3, 3))
+        inits.append(numpy_helper.from_array(w.astype(np.float32), f"w{k}"))
+        y = f"c{k}"
+        nodes.append(helper.make_node("Conv", [x, f"w{k}"], [y], pads=[1, 1, 1, 1]))
+        if k < LAYERS - 1:
+            nodes.append(helper.make_node("Relu", [y], [f"r{k}"]))
+            y = f"r{k}"
+        x = y
+    nodes.append(helper.make_node("Identity", [x], ["y"]))
+    graph = helper.make_graph(
+        nodes,
+        "conv_stack",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", 1, "H", "W"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["B", 1, "H", "W"])],
+        initializer=inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def identity(path: Path) -> Path:
+    """The first step: X = TBOT on fine cells (so the CNN reads a fine step output)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "identity",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, "H", "W"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, "H", "W"])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def config(folder: Path, overlap: int) -> Path:
+    deg = 0.01 * N  # ~1 km cells, 5.12° square
+    grid = f"latlon:{N},{N}:40,{40 + deg},0,{deg}"
+    cfg = {
+        "run": {
+            "start": "2001-01-01",
+            "coupling_interval": 86400,
+            "output_dir": str(folder / "out"),
+            "log_level": "warning",
+        },
+        "host": {"grid": "latlon:8,8:40,45.12,0,5.12", "imports": ["TBOT"], "exports": ["CNN"]},
+        "fine": {"grid": grid, "tile": [TILE, TILE]},
+        "remap": {"host_to_fine_default": "bilinear"},
+        "steps": [
+            {
+                "name": "source",
+                "onnx": str(identity(folder / "identity.onnx")),
+                "grid": "fine",
+                "inputs": [{"name": "TBOT", "units": "K", "offset": 273.15}],
+                "outputs": [{"name": "X", "units": "K"}],
+            },
+            {
+                "name": "cnn",
+                "onnx": str(folder / "conv_stack.onnx"),
+                "grid": "fine",
+                "blend": {"window": 128 + 10, "margin": 5, "overlap": overlap, "batch": 4},
+                "inputs": [{"name": "X", "units": "K"}],
+                "outputs": [{"name": "CNN", "units": "1"}],
+            },
+        ],
+    }
+    path = folder / f"tiled_{overlap}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def worker(config_path: str, out: str) -> None:
+    """Under mpirun: advance 1 + REPEATS days; this rank's seconds in the CNN step."""
+    from mpi4py import MPI
+
+    from coupler.clock import ModelTime
+    from coupler.component import Component
+    from coupler.driver import analytic_forcing, host_cells
+
+    comm = MPI.COMM_WORLD
+    comp = Component(comm, config_path)
+    ids = host_cells(comp.host.mask, comm.rank, comm.size, "blocks")
+    comp.set_decomposition(ids)
+    lat, lon = comp.host.center_lat[ids - 1], comp.host.center_lon[ids - 1]
+    t0 = ModelTime.from_date(2001, 1, 1, 0, comp.calendar)
+    best = np.inf
+    for day in range(1, REPEATS + 2):
+        before = comp.timers.snapshot()
+        comp.put("TBOT", analytic_forcing("TBOT", lat, lon, t0 + 86400 * day))
+        comp.advance(t0 + 86400 * day)
+        after = comp.timers.snapshot()
+
+        def spent(name, after=after, before=before):
+            return after.get(name, (0, 0.0))[1] - before.get(name, (0, 0.0))[1]
+
+        seconds = spent("advance/step:cnn") - spent("advance/remap_fine_to_host")
+        if day > 1:
+            best = min(best, seconds)
+    times = comm.gather(best, root=0)
+    tiles = comm.gather(len(comp.fine.tiles), root=0)
+    comp.finalize()
+    if comm.rank == 0:
+        Path(out).write_text(json.dumps({"seconds": times, "tiles": tiles}))
+
+
+def whole_domain(model: Path, overlap: int | None = None) -> float:
+    """Best-of-REPEATS seconds of one ORT call on the whole domain (same options), or with
+    `overlap`, of blend_windows over the whole domain (windows as in the tiled step)."""
+    from coupler.blending import blend_windows
+    from coupler.steps.onnx_step import _load_session
+
+    session = _load_session(model, 1, "cpu")
+    x = np.random.default_rng(1).normal(size=(1, 1, N, N)).astype(np.float32)
+
+    def call() -> None:
+        if overlap is None:
+            session.run(None, {"x": x})
+            return
+        blend_windows(
+            lambda b: session.run(None, {"x": b})[0],
+            x[0],
+            window=138,
+            margin=5,
+            overlap=overlap,
+            batch_size=4,
+            pad_mode="edge",
+        )
+
+    call()
+    best = np.inf
+    for _ in range(REPEATS):
+        t = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def tiled(config_path: Path, ranks: int, folder: Path) -> dict:
+    out = folder / f"times_{config_path.stem}_{ranks}.json"
+    cmd = [str(MPIRUN), "-n", str(ranks), sys.executable, __file__, "--worker"]
+    subprocess.run([*cmd, str(config_path), str(out)], check=True, cwd=REPO)
+    return json.loads(out.read_text())
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        model = conv_stack(folder / "conv_stack.onnx")
+        whole = whole_domain(model)
+        blended_whole = whole_domain(model, overlap=16)
+        aligned, overlapping = config(folder, 0), config(folder, 16)
+        one = tiled(aligned, 1, folder)
+        two = tiled(aligned, 2, folder)
+        ovl = tiled(overlapping, 1, folder)
+    print(f"whole domain {N}x{N}, one call: {whole:.3f} s")
+    print(f"tiled, aligned windows, 1 rank ({one['tiles'][0]} tiles): {one['seconds'][0]:.3f} s")
+    print(f"tiled, aligned windows, 2 ranks (tiles {two['tiles']}): {two['seconds']} s")
+    print(f"tiled, 16-pixel overlaps, 1 rank: {ovl['seconds'][0]:.3f} s")
+    print(f"whole domain through blended windows, 16-pixel overlaps: {blended_whole:.3f} s")
+    figures = {
+        "tiled_s": round(one["seconds"][0], 4),
+        "whole_s": round(whole, 4),
+        "overhead": round(one["seconds"][0] / whole, 3),
+        "tiled_s_2ranks": round(max(two["seconds"]), 4),
+        "overhead_2ranks_cpu": round(sum(two["seconds"]) / whole, 3),
+        "overhead_overlap16": round(ovl["seconds"][0] / whole, 3),
+        "blended_whole_overlap16": round(blended_whole / whole, 3),
+    }
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--worker":
+        worker(sys.argv[2], sys.argv[3])
+    else:
+        main()
