@@ -5,7 +5,7 @@ Every rank calls `StaticFineData.read` for its own tiles at init, so a read touc
 window asked for (netCDF hyperslabs of the chunked file, at most two for a window that
 wraps round a globe-spanning file), never the whole grid: no rank holds a global fine field.
 
-File layout (CONTRACTS.md, "Static fine data"): dims (lat, lon) of a regular lat-lon grid,
+File layout: dims (lat, lon) of a regular lat-lon grid,
 lat ascending (south → north), 1-D `lat`/`lon` cell centres with `lat_bnds`/`lon_bnds`.
 """
 

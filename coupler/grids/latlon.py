@@ -1,7 +1,7 @@
 """Regular latitude-longitude grids described by their cell edges (the fine emulator grid and
 regular host grids): everything about them is computed from six numbers, never stored per cell.
 
-Convention (CONTRACTS.md): cell (j, i) has id j*nlon + i, j counted from the south. Longitudes
+Convention: cell (j, i) has id j*nlon + i, j counted from the south. Longitudes
 increase eastwards; a spec with W > E crosses the dateline and is stored with east = E + 360.
 Edge k of n equal intervals of [lo, hi] is computed as (lo·n + (hi − lo)·k) / n: for the usual
 grids (integer or decimal bounds) the numerator is exact, so the edge is the double nearest the

@@ -31,8 +31,8 @@ mm per month (London January 5.0, annual total 703 mm); `MonthlyClimatology.from
 detects the convention from the values and converts to K and kg m-2 s-1.
 
 Files: CF-1.8 netCDF, dims (time, cell) (or (time, lat, lon) for a regular grid), variables
-named as in CONTRACTS.md, calendar noleap, time = start of each interval with time_bnds,
-written atomically. `landemu forcing` writes one for a lat-lon grid or an E3SM domain file.
+named as in coupler/field_dictionary.yaml, calendar noleap, time = start of each interval with
+time_bnds, written atomically. `landemu forcing` writes one for a lat-lon grid or an E3SM domain file.
 """
 
 from __future__ import annotations

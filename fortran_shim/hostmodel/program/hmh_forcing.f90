@@ -2,7 +2,7 @@
 !! the contract's units, cells matching the domain, noleap time axis with the model's step),
 !! then read a coupling interval at a time for this rank's cells only.
 !!
-!! Layouts (CONTRACTS.md): dims (time, cell) with cell = global id - 1, or (time, lat, lon)
+!! Layouts: dims (time, cell) with cell = global id - 1, or (time, lat, lon)
 !! of a regular grid whose flattened order is the domain's id order.
 module hmh_forcing
   use, intrinsic :: iso_fortran_env, only: int64, real64

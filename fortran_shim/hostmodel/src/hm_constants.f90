@@ -17,7 +17,7 @@ module hm_constants
   integer, parameter, public :: nforc = 7        !! forcing variables per column and step
   integer, parameter, public :: nmonth = 12      !! months of the monthly LAI/SAI climatology
 
-  ! forcing order in every forcing record (CONTRACTS.md names)
+  ! forcing order in every forcing record (landemu field names)
   integer, parameter, public :: if_fsds = 1      !! FSDS  incident shortwave (W m-2)
   integer, parameter, public :: if_flds = 2      !! FLDS  incident longwave (W m-2)
   integer, parameter, public :: if_tbot = 3      !! TBOT  air temperature (K)
