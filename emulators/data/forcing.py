@@ -32,7 +32,8 @@ detects the convention from the values and converts to K and kg m-2 s-1.
 
 Files: CF-1.8 netCDF, dims (time, cell) (or (time, lat, lon) for a regular grid), variables
 named as in coupler/field_dictionary.yaml, calendar noleap, time = start of each interval with
-time_bnds, written atomically. `landemu forcing` writes one for a lat-lon grid or an E3SM domain file.
+time_bnds, written atomically. `landemu forcing` writes one for a lat-lon grid or an E3SM
+domain file.
 """
 
 from __future__ import annotations
