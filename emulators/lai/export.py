@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from coupler.errors import ModelError
 from emulators.lai.features import CHANNELS
 from emulators.lai.infer import MODEL_PATH, OnnxLai
 from emulators.lai.train import build_model
+from emulators.lulc.export import stamp_and_publish
 
 
 def load_checkpoint(path: Path) -> tuple[torch.nn.Module, dict]:
@@ -40,7 +40,6 @@ def in_channels(model: torch.nn.Module) -> int:
 
 
 def export_onnx(model: torch.nn.Module, out: Path, metadata: dict[str, str] | None = None) -> Path:
-    import onnx
 
     out = Path(out)
     tmp = out.with_name(out.name + ".tmp")
@@ -63,7 +62,6 @@ def export_onnx(model: torch.nn.Module, out: Path, metadata: dict[str, str] | No
             opset_version=17,
             dynamo=False,
         )
-    proto = onnx.load(str(tmp))
     meta = {
         "design": "joint" if joint else "separate",
         "lai_channels": json.dumps(list(CHANNELS)),
@@ -71,12 +69,7 @@ def export_onnx(model: torch.nn.Module, out: Path, metadata: dict[str, str] | No
         "grid": "0.05 deg regular lat-lon; H and W multiples of 16",
         **(metadata or {}),
     }
-    for k, v in meta.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = k, v
-    onnx.save(proto, str(tmp))
-    os.replace(tmp, out)
-    return out
+    return stamp_and_publish(tmp, out, meta)
 
 
 def parity(model: torch.nn.Module, onnx_path: Path, x: np.ndarray) -> float:

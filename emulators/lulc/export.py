@@ -40,8 +40,6 @@ def load_checkpoint(path: Path) -> UNet:
 
 def export_onnx(model: UNet, out: Path, metadata: dict[str, str] | None = None) -> Path:
     """Write `model` as ONNX (opset 17, dynamic B/H/W) atomically, with metadata."""
-    import onnx
-
     out = Path(out)
     tmp = out.with_name(out.name + ".tmp")
     x = torch.zeros(1, N_CHANNELS, 64, 64)
@@ -57,7 +55,6 @@ def export_onnx(model: UNet, out: Path, metadata: dict[str, str] | None = None) 
             opset_version=17,
             dynamo=False,
         )
-    proto = onnx.load(str(tmp))
     meta = {
         "channels": json.dumps(list(CHANNELS)),
         "land_use_classes": json.dumps(list(LAND_USE)),
@@ -65,6 +62,14 @@ def export_onnx(model: UNet, out: Path, metadata: dict[str, str] | None = None) 
         "grid": "0.05 deg regular lat-lon; H and W multiples of 16",
         **(metadata or {}),
     }
+    return stamp_and_publish(tmp, out, meta)
+
+
+def stamp_and_publish(tmp: Path, out: Path, meta: dict[str, str]) -> Path:
+    """Write metadata into the exported ONNX file at tmp, then move it to out in one step."""
+    import onnx
+
+    proto = onnx.load(str(tmp))
     for k, v in meta.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = k, v
