@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -122,15 +123,20 @@ def test_tiled_prediction_equals_whole_region(small_onnx):
 def test_two_process_gradients_equal_one_process():
     env = dict(os.environ, OMP_NUM_THREADS="1")
     torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    with socket.socket() as s:  # a free port, so a lingering run elsewhere cannot collide
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    launch = [torchrun, "--nproc-per-node", "2", "--master-addr", "127.0.0.1"]
     out = subprocess.run(
-        [torchrun, "--nproc-per-node", "2", "-m", "emulators.lulc.train", "check-ddp"],
+        [*launch, "--master-port", str(port), "-m", "emulators.lulc.train", "check-ddp"],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
     )
-    assert out.returncode == 0, out.stderr[-2000:]
+    causes = [line for line in out.stderr.splitlines() if "what()" in line or "Error" in line]
+    assert out.returncode == 0, "\n".join(causes[:20]) + out.stderr[-1500:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["world_size"] == 2
     assert result["max_grad_diff"] < 1e-5

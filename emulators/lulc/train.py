@@ -21,6 +21,7 @@ import argparse
 import csv
 import json
 import os
+import socket
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -58,6 +59,24 @@ class Config:
 # ----------------------------------------------------------------------------------------
 # distributed set-up
 # ----------------------------------------------------------------------------------------
+def bind_gloo_to_loopback_on_one_node() -> None:
+    """Bind gloo to the loopback interface when every process runs on this node.
+
+    gloo picks its interface by resolving the host's name; in containers and CI sandboxes that
+    name often resolves to nothing bindable and gloo aborts (SIGABRT, no Python message). A
+    world whose master is the loopback address lives on one node, so loopback is right there.
+    An explicit GLOO_SOCKET_IFNAME is kept.
+    """
+    if os.environ.get("GLOO_SOCKET_IFNAME"):
+        return
+    if os.environ.get("MASTER_ADDR", "127.0.0.1") not in ("127.0.0.1", "localhost", "::1"):
+        return
+    names = {name for _, name in socket.if_nameindex()}
+    loopback = next((n for n in ("lo", "lo0") if n in names), None)
+    if loopback is not None:
+        os.environ["GLOO_SOCKET_IFNAME"] = loopback
+
+
 def init_distributed() -> tuple[int, int]:
     """(rank, world size); initialises the process group when there are several processes."""
     if "WORLD_SIZE" not in os.environ and "OMPI_COMM_WORLD_SIZE" in os.environ:
@@ -68,6 +87,7 @@ def init_distributed() -> tuple[int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     if world > 1 and not torch.distributed.is_initialized():
+        bind_gloo_to_loopback_on_one_node()
         backend = "nccl" if torch.cuda.is_available() else "gloo"
         torch.distributed.init_process_group(backend, rank=rank, world_size=world)
     return rank, world
