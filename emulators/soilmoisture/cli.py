@@ -3,6 +3,7 @@
   landemu soilmoisture twin  [-o run/data/soilmoisture/twin.npz] [--stations 320] [--years N]
   landemu soilmoisture train [--cube FILE] [--out DIR] [--smoke]
   landemu soilmoisture export [--out DIR] [--model emulators/soilmoisture/soilmoisture.onnx]
+  landemu soilmoisture static STATIC.nc -o OUT.nc   (adds the twin's synthetic soil)
   landemu evaluate soilmoisture [--model FILE] [--cube FILE]
 
 All data are TWIN data from the host physics (see emulators/soilmoisture/twin.py);
@@ -53,6 +54,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--tables", type=Path, default=CARD_DIR, help="where CSV/JSON/PNG go")
     e.add_argument("--smoke", action="store_true")
     e.set_defaults(func=_export)
+    s = steps.add_parser(
+        "static", help="add the soil predictors (SYNTHETIC, the twin's) to a static file"
+    )
+    s.add_argument("static", type=Path, help="a `landemu prepare-static` file")
+    s.add_argument("-o", "--output", type=Path, required=True)
+    s.set_defaults(func=_static)
 
 
 def register_evaluate(subparsers: argparse._SubParsersAction) -> None:
@@ -97,6 +104,13 @@ def _export(args: argparse.Namespace) -> int:
 
     summary = run_export(args.cube, args.out, args.model, args.tables, smoke=args.smoke)
     print(json.dumps(summary))
+    return 0
+
+
+def _static(args: argparse.Namespace) -> int:
+    from emulators.soilmoisture.static import add_soil
+
+    print(f"landemu soilmoisture static: wrote {add_soil(args.static, args.output)}")
     return 0
 
 

@@ -115,12 +115,24 @@ def predict(model: ForestModel, X: np.ndarray | Mapping[str, np.ndarray]) -> np.
     return model.run(check_features(X))
 
 
-def predict_tile(model: ForestModel, fields: Mapping[str, np.ndarray]) -> np.ndarray:
+def predict_tile(
+    model: ForestModel, fields: Mapping[str, np.ndarray], land: np.ndarray | None = None
+) -> np.ndarray:
     """Soil moisture of a fine tile as (10, ny, nx) — the level axis first, as a multi-level
     fine field — from predictor fields of shape (ny, nx) each (host fields already on the
-    tile, static fields of the tile)."""
+    tile, static fields of the tile). With `land` (ny, nx), only land cells are predicted
+    (and checked for NaN); the others are 0, as the coupler zeroes fine ocean cells."""
     shape = np.shape(fields[FEATURE_NAMES[0]]) if FEATURE_NAMES[0] in fields else None
-    out = predict(model, fields)
+    X = assemble_features(fields)
     if shape is None or len(shape) != 2:
         raise FieldError(f"a soil-moisture tile needs (ny, nx) predictor fields, got {shape}")
+    if land is None:
+        out = predict(model, X)
+    else:
+        if np.shape(land) != shape:
+            raise FieldError(f"the land mask has shape {np.shape(land)}; the tile is {shape}")
+        on_land = np.asarray(land, bool).ravel()
+        out = np.zeros((X.shape[0], NLAYER), np.float32)
+        if on_land.any():
+            out[on_land] = predict(model, X[on_land])
     return np.ascontiguousarray(out.T.reshape(NLAYER, *shape))
