@@ -85,9 +85,16 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
 
 def predict_probabilities(
-    model, x: np.ndarray, origin: tuple[int, int] = (0, 0), window: int = WINDOW
+    model,
+    x: np.ndarray,
+    origin: tuple[int, int] = (0, 0),
+    window: int = WINDOW,
+    halo: int = 0,
+    cache: dict | None = None,
+    batch_size: int = 4,
 ) -> np.ndarray:
-    """(19, H, W) blended probabilities for a checked (40, H, W) input tile."""
+    """(19, H − 2·halo, W − 2·halo) blended probabilities for a checked (40, H, W) input
+    tile whose outer `halo` pixels are context only (coupler.blending.blend_windows)."""
     check_inputs(x)
     if min(x.shape[1:]) < RECEPTIVE_FIELD:
         raise FieldError(
@@ -95,7 +102,17 @@ def predict_probabilities(
             f"({RECEPTIVE_FIELD} px): add a halo of context around the region"
         )
     overlap = OVERLAP * window // WINDOW
-    return blend_windows(model, x, window=window, margin=MARGIN, overlap=overlap, origin=origin)
+    return blend_windows(
+        model,
+        x,
+        window=window,
+        margin=MARGIN,
+        overlap=overlap,
+        origin=origin,
+        halo=halo,
+        cache=cache,
+        batch_size=batch_size,
+    )
 
 
 def allocate(prob: np.ndarray, coarse: np.ndarray, factor: int) -> np.ndarray:
@@ -167,19 +184,24 @@ def predict_maps(
     factor: int,
     origin: tuple[int, int] = (0, 0),
     keep_prior: bool = True,
+    halo: int = 0,
+    cache: dict | None = None,
+    batch_size: int = 4,
 ) -> Prediction:
-    """Land-use and land-cover maps for an input tile whose edges lie on the coarse lattice.
+    """Land-use and land-cover maps for an input tile whose interior (without the `halo`
+    context ring) has its edges on the coarse lattice; `coarse` covers the interior.
 
     keep_prior: visible prior pixels go first in the allocation and the land-cover decoding
     (their class gets +1 probability), so the prior persists where the coarse fractions
     leave room for it and changes only where they demand it.
     """
-    prob = predict_probabilities(model, x, origin)
+    prob = predict_probabilities(model, x, origin, halo=halo, cache=cache, batch_size=batch_size)
     p_lu, p_lc = prob[:N_LU], prob[N_LU : N_LU + N_LC]
     if keep_prior:
-        visible = x[MASK] < 0.5
-        p_lu = p_lu + x[PRIOR_LU] * visible
-        p_lc = p_lc + x[PRIOR_LC] * visible
+        inner = x[:, halo : x.shape[1] - halo, halo : x.shape[2] - halo]
+        visible = inner[MASK] < 0.5
+        p_lu = p_lu + inner[PRIOR_LU] * visible
+        p_lc = p_lc + inner[PRIOR_LC] * visible
     lu = allocate(p_lu, coarse, factor)
     lc = decode_land_cover(p_lc, lu)
     return Prediction(

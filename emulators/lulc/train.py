@@ -50,6 +50,8 @@ class Config:
     epochs: int = 1000
     minutes: float = 60.0
     lr: float = 2e-3
+    decay_start: float = -1.0  # minute of training where a cosine decay to lr_final·lr begins
+    lr_final: float = 0.02
     loss: str = "weighted_ce"
     base: int = 16
     seed: int = 0
@@ -188,6 +190,19 @@ def validate(model: nn.Module, batches: list[tuple[torch.Tensor, ...]]) -> dict[
     return {"val_lu_miou": m_lu, "val_lu_oa": oa_lu, "val_lc_miou": m_lc, "val_lc_oa": oa_lc}
 
 
+def learning_rate(cfg: Config, seconds: float) -> float:
+    """Constant lr, then (from `decay_start` minutes on) a cosine decay reaching
+    lr·lr_final at `minutes`; time-based because training is budgeted in minutes, and
+    continuing from a checkpoint picks up the schedule where it stopped."""
+    if cfg.decay_start < 0 or seconds <= cfg.decay_start * 60:
+        return cfg.lr
+    span = max((cfg.minutes - cfg.decay_start) * 60, 1e-9)
+    progress = min((seconds - cfg.decay_start * 60) / span, 1.0)
+    return float(
+        cfg.lr * (cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + np.cos(np.pi * progress)))
+    )
+
+
 def atomic_save(obj: dict, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
@@ -239,6 +254,8 @@ def train(
             total=cfg.steps_per_epoch, desc=f"epoch {epoch}", disable=not (progress and rank == 0)
         )
         losses = []
+        for group in opt.param_groups:  # per epoch, from the clock every rank shares
+            group["lr"] = learning_rate(cfg, state["seconds"])
         for step in range(cfg.steps_per_epoch):
             rng = np.random.default_rng([cfg.seed, epoch, step, rank])
             x, lu, lc = make_batch(train_s, rng, cfg.batch // world)
@@ -256,6 +273,7 @@ def train(
             row = {
                 "epoch": epoch + 1,
                 "loss": float(np.mean(losses)),
+                "lr": opt.param_groups[0]["lr"],
                 "seconds": round(state["seconds"], 1),
             }
             row.update(validate(model, val_batches))
@@ -291,7 +309,8 @@ def write_metrics(history: list[dict], out: Path) -> None:
     os.replace(tmp, out / "metrics.json")
     tmp = out / "metrics.csv.tmp"
     with tmp.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(history[0]))
+        names = list(dict.fromkeys(k for row in history for k in row))
+        w = csv.DictWriter(fh, fieldnames=names)
         w.writeheader()
         w.writerows(history)
     os.replace(tmp, out / "metrics.csv")
