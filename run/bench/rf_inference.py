@@ -3,10 +3,11 @@
   cells_per_s_1t / _2t  fine cells per second through the forest with 1 and 2 ONNX Runtime
                         intra-op threads (200,000 cells, best of 3)
   model_mb              size of the shipped ONNX file
-  daily_step_s          one daily step on a 1000 × 1000 fine tile: host fields (a 0.5° host
-                        under 1/120°: 60 × 60 fine cells per host cell) spread to the tile,
-                        stacked with the tile's static predictors, 10 layers predicted, and
-                        the 10-layer result averaged back to the 17 × 17 host cells
+  daily_step_s          one run of the online step (transform 'soil_moisture',
+                        emulators/soilmoisture/online.py) on a 1000 × 1000 all-land fine tile,
+                        1 thread: host imports as the coupler hands them (a 0.5° host under
+                        1/120°: 60 × 60 fine cells per host cell), the twin's predictors built,
+                        10 layers predicted (the coupler's remaps are not included)
 
 Predictor values are drawn in the twin's ranges (this measures speed, not accuracy; tree
 depth, not values, sets the cost). Prints one JSON line last.
@@ -28,8 +29,11 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from emulators.soilmoisture.features import FEATURE_NAMES, NLAYER  # noqa: E402
-from emulators.soilmoisture.predict import ForestModel, predict_tile  # noqa: E402
+from coupler.clock import ModelTime, Schedule  # noqa: E402
+from coupler.steps.base import StepContext  # noqa: E402
+from emulators.soilmoisture.features import FEATURE_NAMES, OUTPUT_NAME  # noqa: E402
+from emulators.soilmoisture.online import FINE_PREDICTORS, SoilMoistureForest  # noqa: E402
+from emulators.soilmoisture.predict import ForestModel  # noqa: E402
 
 MODEL = ROOT / "emulators" / "soilmoisture" / "soilmoisture.onnx"
 TILE = 1000
@@ -53,11 +57,15 @@ RANGES = {
     "organic": (0.0, 130.0),
     "porosity": (0.38, 0.48),
 }
-HOST_FIELDS = [
-    n
-    for n in FEATURE_NAMES
-    if n.startswith(("sm_ra", "st_ra")) or (n in RANGES and n in ("ta", "pre", "eva", "pet"))
-]
+# (low, high) of the host imports, (nlev, ny, nx) on the host cells
+HOST_RANGES = {
+    "H2OSOI": (10, 0.15, 0.4),
+    "TSOI": (10, 272.0, 295.0),
+    "TBOT": (1, 265.0, 300.0),
+    "PRECTmms": (1, 0.0, 2.3e-4),
+    "QFLX_EVAP": (1, 0.0, 4.6e-5),
+    "RNET": (1, -50.0, 250.0),
+}
 
 
 def cells_per_s(model: ForestModel, X: np.ndarray) -> float:
@@ -70,16 +78,20 @@ def cells_per_s(model: ForestModel, X: np.ndarray) -> float:
     return X.shape[0] / best
 
 
-def daily_step(model: ForestModel, host: dict, static: dict) -> tuple[np.ndarray, float]:
-    """Host fields → tile, predict 10 layers, block means back to host cells (timed)."""
-    t0 = time.perf_counter()
-    fields = dict(static)
+def daily_step(model_path: Path, host: dict, static: dict) -> tuple[np.ndarray, float]:
+    """One compute of the online step on the tile (timed; the model loads before)."""
+    step = SoilMoistureForest("soil", Schedule.parse("daily"), {"model": str(model_path)})
+    t1 = ModelTime.from_date(2001, 7, 2)
+    lat = np.full((TILE, 1), 45.0)
+    ctx = StepContext(t1, t1 + (-86400), lat, np.zeros((1, TILE)), 0)
+    inputs = {"landmask": np.ones((TILE, TILE)), **static}
     for name, coarse in host.items():
-        fields[name] = np.repeat(np.repeat(coarse, RATIO, axis=0), RATIO, axis=1)[:TILE, :TILE]
-    sm = predict_tile(model, fields)
-    nh = TILE // RATIO  # whole host cells in the tile
-    agg = sm[:, : nh * RATIO, : nh * RATIO].reshape(NLAYER, nh, RATIO, nh, RATIO).mean(axis=(2, 4))
-    return agg, time.perf_counter() - t0
+        inputs[name] = np.repeat(np.repeat(coarse, RATIO, axis=-2), RATIO, axis=-1)[
+            ..., :TILE, :TILE
+        ]
+    t0 = time.perf_counter()
+    sm = step.compute(inputs, {}, ctx)[OUTPUT_NAME]
+    return sm, time.perf_counter() - t0
 
 
 def main() -> None:
@@ -92,15 +104,16 @@ def main() -> None:
     rate1 = cells_per_s(ForestModel(model_path, threads=1), X)
     rate2 = cells_per_s(ForestModel(model_path, threads=2), X)
     nhost = -(-TILE // RATIO)
-    host = {n: rng.uniform(*RANGES[n], (nhost, nhost)) for n in HOST_FIELDS}
-    static = {
-        n: rng.uniform(*RANGES[n], (TILE, TILE)) for n in FEATURE_NAMES if n not in HOST_FIELDS
-    }
-    model = ForestModel(model_path, threads=1)
-    agg, step_s = daily_step(model, host, static)
+    host = {}
+    for name, (nlev, lo, hi) in HOST_RANGES.items():
+        values = rng.uniform(lo, hi, (nlev, nhost, nhost))
+        host[name] = values[0] if nlev == 1 else values
+    static = {n: rng.uniform(*RANGES[f], (TILE, TILE)) for n, f in FINE_PREDICTORS.items()}
+    static["land_cover"] = np.rint(static["land_cover"])
+    sm, step_s = daily_step(model_path, host, static)
     model_mb = model_path.stat().st_size / 1e6
     print(f"forest: {model_mb:.2f} MB; {rate1:,.0f} cells/s (1 thread), {rate2:,.0f} (2 threads)")
-    print(f"daily step, {TILE}x{TILE} tile, 1 thread: {step_s:.2f} s -> host cells {agg.shape}")
+    print(f"online daily step, {TILE}x{TILE} tile, 1 thread: {step_s:.2f} s -> {sm.shape}")
     print(
         json.dumps(
             {
