@@ -200,3 +200,16 @@ def generator_inputs(
         ok = np.isfinite(win).all(axis=2, keepdims=True)
         o = np.concatenate([np.where(ok, win, 0.0), ok.astype(np.float32)], axis=2)
     return np.concatenate([fn[idx], enc[idx], a, o], axis=2).astype(np.float32)
+
+
+def column_window_inputs(
+    norm: Norm, windows: np.ndarray, attrs: np.ndarray, first_step: int
+) -> np.ndarray:
+    """g_z inputs (n, WINDOW, GENERATOR_IN) for one window per column, without observations
+    (mask 0): what the online step sees. windows: (n, WINDOW, 7) physical forcing, oldest
+    first; attrs: (n, N_ATTR); first_step: half-hour index in the year of the first step."""
+    n = windows.shape[0]
+    enc = np.broadcast_to(doy_encoding(WINDOW, first_step)[None], (n, WINDOW, 2 * N_DOY))
+    a = np.broadcast_to(attrs[:, None, :], (n, WINDOW, attrs.shape[1]))
+    none = np.zeros((n, WINDOW, 3), dtype=np.float32)
+    return np.concatenate([norm.forcing(windows), enc, a, none], axis=2).astype(np.float32)

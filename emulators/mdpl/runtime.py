@@ -14,7 +14,14 @@ import numpy as np
 import onnxruntime as ort
 
 from coupler.errors import FieldError, LandemuRuntimeError, ModelError
-from emulators.mdpl.dataset import WINDOW, Norm, generator_inputs, surrogate_inputs
+from emulators.landmodel import FORCING_NAMES
+from emulators.mdpl.dataset import (
+    WINDOW,
+    Norm,
+    column_window_inputs,
+    generator_inputs,
+    surrogate_inputs,
+)
 
 log = logging.getLogger(__name__)
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -93,6 +100,37 @@ class MdplModels:
             x = generator_inputs(fn, np.asarray(start[k : k + batch]), attrs, on)
             out.append(self.gz.run(None, {"x": x})[0])
         return self._checked(np.concatenate(out).astype(float))
+
+    def column_parameters(
+        self, windows: np.ndarray, attrs: np.ndarray, first_step: int, batch: int = 256
+    ) -> np.ndarray:
+        """g_z on one window per column, without observations → (n, 12), clamped.
+
+        windows: (n, WINDOW, 7) physical forcing (FORCING_NAMES order), oldest first;
+        attrs: (n, N_ATTR); first_step: half-hour index in the year of the first window step.
+        Columns go through onnxruntime in zero-padded batches of exactly `batch`, so a
+        column's parameters do not depend on how many columns share its call (bit for bit
+        on any rank count).
+        """
+        windows = np.asarray(windows, dtype=np.float32)
+        if windows.ndim != 3 or windows.shape[2] != len(FORCING_NAMES):
+            raise FieldError(f"forcing windows have shape {windows.shape}; expected (n, 48, 7)")
+        if windows.shape[1] != WINDOW:
+            raise FieldError(
+                f"forcing windows hold {windows.shape[1]} steps; g_z needs the last {WINDOW} "
+                f"half-hourly steps (aggregation: {{FIELD: {{window: {WINDOW}}}}})"
+            )
+        if not np.isfinite(windows).all():
+            c, k, v = np.argwhere(~np.isfinite(windows))[0]
+            raise FieldError(f"forcing {FORCING_NAMES[v]} is not finite at column {c}, step {k}")
+        x = column_window_inputs(self.norm, windows, np.asarray(attrs, np.float32), first_step)
+        out = np.empty((x.shape[0], len(self.names)))
+        for k in range(0, x.shape[0], batch):
+            chunk = x[k : k + batch]
+            padded = np.zeros((batch, *x.shape[1:]), np.float32)
+            padded[: len(chunk)] = chunk
+            out[k : k + len(chunk)] = self.gz.run(None, {"x": padded})[0][: len(chunk)]
+        return self._checked(out)
 
     def site_parameters(
         self, forcing: np.ndarray, attrs: np.ndarray, obs: np.ndarray | None, n_windows: int = 256

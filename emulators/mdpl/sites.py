@@ -83,11 +83,25 @@ def check_group(group: str, pft: int | None = None) -> None:
 
 def attributes(s: Site) -> np.ndarray:
     """Static attribute vector (N_ATTR,) of a site, scaled to O(1) for the generator."""
-    onehot = np.zeros(len(GROUP_NAMES))
-    onehot[s.group_index] = 1.0
-    lon = np.deg2rad(s.lon)
-    head = [s.lat / 90.0, np.sin(lon), np.cos(lon), s.sand / 100.0, s.clay / 100.0]
-    return np.array([*head, s.elevation / 1000.0, *onehot], dtype=np.float32)
+    one = [np.array([v], dtype=float) for v in (s.lat, s.lon, s.sand, s.clay, s.elevation)]
+    return attribute_matrix(*one, np.array([s.group_index]))[0]
+
+
+def attribute_matrix(
+    lat: np.ndarray,
+    lon: np.ndarray,
+    sand: np.ndarray,
+    clay: np.ndarray,
+    elevation: np.ndarray,
+    group_index: np.ndarray,
+) -> np.ndarray:
+    """Attribute vectors (n, N_ATTR) of n columns or sites: lat/90, sin/cos lon, sand and
+    clay fractions, elevation in km, PFT group one-hot (0-based group_index)."""
+    lon_r = np.deg2rad(np.asarray(lon, dtype=float))
+    onehot = np.eye(len(GROUP_NAMES))[np.asarray(group_index, dtype=int)]
+    head = [np.asarray(lat) / 90.0, np.sin(lon_r), np.cos(lon_r)]
+    head += [np.asarray(sand) / 100.0, np.asarray(clay) / 100.0, np.asarray(elevation) / 1000.0]
+    return np.concatenate([np.stack(head, axis=1), onehot], axis=1).astype(np.float32)
 
 
 for _s in SITES:
