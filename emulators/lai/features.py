@@ -118,16 +118,46 @@ def assemble(
     12 months of climate (12, H, W), row latitudes (H,), the previous month's LAI (H, W; NaN
     where unknown, treated as hidden), the hidden-patch mask (H, W) and the 12 static channels."""
     check_climate(t_c, p_mm_month)
+    return assemble_month(
+        lu,
+        lc,
+        t_c[month],
+        p_mm_month[month],
+        precipitation_memory(p_mm_month, month),
+        toa_shortwave(lat, month)[:, None],
+        prior,
+        hidden,
+        static,
+        co2_ppm,
+    )
+
+
+def assemble_month(
+    lu: np.ndarray,
+    lc: np.ndarray,
+    t_c: np.ndarray,
+    p_mm: np.ndarray,
+    memory_mm_day: np.ndarray,
+    toa_w_m2: np.ndarray,
+    prior: np.ndarray,
+    hidden: np.ndarray,
+    static: np.ndarray,
+    co2_ppm: float = CO2_REFERENCE,
+) -> np.ndarray:
+    """The (38, H, W) input of one month from that month's fields (H, W): temperature (°C),
+    precipitation (mm/month), precipitation memory (mm/day), insolation (W m⁻², broadcast to
+    (H, W)); the prior, hidden mask and statics as in `assemble` (used online, where only
+    the months the step has seen exist)."""
     unknown = ~np.isfinite(prior)
     prior = np.where(unknown, 0.0, prior)
     check_prior(prior)
     hidden = hidden | unknown
     h, w = lu.shape
     climate = np.empty((5, h, w), np.float32)
-    climate[0] = t_c[month] / 20.0
-    climate[1] = np.log1p(p_mm_month[month]) / 7.0
-    climate[2] = (toa_shortwave(lat, month) / 500.0)[:, None]
-    climate[3] = np.log1p(precipitation_memory(p_mm_month, month)) / 3.0
+    climate[0] = t_c / 20.0
+    climate[1] = np.log1p(p_mm) / 7.0
+    climate[2] = toa_w_m2 / 500.0
+    climate[3] = np.log1p(memory_mm_day) / 3.0
     climate[4] = (co2_ppm - CO2_REFERENCE) / 100.0
     keep = (~hidden).astype(np.float32)
     return np.concatenate(

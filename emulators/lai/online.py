@@ -1,0 +1,297 @@
+"""The online monthly LAI step: transform `lai_unet`, the LAI U-Net run once per model month.
+
+    steps:
+      - name: lai
+        transform: lai_unet
+        grid: lai                       # a 0.05° grid under grids: (static: landemu lai static)
+        schedule: monthly
+        params: {window: 256, margin: 32, overlap: 64, batch: 4}    # halo follows (fit_halo)
+    host:
+      exports: {LAI_UNET: {interpolate: monthly}}                   # ELM-style mid-month
+
+Each month-end run reads the month's mean TBOT and PRECTmms (host imports averaged since the
+step last ran), the phase-one land use/cover `lu`, `lc` and the statics from the grid's
+static file, and its own previous outputs (`from: previous`, with the halo): last month's
+LAI (the prior) and the precipitation of the two months before (the soil-moisture proxy of
+training: memory = 0.5·P(m) + 0.3·P(m−1) + 0.2·P(m−2); the model never saw soil moisture, so
+the host's is not read). The shortwave channel is the mid-month top-of-atmosphere insolation
+from latitude and the month. The prior is not masked online (its whole field exists); on a
+cold start (`NO_PRIOR`, the initial value) the prior is hidden and the precipitation of the
+missing months is the current month's.
+
+Tiling: the windows sit on the grid's global lattice and go through the model in batches of
+exactly `batch` (zero-padded), so a tile with its halo computes the bits a whole-region run
+computes (coupler/blending.py). `monthly_lai` is the pure core (no MPI, no I/O): the
+transform and `emulators.xapi` call it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from coupler.blending import blend_windows, lattice_halo
+from coupler.errors import ConfigError, FieldError
+from coupler.steps.base import StepContext, Transform, Var
+from coupler.stepstate import StateVar
+from emulators.lai.features import (
+    DAYS_PER_MONTH,
+    LAI_RANGE,
+    MEMORY_WEIGHTS,
+    assemble_month,
+    toa_shortwave,
+)
+from emulators.lai.infer import MODEL_PATH, OnnxLai
+from emulators.lai.target import NO_LEAVES_IGBP
+from emulators.lulc.features import STATIC_FIELDS, static_channels
+
+NO_PRIOR = -1.0  # initial value of the step's state: "no earlier month" (cold start)
+SECONDS_PER_DAY = 86400.0
+MAX_MONTH_SECONDS = 32 * 86400  # a longer gap since the last run skipped a month
+STATIC_UNITS = {
+    "elevation": "m",
+    "slope": "degree",
+    "land_fraction": "1",
+    "koppen": "1",
+    "t_mean": "degC",
+    "t_range": "K",
+    "precip": "mm",
+}
+
+
+@dataclass(frozen=True)
+class Blend:
+    """Fixed windows the U-Net sees (coupler/blending.py)."""
+
+    window: int = 256
+    margin: int = 32
+    overlap: int = 64
+    batch: int = 4
+
+
+def fixed_batch(model, batch: int):
+    """The model called on exactly `batch` windows (zero-padded): ONNX Runtime may pick
+    other kernels for other batch sizes, and a tile's last batch must give the same bits
+    as a whole-region run's."""
+
+    def call(x: np.ndarray) -> np.ndarray:
+        n = x.shape[0]
+        pad = np.zeros((batch - n, *x.shape[1:]), x.dtype)
+        return model(np.concatenate([x, pad]))[:n]
+
+    return call
+
+
+def _finite(name: str, a: np.ndarray) -> None:
+    if not np.isfinite(a).all():
+        raise FieldError(f"LAI step: {name} holds {int((~np.isfinite(a)).sum())} NaN/inf values")
+
+
+def prior_and_hidden(prior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(prior with NO_PRIOR cells set to 0, hidden mask); FieldError for NaN or values outside
+    LAI_RANGE (a corrupt state or a restart from another model)."""
+    _finite("the prior LAI (last month's state)", prior)
+    hidden = prior == NO_PRIOR
+    seen = prior[~hidden]
+    if seen.size and (seen.min() < LAI_RANGE[0] or seen.max() > LAI_RANGE[1]):
+        raise FieldError(
+            f"LAI step: the prior LAI must lie in {list(LAI_RANGE)} m2 m-2, found "
+            f"[{seen.min():.3g}, {seen.max():.3g}]"
+        )
+    return np.where(hidden, 0.0, prior), hidden
+
+
+def monthly_lai(
+    model,
+    month: int,
+    t_c: np.ndarray,
+    p_mm: np.ndarray,
+    p_history_mm: np.ndarray,
+    prior_lai: np.ndarray,
+    lu: np.ndarray,
+    lc: np.ndarray,
+    igbp: np.ndarray,
+    static: dict[str, np.ndarray],
+    lat: np.ndarray,
+    *,
+    co2_ppm: float = 390.0,
+    blend: Blend = Blend(),
+    origin: tuple[int, int] = (0, 0),
+    halo: int = 0,
+    cache: dict | None = None,
+) -> np.ndarray:
+    """LAI (m² m⁻², float64) of month `month` (1–12) on the interior of a region.
+
+    All fields are (H, W) with `halo` context cells per side, rows south → north: monthly
+    mean temperature `t_c` (°C) and precipitation `p_mm` (mm/month), the precipitation of
+    the two previous months `p_history_mm` (2, H, W) (m−1, m−2), last month's LAI
+    `prior_lai` (NO_PRIOR where unknown), phase-one land use / land cover codes, the IGBP
+    class (water and permanent ice get 0), the physical static fields of
+    emulators.lulc.features.STATIC_FIELDS and the latitude `lat` (degrees, (H, W)).
+    `model` maps (B, 38, w, w) float32 to (B, 1, w, w) (an OnnxLai); `origin` is the global
+    (row, column) of [0, 0] so windows sit on the grid's lattice. Result (H−2·halo, W−2·halo).
+    """
+    if not 1 <= month <= 12:
+        raise FieldError(f"LAI step: month {month} is not in 1..12")
+    shape = np.shape(t_c)
+    if p_history_mm.shape != (2, *shape):
+        raise FieldError(
+            f"LAI step: the precipitation of the two previous months must be (2, {shape[0]}, "
+            f"{shape[1]}), got {p_history_mm.shape} — a missing month of climate?"
+        )
+    fields = {"temperature": t_c, "precipitation": p_mm, "previous precipitation": p_history_mm}
+    for name, a in fields.items():
+        _finite(f"monthly {name}", a)
+    if np.abs(t_c).max() > 80:
+        raise FieldError(
+            f"LAI step: monthly temperature must be in °C (|T| up to {np.abs(t_c).max():.1f})"
+        )
+    if min(p_mm.min(), p_history_mm.min()) < 0:
+        raise FieldError("LAI step: monthly precipitation must be >= 0 mm/month")
+    missing = [k for k in STATIC_FIELDS if k not in static]
+    if missing:
+        raise FieldError(f"LAI step: static fields missing: {missing}")
+    prior, hidden = prior_and_hidden(np.asarray(prior_lai, np.float64))
+    w = MEMORY_WEIGHTS
+    memory = (w[0] * p_mm + w[1] * p_history_mm[0] + w[2] * p_history_mm[1]) / DAYS_PER_MONTH
+    x = assemble_month(
+        lu,
+        lc,
+        t_c,
+        p_mm,
+        memory,
+        toa_shortwave(lat, month - 1),
+        prior,
+        hidden,
+        static_channels(static, lat[:, 0]),
+        co2_ppm,
+    )
+    lai = blend_windows(
+        fixed_batch(model, blend.batch),
+        x,
+        window=blend.window,
+        margin=blend.margin,
+        overlap=blend.overlap,
+        batch_size=blend.batch,
+        origin=origin,
+        pad_mode="edge",
+        halo=halo,
+        cache=cache,
+    )[0]
+    inner = igbp[halo : igbp.shape[0] - halo, halo : igbp.shape[1] - halo]
+    return np.where(np.isin(inner, NO_LEAVES_IGBP), 0.0, np.maximum(lai, 0.0))
+
+
+class LaiUNetStep(Transform):
+    """Monthly LAI from the LAI U-Net on a 0.05° fine grid (module docstring)."""
+
+    transform_name: ClassVar[str] = "lai_unet"
+    input_vars: ClassVar[dict[str, Var]] = {
+        "TBOT": Var("K", long_name="2 m air temperature (monthly mean)"),
+        "PRECTmms": Var("kg m-2 s-1", long_name="precipitation rate (monthly mean)"),
+        "lu": Var("1", long_name="land-use class (emulators/lulc/classes.py), static"),
+        "lc": Var("1", long_name="land-cover class (emulators/lulc/classes.py), static"),
+        "land_cover": Var("1", long_name="MODIS IGBP class (water and ice get no leaves)"),
+        **{k: Var(u, long_name=f"{k} (static)") for k, u in STATIC_UNITS.items()},
+        "LAI_UNET": Var("m2 m-2", long_name="last month's LAI (from: previous)"),
+        "LAI_UNET_PRECIP": Var("mm", levels=2, long_name="precipitation of months m-1, m-2"),
+    }
+    output_vars: ClassVar[dict[str, Var]] = {
+        "LAI_UNET": Var("m2 m-2", long_name="leaf area index (LAI U-Net, monthly)"),
+        "LAI_UNET_PRECIP": Var(
+            "mm", levels=2, long_name="monthly precipitation of the two latest months"
+        ),
+    }
+    default_params: ClassVar[dict[str, Any]] = {
+        "model": str(MODEL_PATH),
+        "window": 256,
+        "margin": 32,
+        "overlap": 64,
+        "batch": 4,
+        "co2_ppm": 390.0,
+    }
+    default_grid: ClassVar[str] = "fine"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        where = f"steps.{self.name}"
+        if str(self.schedule) != "monthly":
+            raise ConfigError(
+                f"{where}.schedule: the LAI U-Net predicts monthly means; use 'monthly', "
+                f"not '{self.schedule}'"
+            )
+        p = self.params
+        for key in ("window", "margin", "overlap", "batch"):
+            if isinstance(p[key], bool) or not isinstance(p[key], int) or p[key] < 0:
+                raise ConfigError(f"{where}.params.{key}: expected a whole number, got {p[key]!r}")
+        if p["window"] % 16 or p["window"] - 2 * p["margin"] - p["overlap"] < 1 or p["batch"] < 1:
+            raise ConfigError(
+                f"{where}.params: window {p['window']} (a multiple of 16), margin {p['margin']}, "
+                f"overlap {p['overlap']} and batch {p['batch']} leave no window core"
+            )
+        self.blend = {k: p[k] for k in ("window", "margin", "overlap", "batch")}
+        self.previous = {
+            "LAI_UNET": StateVar(init=NO_PRIOR),
+            "LAI_UNET_PRECIP": StateVar(shape=(2,), init=NO_PRIOR),
+        }
+        self.model = OnnxLai(Path(p["model"]).expanduser())
+        self._cache: tuple[Any, dict] | None = None  # windows of this run shared by tiles
+
+    def fit_halo(self, grid_shape: tuple[int, int], tile_shape: tuple[int, int]) -> None:
+        """The halo every window touching a tile needs (called by the component)."""
+        b = self.blend
+        need = max(
+            lattice_halo(n, t, b["window"], b["margin"], b["overlap"])
+            for n, t in zip(grid_shape, tile_shape, strict=True)
+        )
+        if self.halo and self.halo < need:
+            raise ConfigError(
+                f"steps.{self.name}.halo: windows of {b['window']} (margin {b['margin']}, "
+                f"overlap {b['overlap']}) on tiles of {tile_shape} need a halo of {need}, "
+                f"the step has {self.halo} (leave halo out)"
+            )
+        self.halo = max(self.halo, need)
+
+    def compute(
+        self, inputs: dict[str, np.ndarray], state: dict[str, np.ndarray], ctx: StepContext
+    ) -> dict[str, np.ndarray]:
+        dt = int(ctx.seconds_since_last_run)
+        if dt > MAX_MONTH_SECONDS:
+            raise FieldError(
+                f"LAI step '{self.name}': {dt / 86400:.0f} days since its last run at "
+                f"{ctx.previous_run} — a missing month of climate"
+            )
+        month = (ctx.time + (-(dt // 2))).month  # the month the averaged inputs belong to
+        p_mm = np.maximum(inputs["PRECTmms"], 0.0) * SECONDS_PER_DAY * DAYS_PER_MONTH
+        _finite("PRECTmms", inputs["PRECTmms"])
+        history = np.asarray(inputs["LAI_UNET_PRECIP"], np.float64)
+        history = np.where(history == NO_PRIOR, p_mm[None], history)  # cold start
+        if self._cache is None or self._cache[0] != ctx.time:
+            self._cache = (ctx.time, {})
+        lai = monthly_lai(
+            self.model,
+            month,
+            inputs["TBOT"] - 273.15,
+            p_mm,
+            history,
+            inputs["LAI_UNET"],
+            np.rint(inputs["lu"]).astype(np.uint8),
+            np.rint(inputs["lc"]).astype(np.uint8),
+            np.rint(inputs["land_cover"]).astype(np.int64),
+            {k: inputs[k] for k in STATIC_FIELDS},
+            np.broadcast_to(ctx.lat, p_mm.shape),
+            co2_ppm=float(self.params["co2_ppm"]),
+            blend=Blend(**self.blend),
+            origin=ctx.origin,
+            halo=ctx.halo,
+            cache=self._cache[1],
+        )
+        h = ctx.halo
+        inner = (slice(h, p_mm.shape[0] - h), slice(h, p_mm.shape[1] - h))
+        return {
+            "LAI_UNET": lai,
+            "LAI_UNET_PRECIP": np.stack([p_mm[inner], history[0][inner]]),
+        }
