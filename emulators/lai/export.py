@@ -19,7 +19,7 @@ import torch
 from coupler.errors import ModelError
 from emulators.lai.features import CHANNELS
 from emulators.lai.infer import MODEL_PATH, OnnxLai
-from emulators.lai.train import build_model
+from emulators.lai.train import model_of_config
 from emulators.lulc.export import stamp_and_publish
 
 
@@ -30,7 +30,7 @@ def load_checkpoint(path: Path) -> tuple[torch.nn.Module, dict]:
             f"checkpoint '{path}' not found; train first (python -m emulators.lai.train)"
         )
     saved = torch.load(path, weights_only=False)
-    model = build_model(saved["config"]["design"], saved["config"]["base"])
+    model = model_of_config(saved["config"])
     model.load_state_dict(saved["model"])
     return model.eval(), saved
 

@@ -1,7 +1,12 @@
 """The two phase-two designs on phase one's U-Net body (emulators/lulc/model.py).
 
 * `LaiUNet` (separate): the same U-Net with one LAI head; its land-use/land-cover heads are
-  dropped. LAI = softplus(head) · 8 (non-negative, m² m⁻²).
+  dropped. LAI = softplus(head) · 8 (non-negative, m² m⁻²), or with `residual` a change on
+  top of the visible prior: LAI = relu(prior + head) (0 stands for the prior where it is
+  hidden). Copying the prior is then the network's starting point rather than something it
+  must learn; a plain U-Net trained for minutes stayed below the copy-the-prior baseline.
+  `dropout` drops feature elements before the head in training (and for MC-dropout spread,
+  emulators/lai/uncertainty.py); export runs in eval mode, so the ONNX model is deterministic.
 * `JointUNet` (multi-task): phase one's U-Net with its two heads plus the LAI head on the
   shared encoder–decoder; forward returns (land-use logits, land-cover logits, LAI).
 """
@@ -12,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as nnf
 
-from emulators.lai.features import LAI_SCALE
+from emulators.lai.features import LAI_SCALE, PRIOR
 from emulators.lulc.architecture import BASE
 from emulators.lulc.features import N_LC, N_LU
 from emulators.lulc.model import UNet
@@ -27,16 +32,35 @@ class LaiHead(nn.Module):
         return nnf.softplus(self.conv(h))[:, 0] * LAI_SCALE
 
 
+class ResidualHead(nn.Module):
+    """LAI = relu(visible prior + change); starts near 'copy the prior' (+0.5 m² m⁻²)."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(width, 1, 1)
+        nn.init.zeros_(self.conv.weight)
+        nn.init.constant_(self.conv.bias, 0.5)
+
+    def forward(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        prior = x[:, PRIOR] * LAI_SCALE  # 0 where hidden (features.assemble)
+        return torch.relu(prior + self.conv(h)[:, 0])
+
+
 class LaiUNet(UNet):
     """Separate design: (B, C, H, W) → LAI (B, H, W)."""
 
-    def __init__(self, in_channels: int, base: int = BASE) -> None:
+    def __init__(
+        self, in_channels: int, base: int = BASE, residual: bool = False, dropout: float = 0.0
+    ) -> None:
         super().__init__(in_channels, N_LU, N_LC, base)
         del self.head_lu, self.head_lc
-        self.head_lai = LaiHead(base)
+        self.residual = residual
+        self.head_lai = ResidualHead(base) if residual else LaiHead(base)
+        self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        return self.head_lai(self.features(x))
+        h = self.dropout(self.features(x))
+        return self.head_lai(h, x) if self.residual else self.head_lai(h)
 
 
 class JointUNet(UNet):

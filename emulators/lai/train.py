@@ -45,12 +45,34 @@ class Config:
     base: int = 16
     seed: int = 0
     val_samples: int = 16
+    residual: int = 1  # separate design: LAI = relu(visible prior + change)
+    dropout: float = 0.1  # separate design: before the head (MC-dropout spread)
+    init: str = ""  # warm start: a checkpoint whose encoder–decoder weights are copied
 
 
-def build_model(design: str, base: int) -> torch.nn.Module:
+def build_model(design: str, base: int, residual: bool = False, dropout: float = 0.0):
+    """The model of a design; `residual`/`dropout` apply to the separate design (checkpoints
+    written before they existed load with their defaults)."""
     if design not in DESIGNS:
         raise ValueError(f"unknown design '{design}', choose one of {DESIGNS}")
-    return LaiUNet(N_CHANNELS, base) if design == "separate" else JointUNet(N_JOINT_CHANNELS, base)
+    if design == "joint":
+        return JointUNet(N_JOINT_CHANNELS, base)
+    return LaiUNet(N_CHANNELS, base, bool(residual), dropout)
+
+
+def model_of_config(config: dict) -> torch.nn.Module:
+    return build_model(
+        config["design"], config["base"], config.get("residual", 0), config.get("dropout", 0.0)
+    )
+
+
+def warm_start(model: torch.nn.Module, path: Path) -> None:
+    """Copy the encoder–decoder of another checkpoint; the heads stay freshly initialised."""
+    saved = torch.load(path, weights_only=False)["model"]
+    body = {k: v for k, v in saved.items() if not k.startswith("head_")}
+    missing = model.load_state_dict(body, strict=False).missing_keys
+    if any(not k.startswith("head_") for k in missing):
+        raise ValueError(f"warm start '{path}': the body does not match ({missing[:3]} …)")
 
 
 def masked_mse(pred: torch.Tensor, lai: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -103,7 +125,7 @@ def train(cfg: Config, out: Path, cube_path: Path = DEFAULT_CUBE, source=None) -
     vrng = np.random.default_rng(12345)
     val_batches = [make_batch(val_s, vrng, 4, ratio=0.75) for _ in range(cfg.val_samples // 4)]
 
-    model = build_model(cfg.design, cfg.base)
+    model = model_of_config(asdict(cfg))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     state = {"epoch": 0, "history": [], "best": float("inf"), "seconds": 0.0}
     ckpt = out / "checkpoint.pt"
@@ -114,6 +136,8 @@ def train(cfg: Config, out: Path, cube_path: Path = DEFAULT_CUBE, source=None) -
         state = saved["state"]
         if rank == 0:
             print(f"resuming from {ckpt} at epoch {state['epoch']}", file=sys.stderr)
+    elif cfg.init:
+        warm_start(model, Path(cfg.init))
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     model.train()
     t_start = time.perf_counter() - state["seconds"]
