@@ -141,9 +141,8 @@ def _edges_1d(obj, coord: xr.DataArray, axis: str) -> tuple[float, float, bool, 
             raise GridError(
                 f"bounds '{bname}' of {axis} '{name}' have shape {b.shape}, not {(n, 2)}"
             )
-        b = b[::-1, ::-1] if reverse else b
-        b = np.sort(b, axis=1)
-        return float(b[0, 0]), float(b[-1, 1]), reverse, str(bname)
+        first, last = (b[-1], b[0]) if reverse else (b[0], b[-1])
+        return float(first.min()), float(last.max()), reverse, str(bname)
     if n == 1:
         raise GridError(
             f"{axis} '{name}' has a single value and no bounds: add CF bounds "

@@ -63,33 +63,27 @@ class Regridder:
         fill_value: float = np.nan,
     ) -> None:
         src, dst = as_horizontal(source), as_horizontal(target)
-        smask = _engine_mask(src_mask, src, "src_mask")
-        w = latlon_weights(
-            src.grid,
-            dst.grid,
-            method,
-            normalization=normalization,
-            src_mask=smask,
-            dst_mask=_engine_mask(dst_mask, dst, "dst_mask"),
+        spec = {
+            "normalization": normalization,
+            "src_mask": _engine_mask(src_mask, src, "src_mask"),
+            "dst_mask": _engine_mask(dst_mask, dst, "dst_mask"),
+        }
+        self.source, self.target, self.method = src, dst, method
+        self.normalization = normalization if method == "conservative" else "none"
+        # the engine's serial regridder: unmasked maps stay factored (no nonzero is stored)
+        self.engine = EngineRegridder.latlon(
+            src.grid, dst.grid, method, **spec, fill_value=fill_value
         )
-        self._setup(w, src, dst, smask, fill_value)
+        self._weights: Weights | None = None
+        self._weight_args = (src.grid, dst.grid, method, spec)
 
-    def _setup(
-        self,
-        w: Weights,
-        src: Horizontal,
-        dst: Horizontal,
-        src_mask: np.ndarray | None,
-        fill_value: float,
-    ) -> None:
-        self.weights = w
-        self.source, self.target = src, dst
-        self.method = w.method
-        self.engine = EngineRegridder.from_whole_weights(
-            w, src_mask=src_mask, fill_value=fill_value
-        )
-        # a template may spell a map's grid as (nlat, nlon) where the file says (n,)
-        self.engine.src_shape, self.engine.dst_shape = src.shape, dst.shape
+    @property
+    def weights(self) -> Weights:
+        """The whole map as ESMF stores it (materialised on first use for a factored map)."""
+        if self._weights is None:
+            src, dst, method, spec = self._weight_args
+            self._weights = latlon_weights(src, dst, method, **spec)
+        return self._weights
 
     # -- map files ------------------------------------------------------------------------
     @classmethod
@@ -112,7 +106,11 @@ class Regridder:
         dst = _map_side(w, "b", path, target)
         mask = None if np.all(w.mask_a != 0) else w.mask_a
         self = cls.__new__(cls)
-        self._setup(w, src, dst, mask, fill_value)
+        self.source, self.target, self._weights = src, dst, w
+        self.method, self.normalization = w.method, w.normalization
+        self.engine = EngineRegridder.from_whole_weights(w, src_mask=mask, fill_value=fill_value)
+        # a template may spell a map's grid as (nlat, nlon) where the file says (n,)
+        self.engine.src_shape, self.engine.dst_shape = src.shape, dst.shape
         return self
 
     def to_netcdf(self, path: str | os.PathLike) -> Path:
@@ -247,10 +245,10 @@ class Regridder:
         return out.assign_coords(dst.coords)
 
     def __repr__(self) -> str:
-        w = self.weights
         return (
-            f"coupler.Regridder({self.method}, {w.normalization}: {self.source.dims}"
-            f"{self.source.shape} → {self.target.dims}{self.target.shape}, {w.n_s} weights)"
+            f"coupler.Regridder({self.method}, {self.normalization}: {self.source.dims}"
+            f"{self.source.shape} → {self.target.dims}{self.target.shape}, "
+            f"{self.engine.remap.local_nnz} weights)"
         )
 
 

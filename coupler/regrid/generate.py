@@ -19,7 +19,8 @@ from coupler.grids.host import HostGrid
 from coupler.grids.latlon import LatLonGrid
 from coupler.regrid.esmpy_backend import esmpy_available, esmpy_map
 from coupler.regrid.mapfile import write_esmf
-from coupler.regrid.overlaps import latlon_overlaps
+from coupler.regrid.overlaps import lat_overlaps, lon_overlaps, outer
+from coupler.regrid.separable import covered_areas
 from coupler.regrid.weights import (
     METHODS,
     NORMALIZATIONS,
@@ -73,17 +74,20 @@ def _block(
     normalization: str,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Normalised nonzeros of destination rows j0..j1-1 and their frac_b (rows*nlon,)."""
-    rows, cols, area = latlon_overlaps(src, dst, (j0, j1))
-    keep = np.ones(rows.size, bool)
-    if ma is not None:
-        keep &= ma[cols] != 0
-    if mb is not None:
-        keep &= mb[rows] != 0
-    if not keep.all():
-        rows, cols, area = rows[keep], cols[keep], area[keep]
+    p, q = lat_overlaps(src, dst, j0, j1), lon_overlaps(src, dst)
+    rows, cols, area = outer(p, q, (j0, j1), (0, dst.nlon), dst.nlon, src.nlon)
     base = j0 * dst.nlon
     area_b = dst.areas(j0, j1).ravel()
-    frac_b = np.bincount(rows - base, area, area_b.size) / area_b
+    if ma is None and mb is None:  # as conservative_weights: from the 1-D factors
+        frac_b = covered_areas(p, q, (j0, j1), dst.nlon) / area_b
+    else:
+        keep = np.ones(rows.size, bool)
+        if ma is not None:
+            keep &= ma[cols] != 0
+        if mb is not None:
+            keep &= mb[rows] != 0
+        rows, cols, area = rows[keep], cols[keep], area[keep]
+        frac_b = np.bincount(rows - base, area, area_b.size) / area_b
     S = normalize(rows - base, area, area_b, frac_b, normalization)
     return rows, cols, S, frac_b
 

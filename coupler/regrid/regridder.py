@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import cached_property
 
 import numpy as np
 from mpi4py import MPI
@@ -26,6 +27,7 @@ from coupler.regrid.weights import (
     bilinear_nonzeros,
     latlon_weights,
     nearest_nonzeros,
+    separable_map,
 )
 
 Tile = tuple[int, int, int, int]  # (j0, j1, i0, i1) rows/cols of the fine grid
@@ -58,12 +60,15 @@ class Regridder:
         fill_value: float = np.nan,
         src_shape: tuple[int, ...] | None = None,
         dst_shape: tuple[int, ...] | None = None,
+        covered: np.ndarray | None = None,
     ) -> None:
-        """Wrap a built SparseRemap.
+        """Wrap a built SparseRemap (or a `SeparableMap`).
 
         divisor : (n_dst_local,) what the remapped sum is divided by (None: 1; weights
             already normalised). src_mask : (n_src_local,) 0/1 static source mask.
         frac_b : (n_dst_local,) covered fraction, if known (else derived from coverage).
+        covered : (n_dst_local,) destinations some source reaches, if known without an
+            apply (else coverage > 0; an unmasked map's structure tells the same).
         """
         if normalization not in NORMALIZATIONS:
             raise RegridError(f"normalization '{normalization}' is not one of {NORMALIZATIONS}")
@@ -78,18 +83,27 @@ class Regridder:
             raise RegridError(
                 f"src_mask has {self._mask.size} values, expected {remap.n_src_local}"
             )
-        ones = np.ones(remap.n_src_local) if self._mask is None else self._mask
-        self.coverage = remap.apply(ones)  # Σ weights over unmasked sources, (n_dst_local,)
         self.divisor = np.ones(remap.n_dst_local) if divisor is None else np.asarray(divisor)
         if normalization == "fracarea" and divisor is not None:
             self.divisor = np.where(self.coverage > 0, self.coverage, 1.0)
         self.frac_b = frac_b
-        self._scale = self.coverage / self.divisor  # what a constant 1 maps to
-        self.covered = self.coverage > 0
+        self.covered = self.coverage > 0 if covered is None else np.asarray(covered, bool)
         # the hot path skips what changes no bit: x / 1, x · 1, filling no cell
         self._unit_divisor = bool(np.all(self.divisor == 1.0))
         self._unit_mask = self._mask is None or bool(np.all(self._mask == 1.0))
         self._uncovered = np.flatnonzero(~self.covered)
+
+    @cached_property
+    def coverage(self) -> np.ndarray:
+        """Σ weights over unmasked sources, (n_dst_local,) (one apply, when first needed)."""
+        return self.remap.apply(
+            np.ones(self.remap.n_src_local) if self._mask is None else self._mask
+        )
+
+    @cached_property
+    def _scale(self) -> np.ndarray:
+        """What a constant 1 maps to (the renormalisation of missing values)."""
+        return self.coverage / self.divisor
 
     # -- constructors -----------------------------------------------------------------------
     @classmethod
@@ -176,7 +190,22 @@ class Regridder:
         dst_mask: np.ndarray | None = None,
         fill_value: float = np.nan,
     ) -> Regridder:
-        """Serial regridder between whole lat-lon grids; fields (..., nlat, nlon)."""
+        """Serial regridder between whole lat-lon grids; fields (..., nlat, nlon).
+
+        Unmasked maps stay factored (`SeparableMap`: O(nlat + nlon) to build and hold),
+        masked ones are materialised; both give the materialised map's bits.
+        """
+        if src_mask is None and dst_mask is None:
+            sep, frac_b = separable_map(src, dst, method, normalization)
+            return cls(
+                sep,
+                frac_b=frac_b,
+                normalization=normalization if method == "conservative" else "fracarea",
+                fill_value=fill_value,
+                src_shape=src.shape,
+                dst_shape=dst.shape,
+                covered=sep.reached(),
+            )
         w = latlon_weights(
             src,
             dst,

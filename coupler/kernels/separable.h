@@ -1,0 +1,1 @@
+void separable_apply(int64_t nrow, const int64_t *pptr, const int64_t *psrc, const double *pval, int64_t ncol, const int64_t *qptr, const int64_t *qsrc, const double *qval, int64_t nlon_src, const double *den, int64_t nvar, const double *x, int64_t n_src, double *y, int64_t n_dst);
