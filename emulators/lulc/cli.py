@@ -2,6 +2,7 @@
 
   landemu evaluate lc --region S,N,W,E [--mask-ratio R] [--coarse DEG] [--json-only]
   landemu plot lc --region S,N,W,E [--mask-ratio R] [--coarse DEG] -o map.png
+  landemu lulc-static --region S,N,W,E -o lc_static.nc   (the online step's 0.05° grid file)
 
 Needs the data cube (python -m emulators.lulc.dataset build, ~1 min). Prints one JSON line
 last: oa, miou, per_class_iou (land cover), miou_copy_baseline, miou_rf_baseline,
@@ -22,6 +23,29 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the hidden patches")
     p.add_argument("--model", type=Path, default=None, help="ONNX model (default: the shipped one)")
     p.add_argument("--cube", type=Path, default=None, help="data cube (run/data/lulc/cube.zarr)")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `landemu lulc-static`."""
+    p = subparsers.add_parser(
+        "lulc-static",
+        help="static file of the online land-use step's 0.05° grid, cut from the cube",
+    )
+    p.add_argument("--region", required=True, metavar="S,N,W,E", help="degrees on the 0.05° grid")
+    p.add_argument("-o", "--output", type=Path, required=True, help="netCDF file to write")
+    p.add_argument("--cube", type=Path, default=None, help="data cube (run/data/lulc/cube.zarr)")
+    p.set_defaults(func=run_static)
+
+
+def run_static(args: argparse.Namespace) -> int:
+    from emulators.lulc.dataset import DEFAULT_CUBE, Cube
+    from emulators.lulc.evaluate import parse_region
+    from emulators.lulc.staticfile import grid_string, write_static_file
+
+    region = parse_region(args.region)
+    path = write_static_file(Cube.open(args.cube or DEFAULT_CUBE), region, args.output)
+    print(json.dumps({"static": str(path), "grid": grid_string(region)}))
+    return 0
 
 
 def register_evaluate(subparsers: argparse._SubParsersAction) -> None:

@@ -19,8 +19,14 @@ import netCDF4
 import numpy as np
 
 from emulators.lulc.classes import IGNORE, LAND_COVER, LAND_USE
-from emulators.lulc.dataset import DEG, Cube
-from emulators.lulc.features import STATIC_FIELDS
+from emulators.lulc.dataset import DEG, Cube, lat_of_rows
+from emulators.lulc.features import (
+    N_LU,
+    STATIC_FIELDS,
+    coarse_fractions,
+    row_area_weights,
+    upsample,
+)
 
 UNITS = {
     "elevation": "m",
@@ -37,6 +43,14 @@ def grid_string(region: tuple[float, float, float, float]) -> str:
     """The `latlon:NLAT,NLON:S,N,W,E` spec of the 0.05° grid over a region."""
     s, n, w, e = region
     return f"latlon:{round((n - s) / DEG)},{round((e - w) / DEG)}:{s:g},{n:g},{w:g},{e:g}"
+
+
+def prior_maps(win: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The MODIS land-use and land-cover codes of a cube window, no-data pixels as water."""
+    return (
+        np.where(win["lu"] == IGNORE, LAND_USE.index("water"), win["lu"]),
+        np.where(win["lc"] == IGNORE, LAND_COVER.index("water"), win["lc"]),
+    )
 
 
 def write_static_file(cube: Cube, region: tuple[float, float, float, float], path: Path) -> Path:
@@ -64,12 +78,11 @@ def write_static_file(cube: Cube, region: tuple[float, float, float, float], pat
             b = ds.createVariable(f"{name}_bnds", "f8", (name, "nv"))
             b[:] = np.stack([centres - DEG / 2, centres + DEG / 2], axis=1)
         ds.createVariable("landmask", "u1", ("lat", "lon"))[:] = 1
-        for name, key, classes, water in (
-            ("land_use", "lu", LAND_USE, LAND_USE.index("water")),
-            ("land_cover", "lc", LAND_COVER, LAND_COVER.index("water")),
+        for name, codes, classes in zip(
+            ("land_use", "land_cover"), prior_maps(win), (LAND_USE, LAND_COVER), strict=True
         ):
             v = ds.createVariable(name, "u1", ("lat", "lon"))
-            v[:] = np.where(win[key] == IGNORE, water, win[key])  # no-data pixels: water
+            v[:] = codes
             v.flag_meanings = " ".join(classes)
         for name in STATIC_FIELDS:
             v = ds.createVariable(name, "f4", ("lat", "lon"))
@@ -77,3 +90,22 @@ def write_static_file(cube: Cube, region: tuple[float, float, float, float], pat
             v.units = UNITS[name]
     os.replace(tmp, path)
     return path
+
+
+def cube_inputs(cube: Cube, rows: slice, cols: slice, cell: int) -> dict:
+    """`downscale_year`'s inputs for global cube rows/columns (a tile with its halo): the
+    MODIS 2019 maps as the prior, the fractions of `cell`-pixel host cells on the global
+    lattice (a host aggregated from the truth) over the fine pixels, static fields, lat."""
+    r0, c0 = rows.start // cell * cell, cols.start // cell * cell
+    r1, c1 = -(-rows.stop // cell) * cell, -(-cols.stop // cell) * cell
+    big = cube.window(r0, r1, c0, c1)
+    weights = row_area_weights(-90.0 + r0 * DEG, r1 - r0, DEG)
+    fractions = upsample(coarse_fractions(big["lu"], cell, N_LU, weights), cell)
+    inner = (slice(rows.start - r0, rows.stop - r0), slice(cols.start - c0, cols.stop - c0))
+    return {
+        "fractions": fractions[(slice(None), *inner)],
+        "prior_lu": prior_maps(big)[0][inner],
+        "prior_lc": prior_maps(big)[1][inner],
+        "static": {name: big[name][inner] for name in STATIC_FIELDS},
+        "lat": lat_of_rows(rows.start, rows.stop),
+    }
