@@ -28,7 +28,13 @@ from emulators.lai.features import N_CHANNELS
 from emulators.lai.model import JointUNet, LaiUNet
 from emulators.lulc import split
 from emulators.lulc.dataset import DEFAULT_CUBE
-from emulators.lulc.train import Loss, atomic_save, init_distributed, write_metrics
+from emulators.lulc.train import (
+    Loss,
+    atomic_save,
+    init_distributed,
+    learning_rate,
+    write_metrics,
+)
 
 DESIGNS = ("separate", "joint")
 
@@ -42,6 +48,8 @@ class Config:
     epochs: int = 1000
     minutes: float = 25.0
     lr: float = 2e-3
+    decay_start: float = -1.0  # minute where phase one's cosine decay to lr·lr_final begins
+    lr_final: float = 0.02
     base: int = 16
     seed: int = 0
     val_samples: int = 16
@@ -143,6 +151,8 @@ def train(cfg: Config, out: Path, cube_path: Path = DEFAULT_CUBE, source=None) -
     t_start = time.perf_counter() - state["seconds"]
     while state["epoch"] < cfg.epochs and state["seconds"] < cfg.minutes * 60:
         epoch, losses = state["epoch"], []
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(cfg, state["seconds"])
         for step in range(cfg.steps_per_epoch):
             rng = np.random.default_rng([cfg.seed, epoch, step, rank])
             x, lai, valid, lu, lc = make_batch(train_s, rng, cfg.batch // world)
@@ -155,6 +165,7 @@ def train(cfg: Config, out: Path, cube_path: Path = DEFAULT_CUBE, source=None) -
         state["seconds"] = time.perf_counter() - t_start
         if rank == 0:
             row = {"epoch": epoch + 1, "loss": float(np.mean(losses))}
+            row["lr"] = opt.param_groups[0]["lr"]
             row["seconds"] = round(state["seconds"], 1)
             row.update(validate(model, val_batches))
             state["history"].append(row)
