@@ -1,7 +1,8 @@
 """Benchmark: one online MdPL calibration for 10,000 host columns vs the host physics' cost.
 
-g_z (the shipped ONNX) runs on the last 48-step window of each column's forcing plus its site
-attributes (no observed fluxes online) through onnxruntime with 1 and 2 intra-op threads; the
+The online step's core (`emulators.mdpl.online.calibrate_columns`: g_z, the shipped ONNX, on
+the last 48-step window of each column's forcing plus its site attributes, no observed fluxes,
+in the fixed zero-padded batches of 256 the step uses) with 1 and 2 intra-op threads; the
 host physics runs the same 10,000 columns (mixed PFTs) for one simulated day in Fortran,
 scaled to a 30.4-day month. The last line printed is one JSON object: `calib_s` (1 thread),
 `calib_s_2threads`, `host_month_s`, `ratio` = calib_s / host_month_s.
@@ -21,23 +22,12 @@ import numpy as np  # noqa: E402
 
 from emulators.data.forcing import generate_forcing  # noqa: E402
 from emulators.landmodel import FORCING_NAMES, HostModel  # noqa: E402
-from emulators.mdpl.dataset import WINDOW, doy_encoding  # noqa: E402
+from emulators.mdpl.online import calibrate_columns  # noqa: E402
 from emulators.mdpl.runtime import MdplModels  # noqa: E402
-from emulators.mdpl.sites import N_ATTR  # noqa: E402
 
 NCOL = 10_000
 NSITE = 100
 DAYS_PER_MONTH = 30.4
-
-
-def generator_batch(models: MdplModels, forcing: np.ndarray, attrs: np.ndarray) -> np.ndarray:
-    """(ncol, 48, GENERATOR_IN) inputs: last window of each column, no observations."""
-    n = forcing.shape[1]
-    fn = models.norm.forcing(forcing)  # (48, n, 7)
-    enc = np.broadcast_to(doy_encoding(WINDOW, 180 * 48)[None], (n, WINDOW, 8))
-    a = np.broadcast_to(attrs[:, None, :], (n, WINDOW, N_ATTR))
-    obs = np.zeros((n, WINDOW, 3), np.float32)
-    return np.concatenate([fn.transpose(1, 0, 2), enc, a, obs], axis=2).astype(np.float32)
 
 
 def main() -> None:
@@ -48,18 +38,20 @@ def main() -> None:
     site = np.arange(NCOL) % NSITE
     day = slice(180 * 48, 181 * 48)
     window = np.stack([f[n][day][:, site] for n in FORCING_NAMES], axis=2)  # (48, NCOL, 7)
-    attrs = rng.normal(0, 0.5, (NCOL, N_ATTR)).astype(np.float32)
-
+    windows = window.transpose(1, 0, 2)
+    statics = {
+        "sand": rng.uniform(10, 70, NCOL),
+        "clay": rng.uniform(5, 45, NCOL),
+        "elevation": rng.uniform(0, 2000, NCOL),
+        "pft": rng.integers(1, 17, NCOL).astype(float),
+    }
     calib = {}
     for threads in (1, 2):
         models = MdplModels(threads=threads, surrogate_path=None)
-        models.gz.run(None, {"x": generator_batch(models, window[:, :64], attrs[:64])})  # warm
-        t0 = time.perf_counter()
-        x = generator_batch(models, window, attrs)
-        params = np.concatenate(
-            [models.gz.run(None, {"x": x[k : k + 2048]})[0] for k in range(0, NCOL, 2048)]
-        )
-        params = models._checked(params.astype(float))
+        cut = {k: v[:256] for k, v in statics.items()}
+        calibrate_columns(models, windows[:256], lat[site[:256]], lon[site[:256]], cut, 0)  # warm
+        t0 = time.perf_counter()  # the online step's whole core: inputs, g_z, clamping
+        params = calibrate_columns(models, windows, lat[site], lon[site], statics, 180 * 48)
         calib[threads] = time.perf_counter() - t0
         assert params.shape == (NCOL, 12)
 
