@@ -2,6 +2,7 @@
 
     python -m emulators.lai.train --design separate|joint --out run/data/lai/<design>
         [--minutes 25] [--seed 0]             (torchrun / run/mpirun.sh -n 2 work as in phase one)
+    torchrun --nproc-per-node 2 -m emulators.lai.train --check-ddp   (gradients vs one process)
 
 `separate`: LaiUNet on the 38 LAI channels, masked MSE on the SEMI-EMPIRICAL target.
 `joint`: JointUNet on 47 channels (phase one's 40 + climate, CO2, masked LAI prior and mask),
@@ -193,6 +194,38 @@ def train(cfg: Config, out: Path, cube_path: Path = DEFAULT_CUBE, source=None) -
     return {"design": cfg.design, "epochs": state["epoch"], "best_val_rmse": state["best"]}
 
 
+def ddp_gradient_difference(design: str, batch: int = 4, size: int = 32, seed: int = 0):
+    """Max |gradient| difference between DDP over the processes and one process on the
+    whole batch for `design` (rank 0 returns it, other ranks None). Synthetic inputs, every
+    pixel valid (so the mean of equal local means is the global mean), no dropout (masks
+    would differ between the runs): this checks the parallel machinery, not the data."""
+    rank, world = init_distributed()
+    g = torch.Generator().manual_seed(seed)
+    channels = N_JOINT_CHANNELS if design == "joint" else N_CHANNELS
+    x = torch.rand(batch, channels, size, size, generator=g)
+    lai = 4 * torch.rand(batch, size, size, generator=g)
+    valid = torch.ones(batch, size, size, dtype=torch.bool)
+    lu = torch.randint(0, 8, (batch, size, size), generator=g)
+    lc = torch.randint(0, 11, (batch, size, size), generator=g)
+
+    def fresh() -> torch.nn.Module:
+        torch.manual_seed(seed)
+        return build_model(design, 4, residual=True)
+
+    model = fresh()
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    part = slice(rank * batch // world, (rank + 1) * batch // world)
+    loss_of(net(x[part]), lai[part], valid[part], lu[part], lc[part]).backward()
+    if rank != 0:
+        return None
+    single = fresh()
+    loss_of(single(x), lai, valid, lu, lc).backward()
+    return max(
+        float((a.grad - b.grad).abs().max())
+        for a, b in zip(model.parameters(), single.parameters(), strict=True)
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m emulators.lai.train",
@@ -202,10 +235,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--cube", type=Path, default=DEFAULT_CUBE)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--check-ddp", action="store_true", help="DDP vs one process; prints JSON")
     for name, value in asdict(Config()).items():
         p.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.check_ddp:
+        diffs = {d: ddp_gradient_difference(d) for d in DESIGNS}
+        if diffs["separate"] is not None:
+            world = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
+            print(json.dumps({"world_size": world, "max_grad_diff": diffs}))
+        return 0
     cfg = Config(**{k: getattr(args, k) for k in asdict(Config())})
     out = args.out or Path(f"run/data/lai/{cfg.design}_seed{cfg.seed}")
     print(json.dumps(train(cfg, out, args.cube)))
