@@ -101,9 +101,10 @@ def parameter_table() -> ParameterTable:
 
 
 def default_params(ncol: int) -> np.ndarray:
-    """Default parameter records for `ncol` columns, shape (ncol, 17, 12), C order."""
+    """Default parameter records for `ncol` columns, shape (ncol, 17, 12), C order, writable
+    (a copy, also for one column)."""
     base = parameter_table().pft_defaults
-    return np.ascontiguousarray(np.broadcast_to(base, (ncol, NPFT, NPARAM)))
+    return np.broadcast_to(base, (ncol, NPFT, NPARAM)).copy()
 
 
 def check_params(params: np.ndarray) -> None:
