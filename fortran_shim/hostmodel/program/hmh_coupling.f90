@@ -14,12 +14,15 @@ module hmh_coupling
   implicit none
   private
 
-  integer, parameter, public :: n_vegfields = 6 + nparam
-  !> exports the host can use, in this order: 6 vegetation fields then the 12 parameters
-  character(len=16), parameter, public :: veg_names(n_vegfields) = [character(len=16) :: &
-       'PCT_NAT_PFT', 'MONTHLY_LAI', 'LAI', 'SAI', 'HTOP', 'HBOT', param_names]
+  integer, parameter, public :: n_vegfields = 8 + nparam
+  !> exports the host can use, in this order: 8 vegetation fields then the 12 parameters
+  !! (PCT_NAT_PFT, MONTHLY_LAI, MONTHLY_SAI and MONTHLY_HEIGHT_TOP have one level per PFT)
+  character(len=18), parameter, public :: veg_names(n_vegfields) = [character(len=18) :: &
+       'PCT_NAT_PFT', 'MONTHLY_LAI', 'LAI', 'SAI', 'HTOP', 'HBOT', 'MONTHLY_SAI', &
+       'MONTHLY_HEIGHT_TOP', param_names]
   integer, parameter, public :: iv_pct = 1, iv_mlai = 2, iv_lai = 3, iv_sai = 4, iv_htop = 5, &
-       iv_hbot = 6, iv_param0 = 6
+       iv_hbot = 6, iv_msai = 7, iv_mhtop = 8, iv_param0 = 8
+  integer, parameter :: per_pft(4) = [iv_pct, iv_mlai, iv_msai, iv_mhtop]
 
   !> What this run exchanges and the buffers it exchanges them in.
   type, public :: coupling_t
@@ -56,11 +59,11 @@ contains
       call landemu_field_info(trim(veg_names(k)), direction, nlev, ierr)
       cp%got(k) = direction == LANDEMU_FIELD_EXPORT
       cp%nlev(k) = nlev
-      if (cp%got(k) .and. (k == iv_pct .or. k == iv_mlai) .and. nlev /= npft) then
+      if (cp%got(k) .and. any(per_pft == k) .and. nlev /= npft) then
         message = "landemu exports "//trim(veg_names(k))//" with a level count other than 17"
         return
       end if
-      if (cp%got(k) .and. k /= iv_pct .and. k /= iv_mlai .and. nlev /= 1) then
+      if (cp%got(k) .and. .not. any(per_pft == k) .and. nlev /= 1) then
         message = "landemu exports "//trim(veg_names(k))//" with more than one level"
         return
       end if

@@ -58,7 +58,8 @@ program landemu_landmodel
   use hmh_output, only: hist_field, history_t, history_open, history_write, history_close, &
        restart_write, restart_read, fill_value
   use hmh_coupling, only: coupling_t, coupling_discover, coupling_put, coupling_get, &
-       n_vegfields, veg_names, iv_pct, iv_mlai, iv_lai, iv_sai, iv_htop, iv_param0
+       n_vegfields, veg_names, iv_pct, iv_mlai, iv_lai, iv_sai, iv_htop, iv_msai, iv_mhtop, &
+       iv_param0
   implicit none
 
   real(real64), parameter :: dt = 1800._real64
@@ -225,7 +226,9 @@ program landemu_landmodel
         case default
           lai = lai_now
         end select
-        if (cp%got(iv_sai)) then
+        if (cp%got(iv_msai)) then
+          sai = min(max(cp%recv(c, :, iv_msai), 0._real64), 20._real64)
+        else if (cp%got(iv_sai)) then
           call share_cell_value(surf(1:npft, c), sai_now, cp%recv(c, 1, iv_sai), 20._real64, sai)
         else
           sai = sai_now
@@ -408,6 +411,12 @@ contains
       if (cp%got(iv_htop)) then
         if (cp%recv(c, 1, iv_htop) > 0) params(1, 2:9, c) = &
              min(max(cp%recv(c, 1, iv_htop), param_lo(1)), param_hi(1))
+      end if
+      if (cp%got(iv_mhtop)) then  ! vegh of each PFT present = its canopy top height
+        do p = 2, npft
+          if (cp%recv(c, p, iv_mhtop) > 0) params(1, p, c) = &
+               min(max(cp%recv(c, p, iv_mhtop), param_lo(1)), param_hi(1))
+        end do
       end if
       do kp = 1, nparam
         if (.not. cp%got(iv_param0 + kp)) cycle
