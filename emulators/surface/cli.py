@@ -6,6 +6,7 @@
   landemu surfdata --check surfdata.nc
   landemu scaling FIELD --file FINE.nc -o scaling.nc [--png scaling.png] [--box 60]
   landemu plot surface surfdata.nc -o pfts.png [--month 7]
+  landemu surface-climate --grid HOST -o climate.nc   (start of the online step's climate)
 
 HOST: `latlon:NLAT,NLON:S,N,W,E` or a SCRIP / E3SM domain file of a regular lat-lon grid.
 surfdata runs in parallel under MPI (run/mpirun.sh -n K landemu surfdata ...): ranks share the
@@ -147,6 +148,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--box", type=int, default=SEED_BOX_CELLS, help="fine cells per box side")
     s.add_argument("--scales", default=",".join(map(str, SEED_SCALES)))
     s.set_defaults(func=run_scaling)
+
+    c = subparsers.add_parser(
+        "surface-climate",
+        help="the ERA5 monthly climate on a host grid: where the online surface_climate "
+        "step's record starts",
+    )
+    c.add_argument("--grid", required=True, help="host grid: latlon spec or grid file")
+    c.add_argument("-o", "--output", type=Path, required=True)
+    c.set_defaults(func=run_surface_climate)
+
+
+def run_surface_climate(args: argparse.Namespace) -> int:
+    from emulators.surface.online import write_climate_file
+
+    n = write_climate_file(args.grid, str(args.output))
+    print(f"wrote {args.output}: 12 months of tbot and prect on {n} host cells")
+    return 0
 
 
 def run_plot(args: argparse.Namespace) -> int:

