@@ -39,6 +39,7 @@ from coupler.errors import (
 from coupler.faults import Faults
 from coupler.fields import FieldRegistry
 from coupler.finegrid import FineDomain
+from coupler.finehistory import FineHistory
 from coupler.finemaps import FineMaps, FineWiring
 from coupler.grids.host import HostGrid
 from coupler.grids.latlon import LatLonGrid
@@ -110,6 +111,8 @@ class Component:
                 for g in self.pipeline.fine_grids
             }
             self.fine = self.fines.get("fine")
+            history = cfg.history
+            self.fine_history = FineHistory(self, history["fine_fields"], history["fine_region"])
             self.start = self._run_start()
             self.now: ModelTime | None = None
             self.last_run: dict[str, ModelTime] = {}
@@ -464,6 +467,7 @@ class Component:
                 self.now = time
                 with self.timers("advance/history"):
                     self.history.after_advance(previous, time)
+                    self.fine_history.after_advance(due, time)
             except LandemuError as exc:
                 self._broken = str(exc)
                 raise
@@ -643,6 +647,7 @@ class Component:
                 self.faults.hit("finalize")
                 if self._phase == "decomposed":
                     self.history.close()
+                    self.fine_history.close()
             report = self.timers.report(self.comm)
             if self.comm.rank == 0 and report:
                 self.log.info("timers (seconds):\n%s", report)

@@ -86,6 +86,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         fields=Key("list", []),
         frequency=Key("schedule", "daily"),
         file=Key("str", None, help="file name; default <run.name>.landemu.h.nc"),
+        fine_fields=Key("list", [], help="fine step outputs written on fine_region"),
+        fine_region=Key("list", None, help="[south, north, west, east] of the fine history"),
     ),
     "driver": _section(
         stop=Key("date", None, help="model time to stop at (landemu run only)"),
