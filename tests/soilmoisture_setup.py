@@ -10,6 +10,7 @@ import numpy as np
 from conftest import base_config, write_config
 
 IMPORTS = ["TBOT", "PRECTmms", "H2OSOI", "TSOI", "QFLX_EVAP", "RNET"]
+REGION = [47.6, 48.4, -4.6, -3.3]  # straddles tiles and host cells, coast included
 STEPS = [
     {"name": "phenology", "transform": "phenology_gsi", "schedule": "daily"},
     {
@@ -34,7 +35,13 @@ def config(folder: Path, static: Path, domain: Path, params=None, **more) -> Pat
         host={"imports": IMPORTS, "exports": ["H2OSOI_FINE", "LAI"]},
         fine={"tile": [70, 50]},
         steps=steps,
-        history={"fields": ["H2OSOI_FINE"], "frequency": "daily"},
+        history={
+            "fields": ["H2OSOI_FINE"],
+            "frequency": "daily",
+            "fine_fields": ["H2OSOI_FINE", "LAI"],
+            "fine_region": REGION,
+            **more.pop("history", {}),
+        },
         **more,
     )
     return write_config(folder / "cfg.yaml", cfg)

@@ -31,6 +31,8 @@ from emulators.soilmoisture.static import SOIL_FIELDS, add_soil
 COMM = MPI.COMM_WORLD
 T1 = ModelTime.from_date(2001, 1, 2)
 RATIO = 60  # fine cells per host cell side
+LAT = 47.0 + (np.arange(240) + 0.5) / 120.0  # the coast window's fine cell centres
+LON = -5.0 + (np.arange(240) + 0.5) / 120.0
 STATIC_FIELDS = ("landmask", "land_cover", "elevation", *SOIL_FIELDS)
 
 
@@ -100,6 +102,34 @@ def test_tiled_online_output_equals_offline_predict_tile(tmp_path, soil_static, 
     den = area.reshape(blocks[1:]).sum(axis=(1, 3)).reshape(16)
     np.testing.assert_allclose(got, num[:, ids - 1] / den[ids - 1], rtol=1e-12)
     comp.finalize()
+
+    # the fine history of the subregion holds the online field there (float32), fill on ocean
+    (path,) = (tmp_path / "out").glob("*.landemu.hfine.*.nc")
+    with netCDF4.Dataset(path) as ds:
+        assert ds[OUTPUT_NAME].dimensions == ("time", "depth", "lat", "lon")
+        sm = ds[OUTPUT_NAME][0]
+        j0 = round((float(ds["lat"][0]) - 47.0) * 120.0 - 0.5)  # fine cells from the south
+        i0 = round((float(ds["lon"][0]) + 5.0) * 120.0 - 0.5)
+    assert sm.shape == (10, 96, 156)  # 47.6–48.4°N, 4.6–3.3°W
+    window = (slice(j0, j0 + 96), slice(i0, i0 + 156))
+    on_land = land[window]
+    assert np.ma.count_masked(sm[0]) == (~on_land).sum() > 0
+    expected = online[:, window[0], window[1]][:, on_land].astype(np.float32)
+    np.testing.assert_array_equal(sm[:, on_land].filled(np.nan), expected)
+
+
+def test_fine_history_region_errors_name_the_key(tmp_path, soil_static, coast_domain):
+    for region, message in (
+        (None, r"history\.fine_region: expected \[south, north, west, east\]"),
+        ([48.0, 47.0, -4.0, -3.5], "need south < north"),
+        ([10.0, 11.0, -4.0, -3.5], "holds no cell"),
+    ):
+        history = {"fine_fields": ["H2OSOI_FINE"], "fine_region": region}
+        with pytest.raises(ConfigError, match=message):
+            Component(COMM, config(tmp_path, soil_static, coast_domain, history=history))
+    history = {"fine_fields": ["TBOT"], "fine_region": [47.6, 48.4, -4.6, -3.3]}
+    with pytest.raises(ConfigError, match="fine_fields: TBOT is not an output of a fine-grid"):
+        Component(COMM, config(tmp_path, soil_static, coast_domain, history=history))
 
 
 def test_missing_predictor_field_is_a_config_error_naming_it(tmp_path, coast_static, coast_domain):
