@@ -1,0 +1,143 @@
+"""Is the LAI U-Net's spread informative? MC dropout against the actual error on held-out blocks.
+
+    python -m emulators.lai.uncertainty --checkpoint run/data/lai/separate_res_seed0/best.pt
+                                        [--regions 4] [--samples 16] [--months 1,4,7,10]
+
+The separate design drops feature elements before its 1×1 head (p = `dropout` of the
+checkpoint); keeping that dropout on at inference gives `samples` predictions per pixel
+(the encoder–decoder runs once, only the head is resampled, so this is cheap). Their
+standard deviation is the spread; their mean is scored against the SEMI-EMPIRICAL target on
+the held-out regions of `evaluate table` (true land cover, 75 % of the prior hidden). This
+spread covers the head's dropout only — not the encoder's weights, the data, or land-cover
+errors — so it is a lower bound on the uncertainty; the numbers say how well it ranks errors.
+
+Written: emulators/lai/evaluation/uncertainty.json (correlation of spread and |error|
+(Pearson and Spearman), error by spread quintile, coverage of mean ± 1.96·spread, hidden vs
+visible prior pixels). Offline only (torch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from emulators.lai.evaluate import CONTEXT, LATTICE, TABLE_DIR
+from emulators.lai.export import load_checkpoint
+from emulators.lai.model import LaiUNet
+from emulators.lulc.evaluate import held_out_regions, region_window
+from emulators.lulc.features import global_patch_mask
+
+
+@torch.no_grad()
+def mc_dropout(
+    model: LaiUNet, x: np.ndarray, samples: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, std) LAI (H, W) of `samples` dropout masks on the head's input features."""
+    p = model.dropout.p
+    if p <= 0:
+        raise ValueError("the checkpoint was trained without dropout: no MC-dropout spread")
+    xt = torch.from_numpy(x[None])
+    h = model.features(xt)
+    g = torch.Generator().manual_seed(seed)
+    preds = []
+    for _ in range(samples):
+        keep = (torch.rand(h.shape, generator=g) >= p).float() / (1 - p)
+        hd = h * keep
+        out = model.head_lai(hd, xt) if model.residual else model.head_lai(hd)
+        preds.append(out[0].numpy())
+    stack = np.stack(preds).astype(np.float64)
+    return stack.mean(0), stack.std(0)
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    ra = np.argsort(np.argsort(a)).astype(np.float64)
+    rb = np.argsort(np.argsort(b)).astype(np.float64)
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def spread_skill(spread: np.ndarray, err: np.ndarray, hidden: np.ndarray) -> dict:
+    """Spread vs error statistics of flat arrays (err = mean prediction − truth)."""
+    a = np.abs(err)
+    edges = np.quantile(spread, np.linspace(0, 1, 6))
+    which = np.clip(np.searchsorted(edges, spread, side="right") - 1, 0, 4)
+    bins = [
+        {
+            "spread_mean": float(spread[which == k].mean()),
+            "rmse": float(np.sqrt((err[which == k] ** 2).mean())),
+            "pixels": int((which == k).sum()),
+        }
+        for k in range(5)
+        if (which == k).any()
+    ]
+    return {
+        "pearson_spread_abs_error": float(np.corrcoef(spread, a)[0, 1]),
+        "spearman_spread_abs_error": spearman(spread, a),
+        "mean_spread": float(spread.mean()),
+        "rmse": float(np.sqrt((err**2).mean())),
+        "coverage_1.96_spread": float((a <= 1.96 * spread).mean()),
+        "by_spread_quintile": bins,
+        "hidden_prior": {
+            "mean_spread": float(spread[hidden].mean()),
+            "rmse": float(np.sqrt((err[hidden] ** 2).mean())),
+        },
+        "visible_prior": {
+            "mean_spread": float(spread[~hidden].mean()),
+            "rmse": float(np.sqrt((err[~hidden] ** 2).mean())),
+        },
+    }
+
+
+def evaluate(checkpoint: Path, n_regions: int, samples: int, months, out_dir: Path) -> dict:
+    from emulators.lai.dataset import LaiSource
+
+    torch.set_num_threads(1)
+    model = load_checkpoint(checkpoint)[0]
+    source = LaiSource()
+    regions = held_out_regions(source.cube, n_regions)
+    spread, err, hidden_px = [], [], []
+    for region in regions:
+        (r0, r1, c0, c1), (rr, cc) = region_window(region, LATTICE, CONTEXT)
+        w = source.window(r0, r1, c0, c1)
+        hidden = global_patch_mask(slice(r0, r1), slice(c0, c1), 0.75, 0)
+        ok = w.valid()[rr, cc]
+        for m in months:
+            mean, std = mc_dropout(model, w.inputs(m, hidden), samples, seed=m)
+            spread.append(std[rr, cc][ok])
+            err.append((mean - w.lai[m])[rr, cc][ok])
+            hidden_px.append(hidden[rr, cc][ok])
+    result = spread_skill(np.concatenate(spread), np.concatenate(err), np.concatenate(hidden_px))
+    result.update(
+        checkpoint=str(checkpoint),
+        dropout=model.dropout.p,
+        samples=samples,
+        regions=[list(r) for r in regions],
+        months=[m + 1 for m in months],
+        target="semi-empirical (NDVI amplitude, GSI timing)",
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / "uncertainty.json.tmp"
+    tmp.write_text(json.dumps(result, indent=1))
+    tmp.replace(out_dir / "uncertainty.json")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m emulators.lai.uncertainty", description=__doc__)
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("--regions", type=int, default=4)
+    p.add_argument("--samples", type=int, default=16)
+    p.add_argument("--months", default="1,4,7,10")
+    p.add_argument("--out", type=Path, default=TABLE_DIR)
+    args = p.parse_args(argv)
+    months = tuple(int(m) - 1 for m in args.months.split(","))
+    result = evaluate(args.checkpoint, args.regions, args.samples, months, args.out)
+    print(json.dumps({k: v for k, v in result.items() if k != "by_spread_quintile"}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
