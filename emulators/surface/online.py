@@ -46,13 +46,8 @@ from emulators.surface.pft import (
     igbp_to_land_cover,
     landcover_to_surface_class,
 )
-from emulators.surface.vegetation import (
-    BOTTOM_RATIO,
-    HEIGHT_TOP_DEFAULT,
-    SAI_MIN,
-    SaiState,
-    sai_step,
-)
+from emulators.surface.translate import MONTHLY_STEP_STATE, monthly_step
+from emulators.surface.vegetation import BOTTOM_RATIO, HEIGHT_TOP_DEFAULT, SAI_MIN
 
 SECONDS_PER_DAY = 86400.0
 T_FREEZE = 273.15
@@ -133,7 +128,7 @@ class SurfacePft(Transform):
         "PFT_SAI_SUM": Var("m2 m-2", N_PFT, long_name="SAI on the cell's PFT", axes=NATPFT),
         "SAI": Var("m2 m-2", long_name="stem area index (Zeng 2002 recursion)"),
     }
-    state_vars: ClassVar[dict[str, float]] = {"sai_lai": -1.0, "sai_sai": -1.0}
+    state_vars: ClassVar[dict[str, float]] = {k: -1.0 for k in MONTHLY_STEP_STATE}
     default_params: ClassVar[dict[str, Any]] = {"land_cover_scheme": "igbp"}
     default_grid: ClassVar[str] = "fine"
 
@@ -162,16 +157,16 @@ class SurfacePft(Transform):
         surface = landcover_to_surface_class(cover, t_c, p_mm)
         classes = np.where(land & (surface < 0), UNKNOWN_CLASS, np.maximum(surface, 0))
         pft = np.where(surface < N_PFT, np.maximum(surface, 0), 0)
-        lai = np.where(pft > 0, np.asarray(inputs["LAI"], np.float64)[inner], 0.0)
-        if not np.all(np.isfinite(lai) & (lai >= 0)):
+        lai = np.asarray(inputs["LAI"], np.float64)[inner]
+        if not np.all(np.isfinite(lai[pft > 0]) & (lai[pft > 0] >= 0)):
             raise FieldError(f"step '{self.name}': LAI is negative or not finite on land")
-        cold = state["sai_lai"] < 0
-        previous = SaiState(
-            np.where(cold, lai, state["sai_lai"]), np.where(cold, SAI_MIN[pft], state["sai_sai"])
+        cold = state["sai_prev_lai"] < 0  # the first run: last month = this month at SAI_min
+        state["sai_prev_lai"][...] = np.where(
+            cold, np.where(pft > 0, lai, 0.0), state["sai_prev_lai"]
         )
-        sai = sai_step(lai, pft, previous)
-        state["sai_lai"][...] = lai
-        state["sai_sai"][...] = sai
+        state["sai_prev_sai"][...] = np.where(cold, SAI_MIN[pft], state["sai_prev_sai"])
+        vegetation = monthly_step(surface, lai, state)
+        lai, sai = vegetation["LAI"], vegetation["SAI"]
         onehot = pft[None] == np.arange(N_PFT)[:, None, None]
         return {
             "SURFACE_CLASS": classes.astype(np.float64),
