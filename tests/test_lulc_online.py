@@ -22,14 +22,18 @@ CROP = LAND_USE.index("cropland")
 needs_model = pytest.mark.skipif(not MODEL_PATH.is_file(), reason="no shipped lulc.onnx")
 
 
-@pytest.fixture(scope="module")
-def cube(tmp_path_factory) -> Cube:
+def open_cube(tmp_path_factory) -> Cube:
     """The developer's cube if built, else a fresh one from the installed data (~1 min)."""
     path = DEFAULT_CUBE
     if not (path / "manifest.json").is_file():
         path = tmp_path_factory.mktemp("lulc") / "cube.zarr"
         build_cube(path)
     return Cube.open(path)
+
+
+@pytest.fixture(scope="module")
+def cube(tmp_path_factory) -> Cube:
+    return open_cube(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
