@@ -206,9 +206,14 @@ def summary(p: dict, key: str, region, mask_ratio: float) -> dict:
 
 
 def table(
-    models: dict[str, Path], n_regions: int = 6, out_dir: Path = TABLE_DIR, months=MONTHS
+    models: dict[str, Path],
+    n_regions: int = 6,
+    out_dir: Path = TABLE_DIR,
+    months=MONTHS,
+    mask_ratio: float = 0.75,
 ) -> dict:
-    """Comparison over held-out regions: overall, by month, by class; writes JSON/CSV/MD."""
+    """Comparison over held-out regions: overall, by month, by class; writes JSON/MD
+    (`comparison.*` at the default 75 % hidden prior, `comparison_mask<R>.*` otherwise)."""
     ev = Evaluator()
     onnx = {k: OnnxLai(v) for k, v in models.items()}
     regions = held_out_regions(ev.source.cube, n_regions)
@@ -216,10 +221,10 @@ def table(
     truth, month_list, classes, lc_acc = [], [], [], []
     per_region = []
     for region in regions:
-        p = ev.predictions(onnx, region, months=months)
+        p = ev.predictions(onnx, region, mask_ratio, months=months)
         for key in p["pred"]:
             if key not in ("climatology", "prior"):
-                per_region.append(summary(p, key, region, 0.75))
+                per_region.append(summary(p, key, region, mask_ratio))
         ok = np.broadcast_to(p["valid"], p["truth"].shape)
         truth.append(p["truth"][ok])
         month_of = np.asarray(p["months"])[:, None, None]
@@ -230,6 +235,7 @@ def table(
             pooled.setdefault(k, []).append(v[ok])
     y, mo, cl = np.concatenate(truth), np.concatenate(month_list), np.concatenate(classes)
     result = {"regions": [list(r) for r in regions], "pixels_months": int(y.size)}
+    result["mask_ratio"] = mask_ratio
     result["months"] = [m + 1 for m in months]
     result["per_region"] = per_region
     result["phase_one_lc_accuracy"] = float(np.mean(lc_acc))
@@ -246,13 +252,60 @@ def table(
         }
         for k, v in pooled.items()
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / "comparison.json.tmp"
-    tmp.write_text(json.dumps(result, indent=1))
-    tmp.replace(out_dir / "comparison.json")
-    tmp = out_dir / "comparison.md.tmp"
-    tmp.write_text(markdown(result))
-    tmp.replace(out_dir / "comparison.md")
+    stem = "comparison" if mask_ratio == 0.75 else f"comparison_mask{mask_ratio:g}"
+    write_atomic(out_dir / f"{stem}.json", json.dumps(result, indent=1))
+    write_atomic(out_dir / f"{stem}.md", markdown(result))
+    return result
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def rollout(model_path: Path, n_regions: int = 4, out_dir: Path = TABLE_DIR) -> dict:
+    """Twelve months fed back as online: January's prior is the target's December, every
+    later month's prior is the model's own previous month (nothing hidden; true land
+    cover, as the online step reads it from its static file). Scored by month against
+    persistence (December's LAI kept all year) and the per-class climatology; writes
+    rollout.json."""
+    from emulators.lai.features import LAI_RANGE, assemble
+
+    ev, model = Evaluator(), OnnxLai(model_path)
+    regions = held_out_regions(ev.source.cube, n_regions)
+    preds: dict[str, list] = {"rollout": [], "persistence": [], "climatology": []}
+    truth = []
+    for region in regions:
+        (r0, r1, c0, c1), (rr, cc) = region_window(region, LATTICE, CONTEXT)
+        w = ev.source.window(r0, r1, c0, c1)
+        ok = w.valid()[rr, cc]
+        none_hidden = np.zeros(w.lu.shape, bool)
+        prior = w.lai[11]
+        for m in MONTHS:
+            x = assemble(w.lu, w.lc, w.t, w.p, m, w.lat, prior, none_hidden, w.static)
+            lai = whole_window(model, x)
+            prior = np.where(np.isfinite(w.lai[m]), np.clip(lai, *LAI_RANGE), np.nan)
+            truth.append(w.lai[m][rr, cc][ok])
+            preds["rollout"].append(lai[rr, cc][ok])
+            preds["persistence"].append(w.lai[11][rr, cc][ok])
+            preds["climatology"].append(climatology_baseline(ev.clim, w, m)[rr, cc][ok])
+    n = len(regions)
+    result = {
+        "model": str(model_path),
+        "regions": [list(r) for r in regions],
+        "target": "semi-empirical (NDVI amplitude, GSI timing)",
+        "overall": {k: scores(np.concatenate(v), np.concatenate(truth)) for k, v in preds.items()},
+        "rmse_by_month": {
+            k: [
+                scores(np.concatenate(v[m::12][:n]), np.concatenate(truth[m::12][:n]))["rmse"]
+                for m in MONTHS
+            ]
+            for k, v in preds.items()
+        },
+    }
+    write_atomic(out_dir / "rollout.json", json.dumps(result, indent=1))
     return result
 
 
@@ -363,6 +416,10 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--joint", type=Path, default=Path("run/data/lai/joint.onnx"))
     t.add_argument("--regions", type=int, default=6)
     t.add_argument("--months", default="1,2,3,4,5,6,7,8,9,10,11,12", help="e.g. 1,4,7,10")
+    t.add_argument("--mask-ratio", type=float, default=0.75, help="share of the prior hidden")
+    r = sub.add_parser("rollout", help="12 months fed back as online (rollout.json)")
+    r.add_argument("--model", type=Path, default=Path("run/data/lai/separate.onnx"))
+    r.add_argument("--regions", type=int, default=4)
     c = sub.add_parser("cost", help="parameters and ONNX time per 512x512 tile (JSON)")
     c.add_argument("onnx", type=Path, nargs="+")
     sub.add_parser("plot", help="comparison_by_month.png and training.png")
@@ -378,9 +435,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "ship":
         print(json.dumps(ship()))
         return 0
+    if args.cmd == "rollout":
+        print(json.dumps(rollout(args.model, args.regions)["overall"]))
+        return 0
     models = {k: v for k, v in (("separate", args.separate), ("joint", args.joint)) if v.is_file()}
     months = tuple(int(m) - 1 for m in args.months.split(","))
-    result = table(models, args.regions, months=months)
+    result = table(models, args.regions, months=months, mask_ratio=args.mask_ratio)
     print(json.dumps(result["overall"]))
     return 0
 
