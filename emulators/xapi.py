@@ -17,7 +17,7 @@ import xarray as xr
 from coupler.errors import FieldError, GridError
 from coupler.xgrid import Horizontal, horizontal_of
 
-__all__ = ["calibrate", "landcover", "soil_moisture"]
+__all__ = ["calibrate", "lai", "landcover", "soil_moisture"]
 
 
 def _need(ds: xr.Dataset, names: tuple[str, ...], what: str) -> list[xr.DataArray]:
@@ -243,3 +243,120 @@ def _coarse_on(coarse: xr.DataArray, fine, nclass: int, deg: float) -> tuple[np.
         )
     values = np.asarray(coarse.transpose(other[0], *hz.dims).values, np.float64)
     return hz.to_engine(values), factor
+
+
+def lai(
+    climate: xr.Dataset,
+    static: xr.Dataset,
+    *,
+    prior: xr.DataArray | None = None,
+    prior_precip: xr.DataArray | None = None,
+    co2_ppm: float = 390.0,
+    blend: dict | None = None,
+    model: str | Path | None = None,
+) -> xr.DataArray:
+    """Monthly LAI (m2 m-2) at 0.05° from the LAI U-Net: the online step `lai_unet` month by
+    month on the region as one tile (`emulators.lai.online.monthly_lai`, its pure core).
+
+    climate : monthly means of the step's host inputs on the fine grid — `TBOT` (K) and
+        `PRECTmms` (kg m-2 s-1) — with a `time` dim of consecutive months (datetime or
+        cftime values; the month of each is the one predicted).
+    static : the step's static file (`landemu lai static`): lu, lc, land_cover and the
+        physical statics of emulators.lulc.features.STATIC_FIELDS.
+    prior, prior_precip : the step's state before the first month — LAI (m2 m-2) and the
+        precipitation (mm) of the two months before, dim `lag` (1, 2) — else a cold start as
+        online (prior hidden, missing months' precipitation = the first month's).
+    blend : window, margin, overlap, batch of the step's params (default its defaults); the
+        windows sit on the region's lattice, as on a coupler fine grid with this extent.
+    Each month's LAI is the next month's prior, as the step's `from: previous` state; with a
+    `landmask` in static, LAI and that state are 0 off land, as the coupler stores them.
+    Returns LAI (time, lat, lon) float64 in the static's row order.
+    """
+    from emulators.lai.features import DAYS_PER_MONTH
+    from emulators.lai.infer import MODEL_PATH, OnnxLai
+    from emulators.lai.online import NO_PRIOR, SECONDS_PER_DAY, Blend, monthly_lai
+    from emulators.lai.static import FIELDS
+    from emulators.lulc.features import STATIC_FIELDS
+
+    fine = horizontal_of(static)
+    fields = {  # float64, as the coupler's static reader hands them to the step
+        n: _on(fine, v, f"static '{n}'").astype(np.float64)
+        for n, v in zip(FIELDS, _need(static, FIELDS, "the LAI static"), strict=True)
+    }
+    tbot, precip = _need(climate, ("TBOT", "PRECTmms"), "the monthly climate")
+    if "time" not in tbot.dims:
+        raise FieldError(f"the monthly climate needs a time dim of months, has {tbot.dims}")
+    months = _months(climate["time"])
+    state = np.full(fine.grid.shape, NO_PRIOR)
+    if prior is not None:
+        state = _on(fine, prior, "prior")
+    history = np.full((2, *fine.grid.shape), NO_PRIOR)
+    if prior_precip is not None:
+        history = _on_levels(fine, prior_precip, "lag", 2, "prior_precip")
+    # the coupler stores a fine step's outputs (its next `from: previous` state) as 0 off land
+    land = np.ones(fine.grid.shape, bool)
+    if "landmask" in static.data_vars:
+        land = _on(fine, static["landmask"], "static 'landmask'") != 0
+    net = OnnxLai(model or MODEL_PATH)
+    lat = np.broadcast_to(fine.grid.lat_centres()[:, None], fine.grid.shape)
+    out = []
+    for k, month in enumerate(months):
+        t = _on(fine, tbot.isel(time=k), "TBOT")
+        p = _on(fine, precip.isel(time=k), "PRECTmms")
+        p_mm = np.maximum(p, 0.0) * SECONDS_PER_DAY * DAYS_PER_MONTH
+        history = np.where(history == NO_PRIOR, p_mm[None], history)
+        state = monthly_lai(
+            net,
+            month,
+            t - 273.15,
+            p_mm,
+            history,
+            state,
+            np.rint(fields["lu"]).astype(np.uint8),
+            np.rint(fields["lc"]).astype(np.uint8),
+            np.rint(fields["land_cover"]).astype(np.int64),
+            {n: fields[n] for n in STATIC_FIELDS},
+            lat,
+            co2_ppm=co2_ppm,
+            blend=Blend(**(blend or {})),
+        )
+        state = np.where(land, state, 0.0)
+        history = np.where(land, np.stack([p_mm, history[0]]), 0.0)
+        out.append(fine.from_engine(state))
+    coords = {k: v for k, v in fine.coords.items() if set(v.dims) <= {*fine.dims, "nv", "bnds"}}
+    return xr.DataArray(
+        np.stack(out) if out else np.zeros((0, *fine.shape)),
+        dims=("time", *fine.dims),
+        coords={**coords, "time": climate["time"]},
+        name="LAI_UNET",
+        attrs={"long_name": "leaf area index (LAI U-Net, monthly)", "units": "m2 m-2"},
+    )
+
+
+def _months(time: xr.DataArray) -> list[int]:
+    """Month (1–12) of each time value; FieldError unless they are consecutive months."""
+    try:
+        months = [int(m) for m in time.dt.month.values]
+        years = [int(y) for y in time.dt.year.values]
+    except (AttributeError, TypeError) as exc:
+        raise FieldError(
+            f"the monthly climate's time values ({time.values[:2]}…) are not dates"
+        ) from exc
+    index = [12 * y + m for y, m in zip(years, months, strict=True)]
+    gaps = [k for k in range(1, len(index)) if index[k] != index[k - 1] + 1]
+    if gaps:
+        k = gaps[0]
+        raise FieldError(
+            f"the monthly climate must hold consecutive months; {years[k - 1]}-"
+            f"{months[k - 1]:02d} is followed by {years[k]}-{months[k]:02d} — a missing month?"
+        )
+    return months
+
+
+def _on_levels(hz: Horizontal, da: xr.DataArray, dim: str, n: int, what: str) -> np.ndarray:
+    """(n, *grid) values of da with one extra dim `dim` of size n, engine row order."""
+    if dim not in da.dims or da.sizes[dim] != n or da.ndim != 3:
+        raise FieldError(
+            f"{what} must have dims ({dim}={n}, {', '.join(hz.dims)}), got {dict(da.sizes)}"
+        )
+    return np.stack([_on(hz, da.isel({dim: k}), what) for k in range(n)])

@@ -1,0 +1,116 @@
+"""Every xarray emulator function gives what the family's online step gives, run through a
+`coupler.Component` on a tiny configuration: the step's own fine inputs (recorded at its
+`compute`) go to the xarray function as Datasets, and its outputs are compared cell for cell."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import pytest
+import xarray as xr
+from lai_online_setup import PARAMS, write_static
+from lai_online_setup import config as lai_config
+from test_lai_online import run as lai_run
+
+import emulators
+from coupler.errors import FieldError
+from emulators.lai.infer import MODEL_PATH as LAI_MODEL
+from emulators.lai.online import LaiUNetStep
+
+CLIMATE = {"TBOT": 283.0, "PRECTmms": 2e-5}  # K, kg m-2 s-1
+
+
+class Recorder:
+    """Wraps a Transform's compute: the whole-grid interior of each input and output, per run
+    (tiles placed by their origin; halos dropped)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, cls, shape: tuple[int, int]) -> None:
+        self.shape = shape
+        self.runs: dict = defaultdict(lambda: {"in": {}, "out": {}})
+        compute = cls.compute
+
+        def spy(step, inputs, state, ctx):
+            out = compute(step, inputs, state, ctx)
+            self._place(ctx, "in", inputs, ctx.halo)
+            self._place(ctx, "out", out, 0)
+            return out
+
+        monkeypatch.setattr(cls, "compute", spy)
+
+    def _place(self, ctx, key: str, fields: dict, halo: int) -> None:
+        run = self.runs[ctx.time.seconds][key]
+        j0, i0 = ctx.origin[0] + ctx.halo, ctx.origin[1] + ctx.halo
+        for name, a in fields.items():
+            a = np.asarray(a, np.float64)
+            inner = a[..., halo : a.shape[-2] - halo, halo : a.shape[-1] - halo]
+            whole = run.setdefault(name, np.full((*a.shape[:-2], *self.shape), np.nan))
+            whole[..., j0 : j0 + inner.shape[-2], i0 : i0 + inner.shape[-1]] = inner
+
+
+def lai_on_xarray(runs: list[dict], static: xr.Dataset, months: list[int], **state):
+    """emulators.leaf_area_index on the fine TBOT, PRECTmms the step saw in `runs`."""
+    climate = xr.Dataset(
+        {
+            name: (("time", "lat", "lon"), np.stack([r["in"][name] for r in runs]))
+            for name in ("TBOT", "PRECTmms")
+        },
+        coords={
+            "time": [np.datetime64(f"2001-{m:02d}-15") for m in months],
+            "lat": static.lat,
+            "lon": static.lon,
+        },
+    )
+    return emulators.leaf_area_index(climate, static, blend=PARAMS, **state)
+
+
+@pytest.mark.skipif(not LAI_MODEL.is_file(), reason="no shipped lai.onnx")
+def test_lai_equals_the_online_step_through_a_component(tmp_path, monkeypatch) -> None:
+    cfg = lai_config(tmp_path / "lai", tile=(20, 28))
+    rec = Recorder(monkeypatch, LaiUNetStep, (48, 48))
+    lai_run(cfg, 59)
+    # the step runs after the first day (cold start, January), on 1 February (January's
+    # means) and on 1 March (February's)
+    first, *full = [rec.runs[k] for k in sorted(rec.runs)]
+    with xr.open_dataset(cfg.parent / "static.nc") as f:
+        static = f.load()
+    cold = lai_on_xarray([first], static, [1])
+    state = full[0]["in"]  # the step's state when February began (its own March input)
+    carried = lai_on_xarray(
+        full,
+        static,
+        [1, 2],
+        prior=xr.DataArray(state["LAI_UNET"], dims=("lat", "lon")),
+        prior_precip=xr.DataArray(state["LAI_UNET_PRECIP"], dims=("lag", "lat", "lon")),
+    )
+    assert carried.dims == ("time", "lat", "lon") and carried.attrs["units"] == "m2 m-2"
+    for got, run in ((cold[0], first), (carried[0], full[0]), (carried[1], full[1])):
+        step = run["out"]["LAI_UNET"]
+        land = np.isfinite(step)
+        assert land.mean() > 0.8 and step[land].max() > 0.3
+        np.testing.assert_array_equal(got.values[land], step[land])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"drop": "TBOT"}, r"the monthly climate lacks \['TBOT'\]"),
+        ({"time": ["2001-01-15", "2001-03-15"]}, "2001-01 is followed by 2001-03"),
+        ({"time": [1, 2]}, "are not dates"),
+        ({"prior_precip": ("lat", "lon")}, r"prior_precip must have dims \(lag=2, lat, lon\)"),
+        ({"static": "elevation"}, r"the LAI static lacks \['elevation'\]"),
+    ],
+)
+def test_lai_bad_input_is_a_field_error_naming_it(tmp_path, change, message) -> None:
+    with xr.open_dataset(write_static(tmp_path / "static.nc")) as f:
+        static = f.load().drop_vars(change.get("static", []))
+    time = np.array(change.get("time", ["2001-01-15", "2001-02-15"]))
+    climate = xr.Dataset(
+        {n: (("time", "lat", "lon"), np.full((2, 48, 48), v)) for n, v in CLIMATE.items()},
+        coords={"time": time.astype(time.dtype if time.dtype.kind == "i" else "M8[ns]")},
+    ).drop_vars(change.get("drop", []))
+    state = {}
+    if "prior_precip" in change:
+        state["prior_precip"] = xr.DataArray(np.zeros((48, 48)), dims=change["prior_precip"])
+    with pytest.raises(FieldError, match=message):
+        emulators.leaf_area_index(climate, static, blend=PARAMS, **state)
