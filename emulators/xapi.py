@@ -20,55 +20,111 @@ from coupler.xgrid import Horizontal, horizontal_of
 __all__ = ["calibrate", "lai", "landcover", "soil_moisture"]
 
 
-def _need(ds: xr.Dataset, names: tuple[str, ...], what: str) -> list[xr.DataArray]:
-    """The variables `names` of ds broadcast to one shape (FieldError naming what is missing)."""
+def _need(
+    ds: xr.Dataset, names: tuple[str, ...], what: str, broadcast: bool = True
+) -> list[xr.DataArray]:
+    """The variables `names` of ds, broadcast to one shape unless told not to (FieldError
+    naming what is missing)."""
     if not isinstance(ds, xr.Dataset):
         raise FieldError(f"{what} must be an xarray Dataset, got {type(ds).__name__}")
     missing = [n for n in names if n not in ds.data_vars]
     if missing:
         raise FieldError(f"{what} lacks {missing}; expected all of {list(names)}")
-    return list(xr.broadcast(*(ds[n] for n in names)))
+    found = [ds[n] for n in names]
+    return list(xr.broadcast(*found)) if broadcast else found
 
 
-def soil_moisture(predictors: xr.Dataset, *, model: str | Path | None = None) -> xr.DataArray:
+def soil_moisture(
+    predictors: xr.Dataset,
+    *,
+    fine: xr.Dataset | None = None,
+    model: str | Path | None = None,
+) -> xr.DataArray:
     """Volumetric soil moisture (m3 m-3) at 10, 20, …, 100 cm from the soil-moisture forest.
 
     predictors : a Dataset with the model's 32 predictors (`emulators.soilmoisture.features.
         FEATURE_NAMES`, units as on its model card) on one grid, any dims (e.g. time, lat,
-        lon); host predictors already on that grid (e.g. regridded with coupler.Regridder).
-        Cells where a predictor is NaN (ocean, no data) get NaN.
+        lon). Cells where a predictor is NaN (ocean, no data) get NaN.
+    fine : instead of predictors, the online step's inputs: `predictors` then holds the host
+        fields on the fine grid (H2OSOI, TSOI with dim `levsoi`, TBOT, PRECTmms, QFLX_EVAP,
+        RNET; e.g. regridded with coupler.Regridder) and `fine` the fine fields (LAI,
+        land_cover, elevation, sand, silt, clay, organic, porosity, optional landmask);
+        each slice goes through the step's core `soil_moisture_tile` (0 off land).
     model : an ONNX file (default: the shipped emulators/soilmoisture/soilmoisture.onnx).
-    Returns (depth, *predictor dims) float32 — per cell exactly `predict` of the online step.
+    Returns (depth, *input dims) float32 — per cell exactly the online step's prediction.
     """
     from emulators.soilmoisture.features import DEPTHS_CM, FEATURE_NAMES, NLAYER, OUTPUT_NAME
     from emulators.soilmoisture.predict import ForestModel, predict
 
-    fields = _need(predictors, FEATURE_NAMES, "the soil-moisture predictors")
     forest = ForestModel(model or Path(__file__).parent / "soilmoisture" / "soilmoisture.onnx")
+    if fine is not None:
+        result = _soil_moisture_from_host(forest, predictors, fine)
+    else:
+        fields = _need(predictors, FEATURE_NAMES, "the soil-moisture predictors")
 
-    def run(*columns: np.ndarray) -> np.ndarray:
-        shape = columns[0].shape
-        X = np.stack([np.asarray(c, np.float32).ravel() for c in columns], axis=1)
-        valid = np.isfinite(X).all(axis=1)
-        out = np.full((X.shape[0], NLAYER), np.nan, np.float32)
-        if valid.any():
-            out[valid] = predict(forest, X[valid])
-        return out.reshape(*shape, NLAYER)
+        def run(*columns: np.ndarray) -> np.ndarray:
+            shape = columns[0].shape
+            X = np.stack([np.asarray(c, np.float32).ravel() for c in columns], axis=1)
+            valid = np.isfinite(X).all(axis=1)
+            out = np.full((X.shape[0], NLAYER), np.nan, np.float32)
+            if valid.any():
+                out[valid] = predict(forest, X[valid])
+            return out.reshape(*shape, NLAYER)
 
-    result = xr.apply_ufunc(
-        run,
-        *fields,
-        output_core_dims=[["depth"]],
-        dask="parallelized",
-        output_dtypes=[np.float32],
-        dask_gufunc_kwargs={"output_sizes": {"depth": NLAYER}},
-    )
+        result = xr.apply_ufunc(
+            run,
+            *fields,
+            output_core_dims=[["depth"]],
+            dask="parallelized",
+            output_dtypes=[np.float32],
+            dask_gufunc_kwargs={"output_sizes": {"depth": NLAYER}},
+        )
     result = result.transpose("depth", ...).assign_coords(
         depth=("depth", np.asarray(DEPTHS_CM, np.float64), {"units": "cm", "positive": "down"})
     )
     result.name = OUTPUT_NAME
     result.attrs = {"long_name": "volumetric soil moisture", "units": "m3 m-3"}
     return result
+
+
+def _soil_moisture_from_host(forest, host: xr.Dataset, fine: xr.Dataset) -> xr.DataArray:
+    """The online step's computation on every (…, lat, lon) slice of host + fine fields."""
+    from emulators.soilmoisture.features import NLAYER
+    from emulators.soilmoisture.online import FINE_PREDICTORS, HOST_INPUTS, soil_moisture_tile
+
+    hz = horizontal_of(fine)
+    statics = _need(fine, tuple(FINE_PREDICTORS), "the fine Dataset")
+    land = fine["landmask"] if "landmask" in fine.data_vars else xr.ones_like(statics[0])
+    host_vars = _need(host, tuple(HOST_INPUTS), "the host Dataset", False)
+    layered = [n for n, v in HOST_INPUTS.items() if v.levels > 1]
+    for name in layered:
+        if host[name].sizes.get("levsoi") != NLAYER:
+            raise FieldError(
+                f"host input {name} needs a dim levsoi of {NLAYER} layers, has "
+                f"{dict(host[name].sizes)}"
+            )
+    names = (*HOST_INPUTS, *FINE_PREDICTORS)
+
+    def run(*arrays: np.ndarray) -> np.ndarray:
+        *fields, mask = arrays
+        values = dict(zip(names, fields, strict=True))
+        host_tile = {n: values[n] for n in HOST_INPUTS}
+        return soil_moisture_tile(forest, host_tile, values, np.asarray(mask) >= 0.5)
+
+    core = list(hz.dims)
+    return xr.apply_ufunc(
+        run,
+        *host_vars,
+        *statics,
+        land,
+        input_core_dims=[["levsoi", *core] if n in layered else core for n in HOST_INPUTS]
+        + [core] * (len(FINE_PREDICTORS) + 1),
+        output_core_dims=[["depth", *core]],
+        vectorize=True,
+        dask="parallelized",
+        output_dtypes=[np.float32],
+        dask_gufunc_kwargs={"output_sizes": {"depth": NLAYER}},
+    )
 
 
 def calibrate(

@@ -9,14 +9,21 @@ from collections import defaultdict
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import COAST_FINE
 from lai_online_setup import PARAMS, write_static
 from lai_online_setup import config as lai_config
+from soilmoisture_setup import config as sm_config
 from test_lai_online import run as lai_run
+from test_soilmoisture_online import run_day as sm_run_day
+from test_soilmoisture_online import whole_window as sm_whole_window
 
 import emulators
 from coupler.errors import FieldError
+from coupler.xgrid import grid_dataset
 from emulators.lai.infer import MODEL_PATH as LAI_MODEL
 from emulators.lai.online import LaiUNetStep
+from emulators.soilmoisture.online import FINE_PREDICTORS, HOST_INPUTS, SoilMoistureForest
+from emulators.soilmoisture.static import add_soil
 
 CLIMATE = {"TBOT": 283.0, "PRECTmms": 2e-5}  # K, kg m-2 s-1
 
@@ -114,3 +121,42 @@ def test_lai_bad_input_is_a_field_error_naming_it(tmp_path, change, message) -> 
         state["prior_precip"] = xr.DataArray(np.zeros((48, 48)), dims=change["prior_precip"])
     with pytest.raises(FieldError, match=message):
         emulators.leaf_area_index(climate, static, blend=PARAMS, **state)
+
+
+def test_soil_moisture_equals_the_online_step_through_a_component(
+    tmp_path, monkeypatch, coast_static, coast_domain
+) -> None:
+    soil = add_soil(coast_static, tmp_path / "coast_soil.nc")
+    rec = Recorder(monkeypatch, SoilMoistureForest, (240, 240))
+    comp, _ = sm_run_day(sm_config(tmp_path / "sm", soil, coast_domain))
+    online = sm_whole_window(comp, "H2OSOI_FINE")
+    (run,) = rec.runs.values()
+    g = grid_dataset(COAST_FINE)
+    hz = ("lat", "lon")
+
+    def dataset(names) -> xr.Dataset:
+        fields = {
+            n: (("levsoi", *hz) if run["in"][n].ndim == 3 else hz, run["in"][n]) for n in names
+        }
+        return xr.Dataset(fields, coords={"lat": g.lat, "lon": g.lon})
+
+    host = dataset(HOST_INPUTS)
+    fine = dataset([*FINE_PREDICTORS, "landmask"])
+    got = emulators.soil_moisture(host.expand_dims(time=1), fine=fine)
+    assert got.dims == ("depth", "time", "lat", "lon") and got.shape == (10, 1, 240, 240)
+    land = fine.landmask.values >= 0.5
+    assert land.sum() > 10_000 and np.isfinite(online).all()
+    np.testing.assert_array_equal(got.values[:, 0], online)
+    assert np.all(got.values[:, 0][:, ~land] == 0.0)
+
+
+def test_soil_moisture_step_inputs_missing_or_without_layers_are_named() -> None:
+    g = grid_dataset("latlon:2,3:47,47.1,-4,-3.9")
+    host = xr.Dataset({n: (("lat", "lon"), np.ones((2, 3))) for n in HOST_INPUTS}, coords=g.coords)
+    fine = xr.Dataset(
+        {n: (("lat", "lon"), np.ones((2, 3))) for n in FINE_PREDICTORS}, coords=g.coords
+    )
+    with pytest.raises(FieldError, match="host input H2OSOI needs a dim levsoi of 10 layers"):
+        emulators.soil_moisture(host, fine=fine)
+    with pytest.raises(FieldError, match=r"the fine Dataset lacks \['porosity'\]"):
+        emulators.soil_moisture(host, fine=fine.drop_vars("porosity"))

@@ -1,8 +1,6 @@
-"""`landemu evaluate lai`: the shipped LAI model on any region against the SEMI-EMPIRICAL target;
-`landemu lai static`: the static file of the online step's 0.05° grid (emulators/lai/static.py).
+"""`landemu evaluate lai`: the shipped LAI model on any region against the SEMI-EMPIRICAL target.
 
   landemu evaluate lai --region S,N,W,E [--mask-ratio R] [--seed N] [--model lai.onnx]
-  landemu lai static --grid latlon:NLAT,NLON:S,N,W,E -o lai_static.nc [--cube CUBE]
 
 Needs phase one's data cube (python -m emulators.lulc.dataset build). The separate model is
 fed phase one's predicted land cover (emulators/lulc/lulc.onnx), as online. Prints one JSON
@@ -15,27 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add `landemu lai static`."""
-    p = subparsers.add_parser("lai", help="the online LAI step's static file")
-    steps = p.add_subparsers(dest="step", metavar="STEP", required=True)
-    s = steps.add_parser(
-        "static", help="cut the LAI step's 0.05° static fields from phase one's cube"
-    )
-    s.add_argument("--grid", required=True, help="latlon:NLAT,NLON:S,N,W,E on whole 0.05° cells")
-    s.add_argument("-o", "--output", type=Path, required=True)
-    s.add_argument("--cube", type=Path, default=None, help="phase one's cube (default: its path)")
-    s.set_defaults(func=_static)
-
-
-def _static(args: argparse.Namespace) -> int:
-    from emulators.lai.static import write_static
-
-    kw = {} if args.cube is None else {"cube": args.cube}
-    print(write_static(args.grid, args.output, **kw))
-    return 0
 
 
 def register_evaluate(subparsers: argparse._SubParsersAction) -> None:
