@@ -21,9 +21,11 @@ from surface_online_setup import (
 
 from coupler.clock import ModelTime, Schedule
 from coupler.component import Component
-from coupler.errors import ConfigError, LandemuError
+from coupler.errors import ConfigError, FieldError, LandemuError
 from coupler.grids.latlon import LatLonGrid
+from coupler.steps.base import StepContext
 from emulators.surface.aggregate import FineCells, SurfaceSums, overlap_integrator
+from emulators.surface.online import SurfacePft
 from emulators.surface.online_scaling import ScalingBoxes
 from emulators.surface.pft import N_PFT, NATVEG_PFTS, igbp_to_land_cover, landcover_to_surface_class
 from emulators.surface.scaling import scaling_diagnostics
@@ -205,3 +207,27 @@ def test_unknown_climate_months_are_an_error_naming_the_state(inputs, tmp_path):
 def test_misconfigured_scaling_box_is_a_config_error(inputs, tmp_path):
     with pytest.raises(ConfigError, match="do not divide the box of 50"):
         ScalingBoxes("s", Schedule.parse("monthly"), params={"box": 50})
+
+
+def test_class_codes_outside_the_scheme_and_negative_lai_are_named():
+    step = SurfacePft("pft", Schedule.parse("monthly"))
+    shape = (2, 3)
+    ctx = StepContext(T0, T0, np.full(shape, 45.0), np.zeros(shape))
+    inputs = {
+        "land_cover": np.array([[1.0, 10.0, 42.0], [12.0, 0.0, 255.0]]),
+        "landmask": np.ones(shape),
+        "LAI": np.ones(shape),
+        "CLIM_TBOT": np.full((12, *shape), 285.0),
+        "CLIM_PRECTmms": np.full((12, *shape), 2e-5),
+    }
+    state = {k: np.full(shape, -1.0) for k in ("sai_prev_lai", "sai_prev_sai")}
+    with pytest.raises(FieldError, match=r"codes \[42\] outside 0..16 and 255"):
+        step.compute(inputs, state, ctx)
+    inputs["land_cover"][0, 2] = 4.0
+    inputs["LAI"][0, 0] = -1.0
+    with pytest.raises(FieldError, match="step 'pft': LAI is negative"):
+        step.compute(inputs, state, ctx)
+    inputs["LAI"][0, 0] = 3.0
+    out = step.compute(inputs, state, ctx)
+    assert out["SURFACE_CLASS"].tolist() == [[1.0, 13.0, 7.0], [15.0, 17.0, 23.0]]
+    assert out["PFT_LAI_SUM"][:, 0, 0].tolist() == [0.0, 3.0] + [0.0] * 15
