@@ -1,6 +1,7 @@
 """A small configuration for the online LAI step: a 0.6° host (4 × 4 cells) over a 0.05°
-fine grid (48 × 48) with a SYNTHETIC static file (IGBP classes in stripes, a lake corner,
-smooth statics; lu/lc derived from IGBP by phase one's tables), daily coupling, the shipped
+fine grid (48 × 48) with a SYNTHETIC static file in the layout of `landemu lulc-static`
+(IGBP classes in stripes and a lake corner, turned into land use/cover codes by phase one's
+tables; smooth statics), daily coupling, the shipped
 LAI U-Net on 32-px windows (small, so tests stay fast), exports interpolated monthly."""
 
 from __future__ import annotations
@@ -27,9 +28,8 @@ def write_static(path: Path) -> Path:
     igbp = np.array(STRIPES, np.uint8)[(i * len(STRIPES)) // NX]
     igbp[(j < 6) & (i < 8)] = 0  # a lake
     fields = {
-        "land_cover": igbp,
-        "lu": LU_FROM_IGBP[igbp],
-        "lc": LC_FROM_IGBP[igbp],
+        "land_use": LU_FROM_IGBP[igbp],
+        "land_cover": LC_FROM_IGBP[igbp],
         "landmask": (igbp != 0).astype(np.uint8),
         "elevation": (200.0 + 15.0 * j + 5.0 * i).astype(np.float32),
         "slope": (1.0 + 0.05 * i).astype(np.float32),

@@ -1,6 +1,6 @@
 """The online monthly LAI step (transform `lai_unet`): tiled runs equal a whole-region run,
 the prior and precipitation memory come back as `from: previous` state, bad input and bad
-configuration are named, and `landemu lai static` cuts the step's static fields."""
+configuration are named."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from mpi4py import MPI
 
 from coupler.clock import ModelTime, Schedule
 from coupler.component import Component
-from coupler.errors import ConfigError, FieldError, GridError
+from coupler.errors import ConfigError, FieldError
 from coupler.steps.base import StepContext
 from emulators.lai.infer import OnnxLai
 from emulators.lai.online import NO_PRIOR, Blend, LaiUNetStep, monthly_lai
@@ -61,9 +61,8 @@ def test_tiled_step_equals_the_whole_region_pure_function_within_1e_3(tmp_path):
         p_mm,
         np.stack([p_mm, p_mm]),
         np.full((NY, NX), NO_PRIOR),
-        s["lu"].astype(np.uint8),
-        s["lc"].astype(np.uint8),
-        s["land_cover"].astype(np.int64),
+        s["land_use"].astype(np.uint8),
+        s["land_cover"].astype(np.uint8),
         {k: s[k] for k in STATIC_FIELDS},
         lat,
         blend=Blend(**PARAMS),
@@ -71,7 +70,7 @@ def test_tiled_step_equals_the_whole_region_pure_function_within_1e_3(tmp_path):
     land = np.isfinite(tiled)
     assert land.mean() > 0.9 and tiled[land].max() > 0.3  # the tiles cover the land; LAI > 0
     np.testing.assert_allclose(tiled[land], whole[land], atol=1e-3)
-    assert np.all(whole[s["land_cover"] == 0] == 0.0)  # the lake has no leaves
+    assert np.all(whole[s["land_cover"] == 0] == 0.0)  # the lake (water cover) has no leaves
 
 
 def test_three_months_are_bit_for_bit_the_same_on_three_tilings(tmp_path):
@@ -98,7 +97,6 @@ def test_the_prior_and_two_months_of_precipitation_are_carried_as_previous_state
 
 def inputs_of(n: int = 32, **change) -> dict:
     """Arguments of monthly_lai on an n × n grassland square (°C, mm/month)."""
-    grass = np.full((n, n), 10)
     args = {
         "month": 6,
         "t_c": np.full((n, n), 15.0),
@@ -107,7 +105,6 @@ def inputs_of(n: int = 32, **change) -> dict:
         "prior_lai": np.full((n, n), 1.5),
         "lu": np.full((n, n), 2, np.uint8),
         "lc": np.full((n, n), 6, np.uint8),
-        "igbp": grass,
         "static": {k: np.ones((n, n)) for k in STATIC_FIELDS},
         "lat": np.full((n, n), 45.0),
     }
@@ -177,25 +174,3 @@ def test_a_halo_below_what_the_windows_need_is_named():
     step = LaiUNetStep("lai", Schedule.parse("monthly"), dict(PARAMS), halo=4)
     with pytest.raises(ConfigError, match="need a halo of 20, the step has 4"):
         step.fit_halo((48, 48), (20, 28))
-
-
-def test_static_cut_from_a_cube_keeps_the_window_and_adds_a_land_mask(tmp_path):
-    import zarr
-
-    from emulators.lai.static import FIELDS, write_static
-
-    cube = tmp_path / "cube.zarr"
-    group = zarr.open_group(str(cube), mode="w")
-    rows, cols = slice(2680, 2700), slice(3640, 3660)  # 44..45°N, 2..3°E
-    for k, name in enumerate(FIELDS):
-        a = group.create_array(name, shape=(3600, 7200), chunks=(512, 512), dtype="f4")
-        a[rows, cols] = k + np.arange(400, dtype=np.float32).reshape(20, 20) / 400
-    group["land_fraction"][rows, cols] = np.repeat([[0.2] * 10 + [0.9] * 10], 20, axis=0)
-    (cube / "manifest.json").write_text("{}")
-    out = write_static("latlon:20,20:44,45,2,3", tmp_path / "s.nc", cube)
-    with netCDF4.Dataset(out) as ds:
-        assert ds["slope"].shape == (20, 20)
-        np.testing.assert_allclose(ds["slope"][0, :3], [4.0, 4.0025, 4.005], rtol=1e-6)
-        assert ds["landmask"][:].sum() == 200 and ds["landmask"][0, 10] == 1
-    with pytest.raises(GridError, match="whole 0.05° cells"):
-        write_static("latlon:20,20:44.01,45.01,2,3", tmp_path / "t.nc", cube)

@@ -3,15 +3,19 @@
     steps:
       - name: lai
         transform: lai_unet
-        grid: lai                       # a 0.05° grid under grids: (static: landemu lai static)
+        grid: lc                        # a 0.05° grid under grids: (static: landemu lulc-static)
         schedule: monthly
         params: {window: 256, margin: 32, overlap: 64, batch: 4}    # halo follows (fit_halo)
+        # params: {land_use: LANDUSE_FINE, land_cover: LANDCOVER_FINE}  # phase one's online
+        #                                 # maps (step lulc_yearly) instead of the static ones
     host:
       exports: {LAI_UNET: {interpolate: monthly}}                   # ELM-style mid-month
 
 Each month-end run reads the month's mean TBOT and PRECTmms (host imports averaged since the
-step last ran), the phase-one land use/cover `lu`, `lc` and the statics from the grid's
-static file, and its own previous outputs (`from: previous`, with the halo): last month's
+step last ran), phase one's land use and land cover codes (the grid's static `land_use`,
+`land_cover`, or the fields named by the params `land_use`/`land_cover`, e.g. the maps of the
+online phase-one step), the physical statics of the grid's static file (the file `landemu
+lulc-static` writes), and its own previous outputs (`from: previous`, with the halo): last month's
 LAI (the prior) and the precipitation of the two months before (the soil-moisture proxy of
 training: memory = 0.5·P(m) + 0.3·P(m−1) + 0.2·P(m−2); the model never saw soil moisture, so
 the host's is not read). The shortwave channel is the mid-month top-of-atmosphere insolation
@@ -45,12 +49,13 @@ from emulators.lai.features import (
     toa_shortwave,
 )
 from emulators.lai.infer import MODEL_PATH, OnnxLai
-from emulators.lai.target import NO_LEAVES_IGBP
-from emulators.lulc.features import STATIC_FIELDS, static_channels
+from emulators.lulc.classes import LAND_COVER
+from emulators.lulc.features import N_LC, N_LU, STATIC_FIELDS, static_channels
 
 NO_PRIOR = -1.0  # initial value of the step's state: "no earlier month" (cold start)
 SECONDS_PER_DAY = 86400.0
 MAX_MONTH_SECONDS = 32 * 86400  # a longer gap since the last run skipped a month
+NO_LEAVES = (LAND_COVER.index("water"), LAND_COVER.index("snow_ice"))
 STATIC_UNITS = {
     "elevation": "m",
     "slope": "degree",
@@ -113,7 +118,6 @@ def monthly_lai(
     prior_lai: np.ndarray,
     lu: np.ndarray,
     lc: np.ndarray,
-    igbp: np.ndarray,
     static: dict[str, np.ndarray],
     lat: np.ndarray,
     *,
@@ -128,8 +132,8 @@ def monthly_lai(
     All fields are (H, W) with `halo` context cells per side, rows south → north: monthly
     mean temperature `t_c` (°C) and precipitation `p_mm` (mm/month), the precipitation of
     the two previous months `p_history_mm` (2, H, W) (m−1, m−2), last month's LAI
-    `prior_lai` (NO_PRIOR where unknown), phase-one land use / land cover codes, the IGBP
-    class (water and permanent ice get 0), the physical static fields of
+    `prior_lai` (NO_PRIOR where unknown), phase-one land use / land cover codes (water and
+    snow/ice cover get LAI 0), the physical static fields of
     emulators.lulc.features.STATIC_FIELDS and the latitude `lat` (degrees, (H, W)).
     `model` maps (B, 38, w, w) float32 to (B, 1, w, w) (an OnnxLai); `origin` is the global
     (row, column) of [0, 0] so windows sit on the grid's lattice. Result (H−2·halo, W−2·halo).
@@ -181,8 +185,14 @@ def monthly_lai(
         halo=halo,
         cache=cache,
     )[0]
-    inner = igbp[halo : igbp.shape[0] - halo, halo : igbp.shape[1] - halo]
-    return np.where(np.isin(inner, NO_LEAVES_IGBP), 0.0, np.maximum(lai, 0.0))
+    inner = lc[halo : lc.shape[0] - halo, halo : lc.shape[1] - halo]
+    return np.where(np.isin(inner, NO_LEAVES), 0.0, np.maximum(lai, 0.0))
+
+
+def codes(a: np.ndarray) -> np.ndarray:
+    """Class codes (H, W) uint8 of a categorical input ((H, W) or (1, H, W))."""
+    a = np.asarray(a)
+    return np.rint(a[0] if a.ndim == 3 else a).astype(np.uint8)
 
 
 class LaiUNetStep(Transform):
@@ -192,9 +202,8 @@ class LaiUNetStep(Transform):
     input_vars: ClassVar[dict[str, Var]] = {
         "TBOT": Var("K", long_name="2 m air temperature (monthly mean)"),
         "PRECTmms": Var("kg m-2 s-1", long_name="precipitation rate (monthly mean)"),
-        "lu": Var("1", long_name="land-use class (emulators/lulc/classes.py), static"),
-        "lc": Var("1", long_name="land-cover class (emulators/lulc/classes.py), static"),
-        "land_cover": Var("1", long_name="MODIS IGBP class (water and ice get no leaves)"),
+        "land_use": Var("1", N_LU, "categorical", "land-use class (emulators/lulc/classes.py)"),
+        "land_cover": Var("1", N_LC, "categorical", "land-cover class (emulators/lulc/classes.py)"),
         **{k: Var(u, long_name=f"{k} (static)") for k, u in STATIC_UNITS.items()},
         "LAI_UNET": Var("m2 m-2", long_name="last month's LAI (from: previous)"),
         "LAI_UNET_PRECIP": Var("mm", levels=2, long_name="precipitation of months m-1, m-2"),
@@ -212,6 +221,8 @@ class LaiUNetStep(Transform):
         "overlap": 64,
         "batch": 4,
         "co2_ppm": 390.0,
+        "land_use": "land_use",
+        "land_cover": "land_cover",
     }
     default_grid: ClassVar[str] = "fine"
 
@@ -233,6 +244,8 @@ class LaiUNetStep(Transform):
                 f"overlap {p['overlap']} and batch {p['batch']} leave no window core"
             )
         self.blend = {k: p[k] for k in ("window", "margin", "overlap", "batch")}
+        self.maps = {k: str(p[k]) for k in ("land_use", "land_cover")}  # input names
+        self.inputs = {self.maps.get(k, k): v for k, v in self.inputs.items()}
         self.previous = {
             "LAI_UNET": StateVar(init=NO_PRIOR),
             "LAI_UNET_PRECIP": StateVar(shape=(2,), init=NO_PRIOR),
@@ -278,9 +291,7 @@ class LaiUNetStep(Transform):
             p_mm,
             history,
             inputs["LAI_UNET"],
-            np.rint(inputs["lu"]).astype(np.uint8),
-            np.rint(inputs["lc"]).astype(np.uint8),
-            np.rint(inputs["land_cover"]).astype(np.int64),
+            *(codes(inputs[self.maps[k]]) for k in ("land_use", "land_cover")),
             {k: inputs[k] for k in STATIC_FIELDS},
             np.broadcast_to(ctx.lat, p_mm.shape),
             co2_ppm=float(self.params["co2_ppm"]),
