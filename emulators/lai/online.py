@@ -56,6 +56,7 @@ NO_PRIOR = -1.0  # initial value of the step's state: "no earlier month" (cold s
 SECONDS_PER_DAY = 86400.0
 MAX_MONTH_SECONDS = 32 * 86400  # a longer gap since the last run skipped a month
 NO_LEAVES = (LAND_COVER.index("water"), LAND_COVER.index("snow_ice"))
+STATIC_VARIABLES = ("land_use", "land_cover", *STATIC_FIELDS)  # of a `landemu lulc-static` file
 STATIC_UNITS = {
     "elevation": "m",
     "slope": "degree",
