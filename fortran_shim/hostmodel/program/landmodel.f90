@@ -6,11 +6,13 @@
 !! over its MPI ranks, and runs the host physics (liblandemu_hostmodel: radiation,
 !! turbulence, photosynthesis/stomata, energy balance, snow, soil heat and water) every
 !! half hour. At every coupling interval it puts the interval means of the forcing fields
-!! landemu imports (and the soil moisture H2OSOI), advances landemu to the end of the
-!! interval, and gets the vegetation landemu exports — PCT_NAT_PFT, MONTHLY_LAI (per PFT)
-!! or LAI (cell mean, shared among PFTs in proportion to the defaults), SAI, HTOP (height
-!! of the tree PFTs) and any of the 12 PFT parameters — which the physics then uses for that
-!! interval. Anything landemu does not export keeps the host's defaults (namelist PFT
+!! landemu imports (and the soil state H2OSOI, TSOI at the interval's start), advances
+!! landemu to the end of the interval, and gets the vegetation landemu exports —
+!! PCT_NAT_PFT, MONTHLY_LAI (per PFT) or LAI (cell mean, shared among PFTs in proportion to
+!! the defaults), SAI, HTOP (height of the tree PFTs) and any of the 12 PFT parameters —
+!! which the physics then uses for that interval; after the interval's physics it puts the
+!! interval means of QFLX_EVAP and RNET (zero before a cold start's first interval).
+!! Anything landemu does not export keeps the host's defaults (namelist PFT
 !! composition, MdPL Table 2 parameters, default seasonal LAI). Rank 0 writes a history of
 !! interval means (fluxes, soil moisture, the vegetation used and the raw fields received)
 !! and, at the end, the physics restart; a short monthly summary goes to stdout.
@@ -46,7 +48,7 @@ program landemu_landmodel
   use hm_errors, only: hm_ok, msg_len, fmt_int, fmt_real
   use hm_pft_params, only: default_params, validate_params, param_lo, param_hi, param_names
   use hm_column, only: nstate, nsurf, nout, isf_sand, isf_clay, isf_lat, isf_lon, column_step, &
-       column_init_state, validate_surface, is_h2osoi, io_fsh, io_lh, io_fgr, io_rnet, io_fsa, &
+       column_init_state, validate_surface, is_h2osoi, is_tsoi, io_fsh, io_lh, io_fgr, io_rnet, io_fsa, &
        io_fira, io_qvegt, io_qvege, io_qsoil, io_qover, io_qdrai, io_qsnomelt, io_gpp, &
        io_tskin, io_btran, io_h2osno, io_tws, io_soilwater, io_et
   use hm_phenology, only: monthly_weights
@@ -58,7 +60,7 @@ program landemu_landmodel
   use hmh_output, only: hist_field, history_t, history_open, history_write, history_close, &
        restart_write, restart_read, fill_value
   use hmh_coupling, only: coupling_t, coupling_discover, coupling_put, coupling_get, &
-       n_vegfields, veg_names, iv_pct, iv_mlai, iv_lai, iv_sai, iv_htop, iv_msai, iv_mhtop, &
+       coupling_put_fluxes, flux_names, n_vegfields, veg_names, iv_pct, iv_mlai, iv_lai, iv_sai, iv_htop, iv_msai, iv_mhtop, &
        iv_param0
   implicit none
 
@@ -94,6 +96,7 @@ program landemu_landmodel
   real(real64), allocatable :: surf(:, :), params(:, :, :), dparams(:, :), state(:, :)
   real(real64), allocatable :: mlai(:, :, :), msai(:, :, :), forc(:, :, :), fmean(:, :)
   real(real64), allocatable :: acc(:, :), rec(:, :), g(:, :), lai_pft(:, :)
+  real(real64), allocatable :: fluxes(:, :)  ! (2, n_local) QFLX_EVAP, RNET interval means
   real(real64) :: out(nout), lai(npft), sai(npft), lai_now(npft), sai_now(npft), w1, dflt_frac(npft)
   real(real64) :: month_sum(4, nmonth), wall0
   integer :: lai_mode_received
@@ -134,6 +137,8 @@ program landemu_landmodel
   allocate (surf(nsurf, n_local), params(nparam, npft, n_local), dparams(nparam, npft))
   allocate (state(nstate, n_local), mlai(npft, nmonth, n_local), msai(npft, nmonth, n_local))
   allocate (forc(nforc, n_local, nsub), fmean(nforc, n_local), lai_pft(npft, n_local))
+  allocate (fluxes(size(flux_names), n_local))
+  fluxes = 0
   call default_params(dparams)
   dflt_frac = default_pct_nat_pft / sum(default_pct_nat_pft)
   do c = 1, n_local
@@ -177,6 +182,10 @@ program landemu_landmodel
     if (message /= '') call die(message)
     if (.not. use_landemu_vegetation) cp%got = .false.
     if (rank == 0) call report_fields()
+    ! a cold start has no interval before the first: landemu gets zero fluxes for it (after
+    ! a restart, landemu's restart holds the last interval's)
+    if (len_trim(restart_in) == 0) call coupling_put_fluxes(cp, fluxes, message)
+    if (message /= '') call die(message)
   end if
 
   ! ---- history ------------------------------------------------------------------------
@@ -200,7 +209,8 @@ program landemu_landmodel
     end do
     fmean = fmean / nsub
     if (cp%active) then
-      call coupling_put(cp, fmean, state(is_h2osoi + 1:is_h2osoi + nlevsoi, :), message)
+      call coupling_put(cp, fmean, state(is_h2osoi + 1:is_h2osoi + nlevsoi, :), &
+           state(is_tsoi + 1:is_tsoi + nlevsoi, :), message)
       if (message /= '') call die(message)
       call from_seconds(t0 + coupling_seconds, ymd, tod)
       call landemu_advance(ymd, tod, ierr)
@@ -210,6 +220,7 @@ program landemu_landmodel
     end if
     call apply_vegetation()
 
+    fluxes = 0
     do k = 1, nsub
       tsec = t0 + int(k - 1, int64) * int(dt, int64)
       call from_seconds(tsec, ymd, tod)
@@ -236,6 +247,7 @@ program landemu_landmodel
         call column_step(ids(c), doy, real(tod, real64), dt, forc(:, c, k), surf(:, c), &
              params(:, :, c), lai, sai, state(:, c), out, st, pmsg)
         if (st /= hm_ok) call die('host physics at '//date_string(tsec)//': '//trim(pmsg))
+        fluxes(:, c) = fluxes(:, c) + [out(io_et), out(io_rnet)]
         acc(1:n_phys, c) = acc(1:n_phys, c) + out(phys_index)
         acc(off_lai, c) = acc(off_lai, c) + sum(surf(1:npft, c) * lai)
         acc(off_sai, c) = acc(off_sai, c) + sum(surf(1:npft, c) * sai)
@@ -253,6 +265,11 @@ program landemu_landmodel
       end do
       nacc = nacc + 1
     end do
+    if (cp%active) then
+      fluxes = fluxes / nsub
+      call coupling_put_fluxes(cp, fluxes, message)
+      if (message /= '') call die(message)
+    end if
 
     if (mod(icpl, history_intervals) == 0 .or. icpl == ncpl) then
       rec = acc / nacc
@@ -336,6 +353,10 @@ contains
       if (cp%put_forcing(f)) line = line//' '//trim(names(f))
     end do
     if (cp%put_h2osoi) line = line//' H2OSOI'
+    if (cp%put_tsoi) line = line//' TSOI'
+    do f = 1, size(flux_names)
+      if (cp%put_flux(f)) line = line//' '//trim(flux_names(f))
+    end do
     write (output_unit, '(a)') line
     line = 'landemu_landmodel: uses'
     do f = 1, n_vegfields
