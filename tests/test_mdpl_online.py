@@ -70,9 +70,7 @@ def expected(comp: Component, forcing: dict, last: int) -> np.ndarray:
     statics = {k: np.full(comp.n_local, v) for k, v in STATICS.items()}
     lat, lon = comp.host.center_lat[comp.ids0], comp.host.center_lon[comp.ids0]
     first = window_first_step(T0 + HALF_HOUR * last)
-    return calibrate_columns(
-        MdplModels(surrogate_path=None), win.transpose(1, 0, 2), lat, lon, statics, first
-    ).T
+    return calibrate_columns(win.transpose(1, 0, 2), lat, lon, statics, first).T
 
 
 def test_defaults_until_a_full_window_then_gz_of_the_last_window(tmp_path, forcing):
@@ -139,7 +137,7 @@ def test_nan_forcing_is_rejected_naming_field_column_and_step(tmp_path, forcing)
     win[1, 30, 2] = np.nan
     statics = {k: np.full(3, v) for k, v in STATICS.items()}
     with pytest.raises(FieldError, match=r"forcing TBOT is not finite at column 1, step 30"):
-        calibrate_columns(models, win, np.zeros(3), np.zeros(3), statics, 0)
+        calibrate_columns(win, np.zeros(3), np.zeros(3), statics, 0, models)
     comp = start(tmp_path, [step_entry()])
     with pytest.raises(LandemuError, match=r"TBOT"):  # the put itself refuses NaN
         comp.put("TBOT", np.full(comp.n_local, np.nan))
@@ -157,7 +155,7 @@ def test_out_of_range_parameters_of_a_bad_model_are_clamped_and_logged(caplog, f
     win = np.stack([forcing[n][:48, :2] for n in FORCING_NAMES], axis=2).transpose(1, 0, 2)
     statics = {k: np.full(2, v) for k, v in STATICS.items()}
     with caplog.at_level(logging.WARNING):
-        p = calibrate_columns(models, win, np.zeros(2), np.zeros(2), statics, 0)
+        p = calibrate_columns(win, np.zeros(2), np.zeros(2), statics, 0, models)
     np.testing.assert_array_equal(p, np.tile(models.hi, (2, 1)))
     assert "out of range clamped (24 values" in caplog.text
 
@@ -166,6 +164,4 @@ def test_bare_soil_column_is_a_clear_error(forcing):
     win = np.stack([forcing[n][:48, :1] for n in FORCING_NAMES], axis=2).transpose(1, 0, 2)
     statics = {**{k: np.full(1, v) for k, v in STATICS.items()}, "pft": np.zeros(1)}
     with pytest.raises(FieldError, match=r"pft 0 is not a vegetated ELM PFT"):
-        calibrate_columns(
-            MdplModels(surrogate_path=None), win, np.zeros(1), np.zeros(1), statics, 0
-        )
+        calibrate_columns(win, np.zeros(1), np.zeros(1), statics, 0)

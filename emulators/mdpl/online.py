@@ -19,7 +19,7 @@ Until the first full window the step exports the PFT defaults of MdPL Table 2.
 
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -46,6 +46,12 @@ def window_first_step(end: Any) -> int:
     return (first.day_of_year - 1) * (86400 // STEP_SECONDS) + first.tod // STEP_SECONDS
 
 
+@lru_cache(maxsize=1)
+def shipped_models() -> MdplModels:
+    """The shipped g_z (loaded once per process)."""
+    return MdplModels(surrogate_path=None)
+
+
 def column_groups(pft: np.ndarray) -> np.ndarray:
     """0-based MdPL PFT group of each column's ELM PFT (FieldError for bare soil or junk)."""
     table = parameter_table()
@@ -59,19 +65,20 @@ def column_groups(pft: np.ndarray) -> np.ndarray:
 
 
 def calibrate_columns(
-    models: MdplModels,
     forcing: np.ndarray,
     lat: np.ndarray,
     lon: np.ndarray,
     statics: dict[str, np.ndarray],
     first_step: int,
+    models: MdplModels | None = None,
 ) -> np.ndarray:
     """The online core (pure): g_z's parameters (n, 12) in physical units, clamped into the
     MdPL Table 2 ranges, for n columns.
 
     forcing: (n, 48, 7) half-hourly means in FORCING_NAMES order and units, oldest first;
     lat, lon: (n,) degrees; statics: sand, clay (%), elevation (m), pft (ELM PFT index) as
-    (n,) arrays; first_step: half-hour index in the year of the window's first step.
+    (n,) arrays; first_step: half-hour index in the year of the window's first step
+    (`window_first_step`); models: the loaded g_z (default: the shipped gz.onnx).
     """
     missing = [k for k in STATIC if k not in statics]
     if missing:
@@ -80,7 +87,7 @@ def calibrate_columns(
     attrs = attribute_matrix(
         lat, lon, statics["sand"], statics["clay"], statics["elevation"], groups
     )
-    return models.column_parameters(forcing, attrs, first_step)
+    return (models or shipped_models()).column_parameters(forcing, attrs, first_step)
 
 
 class MdplParams(Transform):
@@ -139,7 +146,7 @@ class MdplParams(Transform):
             forcing = np.stack([inputs[v] for v in FORCING_NAMES], axis=2).transpose(1, 0, 2)
             statics = {k: state[k] for k in STATIC}
             first = window_first_step(ctx.time)
-            params = calibrate_columns(self.models, forcing, ctx.lat, ctx.lon, statics, first)
+            params = calibrate_columns(forcing, ctx.lat, ctx.lon, statics, first, self.models)
             state["unit_sum"] += ((params - table.lo) / (table.hi - table.lo)).T
             state["n_windows"] += 1
         column_groups(state["pft"])  # the defaults below need vegetated PFTs

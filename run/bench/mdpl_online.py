@@ -49,9 +49,9 @@ def main() -> None:
     for threads in (1, 2):
         models = MdplModels(threads=threads, surrogate_path=None)
         cut = {k: v[:256] for k, v in statics.items()}
-        calibrate_columns(models, windows[:256], lat[site[:256]], lon[site[:256]], cut, 0)  # warm
+        calibrate_columns(windows[:256], lat[site[:256]], lon[site[:256]], cut, 0, models)  # warm
         t0 = time.perf_counter()  # the online step's whole core: inputs, g_z, clamping
-        params = calibrate_columns(models, windows, lat[site], lon[site], statics, 180 * 48)
+        params = calibrate_columns(windows, lat[site], lon[site], statics, 180 * 48, models)
         calib[threads] = time.perf_counter() - t0
         assert params.shape == (NCOL, 12)
 
