@@ -200,26 +200,30 @@ def landcover(
     static: xr.Dataset,
     prior: xr.Dataset,
     *,
-    hidden: xr.DataArray | None = None,
+    year: int,
+    mask_ratio: float = 0.5,
     model: str | Path | None = None,
 ) -> xr.Dataset:
-    """Fine (0.05°) land use and land cover from coarse land-use fractions, static maps and a
-    prior map: the land-use U-Net on blended windows of the global 0.05° lattice (the path of
-    the coupler's tiled CNN step), land use allocated to the coarse fractions.
+    """This year's fine (0.05°) land use and land cover from coarse land-use fractions: the
+    online step `lulc_yearly` (its core `emulators.lulc.online.downscale_year`) on the
+    region as one tile, its halo filled as the coupler fills a grid's edge (edge values).
 
     coarse : (class, lat, lon) fractions of the 8 land-use classes (emulators.lulc.classes.
-        LAND_USE order) on a grid whose cells are whole f × f blocks of the fine grid and
-        which covers it exactly.
-    static : the fine fields of emulators.lulc.features.STATIC_FIELDS (the region plus a
-        context ring; their units as in the model card), rows in either order.
-    prior : `land_use` and `land_cover` labels (e.g. the previous year) on the fine grid;
-        hidden : True where the prior is hidden from the model (default: nothing hidden).
+        LAND_USE order) on a grid whose cells are whole blocks of the fine grid and which
+        covers it exactly (the step's host grid).
+    static : the step's static file (`landemu lulc-static`): the fields of emulators.lulc.
+        features.STATIC_FIELDS, rows in either order.
+    prior : `land_use` and `land_cover` codes of last year (the static file's MODIS maps in
+        the first year). year : the model year (it picks the hidden prior patches, as online);
+        mask_ratio : the step's params.mask_ratio.
+    The windows and patches sit on the region's lattice, as on a coupler grid of this extent.
     Returns a Dataset of uint8 `land_use` and `land_cover` on the fine grid.
     """
     from emulators.lulc.classes import LAND_COVER, LAND_USE
     from emulators.lulc.dataset import DEG
-    from emulators.lulc.features import STATIC_FIELDS, assemble, static_channels, upsample
-    from emulators.lulc.infer import MODEL_PATH, OnnxLulc, predict_maps
+    from emulators.lulc.features import STATIC_FIELDS, upsample
+    from emulators.lulc.infer import MODEL_PATH, OnnxLulc
+    from emulators.lulc.online import ONLINE_HALO, downscale_year
 
     fine = horizontal_of(static)
     g = fine.grid
@@ -227,25 +231,38 @@ def landcover(
         raise GridError(
             f"the land-use U-Net runs on the {DEG}° grid; static is {g.dlat}° × {g.dlon}°"
         )
+    h = ONLINE_HALO
+
+    def edge(a: np.ndarray) -> np.ndarray:
+        """a (…, ny, nx) with the halo the coupler gives a whole-grid tile."""
+        return np.pad(a, [(0, 0)] * (a.ndim - 2) + [(h, h), (h, h)], mode="edge")
+
     fields = {
-        n: _on(fine, v, f"static '{n}'")
+        n: edge(_on(fine, v, f"static '{n}'").astype(np.float64))
         for n, v in zip(STATIC_FIELDS, _need(static, STATIC_FIELDS, "static"), strict=True)
     }
     lu, lc = (
-        _on(fine, v, f"prior '{n}'").astype(np.uint8)
+        edge(_on(fine, v, f"prior '{n}'").astype(np.float64))
         for n, v in zip(
             ("land_use", "land_cover"),
             _need(prior, ("land_use", "land_cover"), "prior"),
             strict=True,
         )
     )
-    mask = np.zeros(g.shape, bool) if hidden is None else _on(fine, hidden, "hidden") != 0
-    fractions, factor = _coarse_on(coarse, g, len(LAND_USE), DEG)
-    x = assemble(
-        upsample(fractions, factor), lu, lc, mask, static_channels(fields, g.lat_centres())
+    fractions, cell = _coarse_on(coarse, g, len(LAND_USE), DEG)
+    pred = downscale_year(
+        OnnxLulc(model or MODEL_PATH),
+        edge(upsample(fractions, cell)),
+        lu,
+        lc,
+        fields,
+        edge(np.broadcast_to(g.lat_centres()[:, None], g.shape))[:, 0],
+        cell=cell,
+        year=int(year),
+        origin=(-h, -h),
+        halo=h,
+        mask_ratio=float(mask_ratio),
     )
-    origin = (round((g.south + 90.0) / DEG), round(((g.west + 180.0) % 360.0) / DEG))
-    pred = predict_maps(OnnxLulc(model or MODEL_PATH), x, fractions, factor, origin=origin)
     out = {}
     for name, labels, classes in (
         ("land_use", pred.lu, LAND_USE),
@@ -253,7 +270,7 @@ def landcover(
     ):
         out[name] = xr.Variable(
             fine.dims,
-            fine.from_engine(labels),
+            fine.from_engine(np.asarray(labels, np.uint8)),
             {
                 "flag_values": np.arange(len(classes), dtype=np.uint8),
                 "flag_meanings": " ".join(classes),

@@ -12,16 +12,27 @@ import xarray as xr
 from conftest import COAST_FINE
 from lai_online_setup import PARAMS, write_static
 from lai_online_setup import config as lai_config
+from mpi4py import MPI
 from soilmoisture_setup import config as sm_config
 from test_lai_online import run as lai_run
+from test_lulc_online import open_cube
+from test_lulc_online_mpi import CELL as LULC_CELL
+from test_lulc_online_mpi import REGION as LULC_REGION
+from test_lulc_online_mpi import config as lulc_config
 from test_soilmoisture_online import run_day as sm_run_day
 from test_soilmoisture_online import whole_window as sm_whole_window
 
 import emulators
+from coupler.clock import ModelTime
+from coupler.component import Component
 from coupler.errors import FieldError
 from coupler.xgrid import grid_dataset
 from emulators.lai.infer import MODEL_PATH as LAI_MODEL
 from emulators.lai.online import LaiUNetStep
+from emulators.lulc.infer import MODEL_PATH as LULC_MODEL
+from emulators.lulc.online import LandUseYearly
+from emulators.lulc.scenario import cropland_growth, host_fractions
+from emulators.lulc.staticfile import prior_maps, write_static_file
 from emulators.soilmoisture.online import FINE_PREDICTORS, HOST_INPUTS, SoilMoistureForest
 from emulators.soilmoisture.static import add_soil
 
@@ -160,3 +171,35 @@ def test_soil_moisture_step_inputs_missing_or_without_layers_are_named() -> None
         emulators.soil_moisture(host, fine=fine)
     with pytest.raises(FieldError, match=r"the fine Dataset lacks \['porosity'\]"):
         emulators.soil_moisture(host, fine=fine.drop_vars("porosity"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not LULC_MODEL.is_file(), reason="no shipped lulc.onnx")
+def test_landcover_equals_the_online_step_through_a_component(
+    tmp_path, tmp_path_factory, monkeypatch
+) -> None:
+    """A 1° host (5 × 5) over 100 × 100 px of real 0.05° data, 40-px tiles, the first year."""
+    cube = open_cube(tmp_path_factory)
+    static = write_static_file(cube, LULC_REGION, tmp_path / "lc_static.nc")
+    r0, c0 = round((LULC_REGION[0] + 90) / 0.05), round((LULC_REGION[2] + 180) / 0.05)
+    land_use = prior_maps(cube.window(r0, r0 + 100, c0, c0 + 100))[0]
+    host = cropland_growth(host_fractions(land_use, LULC_REGION[0], LULC_CELL), 2, 0.1)[1]
+    rec = Recorder(monkeypatch, LandUseYearly, (100, 100))
+    comp = Component(MPI.COMM_WORLD, lulc_config(tmp_path, static, "x", 40))
+    ids = np.flatnonzero(comp.host.mask) + 1
+    comp.set_decomposition(ids)
+    comp.put("LANDUSE_FRAC", np.ascontiguousarray(host[:, ids - 1]))
+    comp.advance(ModelTime.from_date(2001, 1, 1, 0, comp.calendar) + 73 * 86400)
+    ((when, run),) = rec.runs.items()
+    g = grid_dataset("latlon:5,5:40,45,-95,-90")
+    coarse = xr.DataArray(
+        host.reshape(-1, 5, 5), dims=("class", "lat", "lon"), coords={"lat": g.lat, "lon": g.lon}
+    )
+    with xr.open_dataset(static) as f:
+        ds = f.load()
+    year = ModelTime(when, comp.calendar).ymd()[0]
+    got = emulators.landcover(coarse, ds, ds[["land_use", "land_cover"]], year=year)
+    step_lu, step_lc = run["out"]["LANDUSE_FINE"], run["out"]["LANDCOVER_FINE"]
+    assert np.isfinite(step_lu).all() and (step_lu != ds.land_use.values).mean() > 0.01
+    np.testing.assert_array_equal(got.land_use.values, step_lu)
+    np.testing.assert_array_equal(got.land_cover.values, step_lc)
