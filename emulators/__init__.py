@@ -6,6 +6,7 @@ XARRAY_FUNCTIONS = {
     "calibrate": "calibrate",
     "landcover": "landcover",
     "leaf_area_index": "lai",
+    "pft_parameters": "pft_parameters",
     "soil_moisture": "soil_moisture",
 }
 

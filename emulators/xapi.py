@@ -17,7 +17,7 @@ import xarray as xr
 from coupler.errors import FieldError, GridError
 from coupler.xgrid import Horizontal, horizontal_of
 
-__all__ = ["calibrate", "lai", "landcover", "soil_moisture"]
+__all__ = ["calibrate", "lai", "landcover", "pft_parameters", "soil_moisture"]
 
 
 def _need(
@@ -187,6 +187,94 @@ def calibrate(
     )
     out.fluxes.attrs["units"] = "W m-2"
     return out
+
+
+def pft_parameters(
+    forcing: xr.Dataset,
+    *,
+    sand: float | xr.DataArray,
+    clay: float | xr.DataArray,
+    elevation: float | xr.DataArray,
+    pft: int | xr.DataArray,
+    window_ends: list[int] | None = None,
+) -> xr.Dataset:
+    """The host physics' 12 PFT parameters per column from g_z: the online step
+    `mdpl_params` (its core `emulators.mdpl.online.calibrate_columns`) on windows of the last
+    48 half-hourly steps, averaged over the windows in unit-scaled space as it exports them.
+
+    forcing : half-hourly means of the host's forcing (emulators.landmodel.FORCING_NAMES,
+        FORCING_UNITS) with dim `time` (each value the start of its interval) and any column
+        dims, with lat/lon (degrees) as coordinates or dims.
+    sand, clay (%), elevation (m), pft (ELM PFT index): the step's state, per column or one.
+    window_ends : time indices (exclusive) where a window ends — the step's runs (default:
+        every 48 steps, its daily schedule from midnight).
+    Returns a Dataset: `parameters` (parameter, *columns) as the step exports them after the
+    last window, and `windows` (window, parameter, *columns) of g_z on each window.
+    """
+    from emulators.landmodel import FORCING_NAMES, PARAM_NAMES, PARAM_UNITS, parameter_table
+    from emulators.mdpl.dataset import WINDOW
+    from emulators.mdpl.online import calibrate_columns
+
+    fields = _need(forcing, FORCING_NAMES, "the forcing")
+    if "time" not in fields[0].dims:
+        raise FieldError(f"the forcing needs a dim time of half-hourly steps, has {fields[0].dims}")
+    columns = [d for d in fields[0].dims if d != "time"]
+    block = xr.concat(fields, "var").transpose("time", *columns, "var")
+    n_time = block.sizes["time"]
+    forcing_tc = np.asarray(block.values, np.float64).reshape(n_time, -1, len(FORCING_NAMES))
+    template = block.isel(time=0, var=0, drop=True)
+    missing = [c for c in ("lat", "lon") if c not in template.coords]
+    if missing:
+        raise FieldError(f"the forcing's columns need {missing} coordinates (degrees)")
+    lat, lon = (
+        np.asarray(template[c].broadcast_like(template).values, np.float64).ravel()
+        for c in ("lat", "lon")
+    )
+    statics = {
+        k: np.asarray(
+            v.broadcast_like(template).transpose(*template.dims).values
+            if isinstance(v, xr.DataArray)
+            else np.full(template.shape, float(v)),
+            np.float64,
+        ).ravel()
+        for k, v in {"sand": sand, "clay": clay, "elevation": elevation, "pft": pft}.items()
+    }
+    ends = list(range(WINDOW, n_time + 1, WINDOW)) if window_ends is None else list(window_ends)
+    bad = [e for e in ends if not WINDOW <= e <= n_time]
+    if not ends or bad:
+        raise FieldError(
+            f"window ends {bad or ends} must lie in [{WINDOW}, {n_time}]: each window holds the "
+            f"{WINDOW} half-hourly steps before its end"
+        )
+    time = block["time"]
+    table = parameter_table()
+    unit_sum = np.zeros((len(PARAM_NAMES), lat.size))
+    windows = []
+    for end in ends:
+        first = time[end - WINDOW]
+        step = (int(first.dt.dayofyear) - 1) * 48 + (
+            int(first.dt.hour) * 60 + int(first.dt.minute)
+        ) // 30
+        window = forcing_tc[end - WINDOW : end].transpose(1, 0, 2)
+        params = calibrate_columns(np.ascontiguousarray(window), lat, lon, statics, step)
+        unit_sum += ((params - table.lo) / (table.hi - table.lo)).T
+        windows.append(params.T)
+    mean = table.lo[:, None] + (table.hi - table.lo)[:, None] * unit_sum / len(ends)
+    shape = (len(PARAM_NAMES), *block.shape[1:-1])
+    dims = ("parameter", *columns)
+    return xr.Dataset(
+        {
+            "parameters": (dims, mean.reshape(shape)),
+            "windows": (("window", *dims), np.stack(windows).reshape(len(ends), *shape)),
+        },
+        coords={
+            **template.coords,
+            "parameter": list(PARAM_NAMES),
+            "units": ("parameter", list(PARAM_UNITS)),
+            "window_end": ("window", time.values[np.asarray(ends) - 1]),
+        },
+        attrs={"source": "g_z (emulators/mdpl/gz.onnx), trained on TWIN data"},
+    )
 
 
 def _dataset(ds: xr.Dataset, what: str) -> xr.Dataset:

@@ -19,6 +19,12 @@ from test_lulc_online import open_cube
 from test_lulc_online_mpi import CELL as LULC_CELL
 from test_lulc_online_mpi import REGION as LULC_REGION
 from test_lulc_online_mpi import config as lulc_config
+from test_mdpl_online import STATICS as MDPL_STATICS
+from test_mdpl_online import advance as mdpl_advance
+from test_mdpl_online import exported as mdpl_exported
+from test_mdpl_online import forcing as mdpl_forcing  # noqa: F401  (fixture)
+from test_mdpl_online import start as mdpl_start
+from test_mdpl_online import step_entry as mdpl_step_entry
 from test_soilmoisture_online import run_day as sm_run_day
 from test_soilmoisture_online import whole_window as sm_whole_window
 
@@ -29,6 +35,7 @@ from coupler.errors import FieldError
 from coupler.xgrid import grid_dataset
 from emulators.lai.infer import MODEL_PATH as LAI_MODEL
 from emulators.lai.online import LaiUNetStep
+from emulators.landmodel import FORCING_NAMES
 from emulators.lulc.infer import MODEL_PATH as LULC_MODEL
 from emulators.lulc.online import LandUseYearly
 from emulators.lulc.scenario import cropland_growth, host_fractions
@@ -203,3 +210,26 @@ def test_landcover_equals_the_online_step_through_a_component(
     assert np.isfinite(step_lu).all() and (step_lu != ds.land_use.values).mean() > 0.01
     np.testing.assert_array_equal(got.land_use.values, step_lu)
     np.testing.assert_array_equal(got.land_cover.values, step_lc)
+
+
+def test_pft_parameters_equal_the_online_step_through_a_component(
+    tmp_path,
+    mdpl_forcing,  # noqa: F811
+) -> None:
+    comp = mdpl_start(tmp_path, [mdpl_step_entry()])
+    for step in range(1, 97):  # two days: runs at steps 1 (cold), 48 and 96
+        mdpl_advance(comp, mdpl_forcing, step)
+    ids0 = comp.ids0
+    half_hours = np.datetime64("2001-01-01T00:00") + np.arange(96) * np.timedelta64(30, "m")
+    forcing = xr.Dataset(
+        {n: (("time", "column"), mdpl_forcing[n][:96, ids0]) for n in FORCING_NAMES},
+        coords={
+            "time": half_hours,
+            "lat": ("column", comp.host.center_lat[ids0]),
+            "lon": ("column", comp.host.center_lon[ids0]),
+        },
+    )
+    got = emulators.pft_parameters(forcing, **MDPL_STATICS, window_ends=[48, 96])
+    assert got.parameters.dims == ("parameter", "column") and got.windows.sizes["window"] == 2
+    np.testing.assert_array_equal(got.parameters.values, mdpl_exported(comp))
+    assert np.abs(np.diff(got.windows.values, axis=0)).max() > 0  # two different windows
