@@ -14,15 +14,16 @@ module hmh_coupling
   implicit none
   private
 
-  integer, parameter, public :: n_vegfields = 8 + nparam
-  !> exports the host can use, in this order: 8 vegetation fields then the 12 parameters
-  !! (PCT_NAT_PFT, MONTHLY_LAI, MONTHLY_SAI and MONTHLY_HEIGHT_TOP have one level per PFT)
+  integer, parameter, public :: n_vegfields = 9 + nparam
+  !> exports the host can use, in this order: 9 vegetation fields then the 12 parameters
+  !! (PCT_NAT_PFT, MONTHLY_LAI, MONTHLY_SAI, MONTHLY_HEIGHT_TOP and PCT_PFT have one level
+  !! per PFT; PCT_PFT, natural and crop land units merged, is preferred to PCT_NAT_PFT)
   character(len=18), parameter, public :: veg_names(n_vegfields) = [character(len=18) :: &
        'PCT_NAT_PFT', 'MONTHLY_LAI', 'LAI', 'SAI', 'HTOP', 'HBOT', 'MONTHLY_SAI', &
-       'MONTHLY_HEIGHT_TOP', param_names]
+       'MONTHLY_HEIGHT_TOP', 'PCT_PFT', param_names]
   integer, parameter, public :: iv_pct = 1, iv_mlai = 2, iv_lai = 3, iv_sai = 4, iv_htop = 5, &
-       iv_hbot = 6, iv_msai = 7, iv_mhtop = 8, iv_param0 = 8
-  integer, parameter :: per_pft(4) = [iv_pct, iv_mlai, iv_msai, iv_mhtop]
+       iv_hbot = 6, iv_msai = 7, iv_mhtop = 8, iv_pctall = 9, iv_param0 = 9
+  integer, parameter :: per_pft(5) = [iv_pct, iv_mlai, iv_msai, iv_mhtop, iv_pctall]
   !> physics means of a coupling interval the host can put (after the interval's physics)
   character(len=9), parameter, public :: flux_names(2) = [character(len=9) :: 'QFLX_EVAP', 'RNET']
 

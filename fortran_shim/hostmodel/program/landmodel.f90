@@ -8,8 +8,9 @@
 !! half hour. At every coupling interval it puts the interval means of the forcing fields
 !! landemu imports (and the soil state H2OSOI, TSOI at the interval's start), advances
 !! landemu to the end of the interval, and gets the vegetation landemu exports —
-!! PCT_NAT_PFT, MONTHLY_LAI (per PFT) or LAI (cell mean, shared among PFTs in proportion to
-!! the defaults), SAI, HTOP (height of the tree PFTs) and any of the 12 PFT parameters —
+!! PCT_PFT (natural + crop land units) or PCT_NAT_PFT, MONTHLY_LAI (per PFT) or LAI (cell
+!! mean, shared among PFTs in proportion to the defaults), MONTHLY_SAI (per PFT) or SAI,
+!! MONTHLY_HEIGHT_TOP (per PFT) or HTOP (tree PFTs) as vegh, and any of the 12 parameters —
 !! which the physics then uses for that interval; after the interval's physics it puts the
 !! interval means of QFLX_EVAP and RNET (zero before a cold start's first interval).
 !! Anything landemu does not export keeps the host's defaults (namelist PFT
@@ -61,7 +62,7 @@ program landemu_landmodel
        restart_write, restart_read, fill_value
   use hmh_coupling, only: coupling_t, coupling_discover, coupling_put, coupling_get, &
        coupling_put_fluxes, flux_names, n_vegfields, veg_names, iv_pct, iv_mlai, iv_lai, iv_sai, iv_htop, iv_msai, iv_mhtop, &
-       iv_param0
+       iv_pctall, iv_param0
   implicit none
 
   real(real64), parameter :: dt = 1800._real64
@@ -424,9 +425,10 @@ contains
     if (constant_lai >= 0) lai_mode_received = 2
     do c = 1, n_local
       surf(1:npft, c) = dflt_frac
-      if (cp%got(iv_pct)) then
-        s = sum(max(cp%recv(c, :, iv_pct), 0._real64))
-        if (s > 0) surf(1:npft, c) = max(cp%recv(c, :, iv_pct), 0._real64) / s
+      kp = merge(iv_pctall, iv_pct, cp%got(iv_pctall))  ! the merged composition if exported
+      if (cp%got(kp)) then
+        s = sum(max(cp%recv(c, :, kp), 0._real64))
+        if (s > 0) surf(1:npft, c) = max(cp%recv(c, :, kp), 0._real64) / s
       end if
       params(:, :, c) = dparams
       if (cp%got(iv_htop)) then
