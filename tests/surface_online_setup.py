@@ -26,6 +26,7 @@ EXPORTS = [
     "PCT_GLACIER",
     "PCT_URBAN",
     "PCT_CFT",
+    "PCT_PFT",
     "MONTHLY_LAI",
     "MONTHLY_SAI",
     "MONTHLY_HEIGHT_TOP",

@@ -25,6 +25,7 @@ from coupler.errors import ConfigError, FieldError, LandemuError
 from coupler.grids.latlon import LatLonGrid
 from coupler.steps.base import StepContext
 from emulators.surface.aggregate import FineCells, SurfaceSums, overlap_integrator
+from emulators.surface.hostcolumns import host_pft_percent
 from emulators.surface.online import SurfacePft
 from emulators.surface.online_scaling import ScalingBoxes
 from emulators.surface.pft import N_PFT, NATVEG_PFTS, igbp_to_land_cover, landcover_to_surface_class
@@ -118,7 +119,9 @@ def offline(static, clim_t, clim_p, lai, lai_before) -> tuple[dict, np.ndarray, 
     cells = FineCells(surface.reshape(-1), *monthly, top.reshape(-1), bottom.reshape(-1), soil)
     sums = SurfaceSums(host.size)
     sums.add(overlap_integrator(fine, host), cells)
-    return sums.fields(host.areas().ravel()), surface, fine.areas()
+    fields = sums.fields(host.areas().ravel())
+    fields["PCT_PFT"] = host_pft_percent(fields)
+    return fields, surface, fine.areas()
 
 
 def test_land_units_and_pft_percentages_close_on_every_land_cell(february):
@@ -129,6 +132,11 @@ def test_land_units_and_pft_percentages_close_on_every_land_cell(february):
     assert natveg.all()
     np.testing.assert_allclose(out["PCT_NAT_PFT"].sum(axis=0), 100.0, rtol=0, atol=1e-10)
     np.testing.assert_allclose(out["PCT_CFT"].sum(axis=0), 100.0, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(out["PCT_PFT"].sum(axis=0), 100.0, rtol=0, atol=1e-10)
+    crop = out["PCT_CROP"][0] / 100.0 * out["PCT_CFT"][0]
+    np.testing.assert_allclose(
+        out["PCT_PFT"][15], 100.0 * crop / (out["PCT_NATVEG"][0] + out["PCT_CROP"][0]), rtol=1e-12
+    )
     assert out["PCT_URBAN"][2].max() > 0 and out["PCT_GLACIER"].max() > 0  # MD urban, snow
     assert out["PCT_NAT_PFT"][14].max() > 0 and out["PCT_NAT_PFT"][13].max() > 0  # C4, C3
 

@@ -22,7 +22,9 @@ Three transforms, run in this order by a pipeline (see run/demo/landemu.yaml):
     finishes on the host: MONTHLY_LAI[p] = (Σ LAI·a·[p] / Σ a_land) / (Σ a·[p] / Σ a_land),
     the area-weighted mean over the fine cells of PFT p — the same ratio as the offline
     aggregation (aggregate.SurfaceSums), so online and offline agree to rounding. Land
-    units, PCT_NAT_PFT/PCT_CFT, MONTHLY_SAI and the PFT-default canopy heights follow.
+    units, PCT_NAT_PFT/PCT_CFT, MONTHLY_SAI and the PFT-default canopy heights follow, and
+    PCT_PFT: the natural and crop land units merged (hostcolumns.host_pft_percent) for a
+    host with one vegetated land unit, like landemu's host model.
 
 Everything is per cell or per host column, and the remaps are the coupler's fixed-order
 ones: exports are bit-for-bit the same on any rank count and across restarts.
@@ -38,6 +40,7 @@ from coupler.errors import FieldError
 from coupler.steps.base import StepContext, Transform, Var
 from coupler.stepstate import StateVar
 from emulators.surface.aggregate import SurfaceSums
+from emulators.surface.hostcolumns import host_pft_percent
 from emulators.surface.pft import (
     DAYS_IN_MONTH,
     N_PFT,
@@ -194,6 +197,11 @@ class SurfaceElm(Transform):
         "PCT_URBAN": _pct("percent of land that is urban (TBD, HD, MD)", (("numurbl", 3),)),
         "PCT_NAT_PFT": _pct("percent of the natural vegetation land unit per PFT", NATPFT),
         "PCT_CFT": _pct("percent of the crop land unit per crop type", (("cft", 2),)),
+        "PCT_PFT": _pct(
+            "percent of the vegetated land (natural + crop land units) per PFT, for hosts with "
+            "one vegetated land unit",
+            NATPFT,
+        ),
         "MONTHLY_LAI": Var("m2 m-2", N_PFT, long_name="leaf area index per PFT", axes=NATPFT),
         "MONTHLY_SAI": Var("m2 m-2", N_PFT, long_name="stem area index per PFT", axes=NATPFT),
         "MONTHLY_HEIGHT_TOP": Var("m", N_PFT, long_name="canopy top height per PFT", axes=NATPFT),
@@ -228,6 +236,7 @@ def elm_fields(
     wanted = (*LAND_UNIT_FIELDS, "PCT_URBAN", "PCT_NAT_PFT", "PCT_CFT")
     # a single class is 100·a/a, which rounding may put a few ulps above 100 (the valid range)
     fields = {k: np.minimum(out[k], 100.0) for k in wanted}
+    fields["PCT_PFT"] = np.minimum(host_pft_percent(fields), 100.0)
     fields.update({k: out[k][0] for k in PER_PFT_EXPORTS})
     return fields
 
