@@ -364,8 +364,12 @@ def landcover(
                 "flag_meanings": " ".join(classes),
             },
         )
-    coords = {k: v for k, v in fine.coords.items() if set(v.dims) <= {*fine.dims, "nv", "bnds"}}
-    return xr.Dataset(out, coords=coords)
+    return xr.Dataset(out, coords=_grid_coords(fine))
+
+
+def _grid_coords(hz: Horizontal) -> dict:
+    """The coordinates (and cell bounds) of a fine grid, for a result on it."""
+    return {k: v for k, v in hz.coords.items() if set(v.dims) <= {*hz.dims, "nv", "bnds"}}
 
 
 def _on(hz: Horizontal, da: xr.DataArray, what: str) -> np.ndarray:
@@ -484,11 +488,10 @@ def lai(
         state = np.where(land, state, 0.0)
         history = np.where(land, np.stack([p_mm, history[0]]), 0.0)
         out.append(fine.from_engine(state))
-    coords = {k: v for k, v in fine.coords.items() if set(v.dims) <= {*fine.dims, "nv", "bnds"}}
     return xr.DataArray(
         np.stack(out) if out else np.zeros((0, *fine.shape)),
         dims=("time", *fine.dims),
-        coords={**coords, "time": climate["time"]},
+        coords={**_grid_coords(fine), "time": climate["time"]},
         name="LAI_UNET",
         attrs={"long_name": "leaf area index (LAI U-Net, monthly)", "units": "m2 m-2"},
     )

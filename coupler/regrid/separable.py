@@ -82,6 +82,11 @@ class SeparableMap:
         """Products per field: the materialised map's nonzeros (never stored), len(P)·len(Q)."""
         return int(self.p[0].size) * int(self.q[0].size)
 
+    @property
+    def nbytes(self) -> int:
+        """Memory the map holds (its factors, pointers and normaliser)."""
+        return sum(a.nbytes for a in self._arrays)
+
     def reached(self) -> np.ndarray:
         """True for each destination cell at least one source cell contributes to."""
         pptr, qptr = self._arrays[0], self._arrays[3]
