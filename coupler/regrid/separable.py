@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from coupler.errors import FieldError
+from coupler.errors import FieldError, RegridError
 from coupler.kernels import ffi, lib
 from coupler.regrid.overlaps import Part, outer
 
@@ -64,7 +64,7 @@ class SeparableMap:
         qc, qs, qv = (np.ascontiguousarray(a, t) for a, t in zip(self.q, _TYPES, strict=True))
         den = np.ascontiguousarray(self.den, np.float64)
         if den.shape != (nr * nc,):
-            raise ValueError(f"den has shape {den.shape}, expected ({nr * nc},)")
+            raise RegridError(f"den has shape {den.shape}, expected ({nr * nc},)")
         keep = (csr_pointers(pr, nr), ps, pv, csr_pointers(qc, nc), qs, qv, den)
         object.__setattr__(self, "_arrays", keep)
         object.__setattr__(self, "_n_src_lon", n_src_lon)
@@ -85,7 +85,8 @@ class SeparableMap:
     @property
     def nbytes(self) -> int:
         """Memory the map holds (its factors, pointers and normaliser)."""
-        return sum(a.nbytes for a in self._arrays)
+        held = {id(a): a for a in (*self.p, *self.q, *self._arrays)}
+        return sum(a.nbytes for a in held.values())
 
     def reached(self) -> np.ndarray:
         """True for each destination cell at least one source cell contributes to."""
