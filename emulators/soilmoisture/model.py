@@ -8,7 +8,11 @@ Hyper-parameter grid as seed 002: max_features 1..25, min_samples_leaf 5..30 (st
 
 from __future__ import annotations
 
-from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
+from sklearn.ensemble import (
+    GradientBoostingRegressor,
+    HistGradientBoostingRegressor,
+    RandomForestRegressor,
+)
 from sklearn.multioutput import MultiOutputRegressor
 
 MAX_FEATURES_GRID = tuple(range(1, 26))
@@ -46,6 +50,17 @@ def gradient_boosting(max_iter: int = 200, seed: int = 0) -> MultiOutputRegresso
             min_samples_leaf=20,
             early_stopping=False,
             random_state=seed,
+        ),
+        n_jobs=1,
+    )
+
+
+def exportable_boosting(n_estimators: int = 100, seed: int = 0) -> MultiOutputRegressor:
+    """One classic GradientBoostingRegressor per layer (depth-3 trees): the boosting learner
+    skl2onnx can convert, unlike HistGradientBoostingRegressor here."""
+    return MultiOutputRegressor(
+        GradientBoostingRegressor(
+            n_estimators=n_estimators, learning_rate=0.1, max_depth=3, random_state=seed
         ),
         n_jobs=1,
     )

@@ -89,36 +89,38 @@ def subsample(n: int, k: int, seed: int) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # stage 1: CV search and the forest-vs-boosting comparison
 # --------------------------------------------------------------------------------------------
-def cv_search(table: Table, sizes: Sizes) -> dict:
-    """Mean CV RMSE (all layers) of every grid pair and of gradient boosting, same folds."""
+def cv_data(table: Table, sizes: Sizes) -> tuple[np.ndarray, np.ndarray, list]:
+    """(X, y, folds) of the CV: `cv_rows` random rows, folds grouped by station."""
     rows = subsample(table.y.shape[0], sizes.cv_rows, sizes.seed)
     X, y, groups = table.X[rows], table.y[rows], table.station[rows]
-    folds = list(GroupKFold(n_splits=sizes.cv_folds).split(X, y, groups))
+    return X, y, list(GroupKFold(n_splits=sizes.cv_folds).split(X, y, groups))
+
+
+def cv_rmse(make, X: np.ndarray, y: np.ndarray, folds: list) -> dict[str, float]:
+    """Mean and std over the folds of the RMSE of a fresh estimator `make()` per fold."""
+    errs = [rmse(make().fit(X[tr], y[tr]).predict(X[te]), y[te]) for tr, te in folds]
+    return {"rmse": float(np.mean(errs)), "rmse_std": float(np.std(errs))}
+
+
+def cv_search(table: Table, sizes: Sizes) -> dict:
+    """Mean CV RMSE (all layers) of every grid pair and of gradient boosting, same folds."""
+    X, y, folds = cv_data(table, sizes)
     grid = []
     t0 = time.perf_counter()
     for mf in sizes.max_features:
         for leaf in sizes.min_samples_leaf:
-            errs = []
-            for tr, te in folds:
-                rf = random_forest(mf, leaf, sizes.cv_trees, seed=sizes.seed)
-                errs.append(rmse(rf.fit(X[tr], y[tr]).predict(X[te]), y[te]))
-            grid.append(
-                {
-                    "max_features": mf,
-                    "min_samples_leaf": leaf,
-                    "rmse": float(np.mean(errs)),
-                    "rmse_std": float(np.std(errs)),
-                }
+            score = cv_rmse(
+                lambda mf=mf, leaf=leaf: random_forest(mf, leaf, sizes.cv_trees, seed=sizes.seed),
+                X,
+                y,
+                folds,
             )
+            grid.append({"max_features": mf, "min_samples_leaf": leaf, **score})
         _log(f"CV max_features={mf} done ({time.perf_counter() - t0:.0f} s)")
     best = min(grid, key=lambda g: g["rmse"])
-    errs = []
-    for tr, te in folds:
-        hgb = gradient_boosting(sizes.hgb_iter, sizes.seed)
-        errs.append(rmse(hgb.fit(X[tr], y[tr]).predict(X[te]), y[te]))
-    hgb_score = {"rmse": float(np.mean(errs)), "rmse_std": float(np.std(errs))}
+    hgb_score = cv_rmse(lambda: gradient_boosting(sizes.hgb_iter, sizes.seed), X, y, folds)
     return {
-        "rows": int(rows.size),
+        "rows": int(X.shape[0]),
         "folds": sizes.cv_folds,
         "grouped_by": "station",
         "cv_trees": sizes.cv_trees,
