@@ -1,9 +1,11 @@
 """The shipped emulators on xarray objects: a notebook calls the functions the coupler's steps
 and `landemu` commands call, on the same ONNX files, so it gets the same numbers.
 
-Each function takes DataArrays/Datasets, hands plain arrays to the family's runtime function
-and labels the result (dims, coordinates, units). Exposed as `emulators.soil_moisture`
-(and the other names of `__all__`).
+Each function takes DataArrays/Datasets, hands plain arrays to the pure core of the family's
+online step (lulc_yearly, lai_unet, soil_moisture, mdpl_params) or `landemu` command, and
+labels the result (dims, coordinates, units); tests/test_xarray_online.py checks each
+against its step run through a `coupler.Component`. Exposed as `emulators.<name>` for the
+names of `__all__`, `lai` as `emulators.leaf_area_index` (`emulators.lai` is the package).
 """
 
 from __future__ import annotations
