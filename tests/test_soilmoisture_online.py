@@ -191,3 +191,15 @@ def test_static_soil_is_added_atomically_and_refused_twice(tmp_path, soil_static
     with pytest.raises(DataFileError, match="already holds"):
         add_soil(soil_static, tmp_path / "again.nc")
     assert not list(tmp_path.iterdir())
+
+
+def test_static_cli_adds_the_soil_fields_to_a_copy(tmp_path, coast_static, capsys):
+    from coupler.cli import main as landemu_main
+
+    out = tmp_path / "soil.nc"
+    assert landemu_main(["soilmoisture", "static", str(coast_static), "-o", str(out)]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    with netCDF4.Dataset(out) as ds:
+        assert set(SOIL_FIELDS) <= set(ds.variables) and "landmask" in ds.variables
+    with netCDF4.Dataset(coast_static) as ds:
+        assert not set(SOIL_FIELDS) & set(ds.variables)  # the input is left as it was
