@@ -53,6 +53,7 @@ $(STAMPS)/fortran: $(LIBLANDEMU) build/include/landemu.h $(FORTRAN) | system
 ## the README commands --------------------------------------------------------
 demo: setup
 	@run/demo/run.sh
+	@run/demo/lai.sh
 
 test: setup
 	$(VPY) -m pytest -q

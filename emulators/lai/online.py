@@ -279,8 +279,12 @@ class LaiUNetStep(Transform):
                 f"{ctx.previous_run} — a missing month of climate"
             )
         month = (ctx.time + (-(dt // 2))).month  # the month the averaged inputs belong to
-        p_mm = np.maximum(inputs["PRECTmms"], 0.0) * SECONDS_PER_DAY * DAYS_PER_MONTH
-        _finite("PRECTmms", inputs["PRECTmms"])
+        # cells no active host cell forces read NaN (a host's own NaN is refused at its put):
+        # the model sees 0 °C and no rain there, and they get LAI 0
+        unforced = ~(np.isfinite(inputs["TBOT"]) & np.isfinite(inputs["PRECTmms"]))
+        t_c = np.where(unforced, 0.0, inputs["TBOT"] - 273.15)
+        p_mm = np.where(unforced, 0.0, np.maximum(inputs["PRECTmms"], 0.0))
+        p_mm = p_mm * SECONDS_PER_DAY * DAYS_PER_MONTH
         history = np.asarray(inputs["LAI_UNET_PRECIP"], np.float64)
         history = np.where(history == NO_PRIOR, p_mm[None], history)  # cold start
         if self._cache is None or self._cache[0] != ctx.time:
@@ -288,7 +292,7 @@ class LaiUNetStep(Transform):
         lai = monthly_lai(
             self.model,
             month,
-            inputs["TBOT"] - 273.15,
+            t_c,
             p_mm,
             history,
             inputs["LAI_UNET"],
@@ -304,6 +308,6 @@ class LaiUNetStep(Transform):
         h = ctx.halo
         inner = (slice(h, p_mm.shape[0] - h), slice(h, p_mm.shape[1] - h))
         return {
-            "LAI_UNET": lai,
+            "LAI_UNET": np.where(unforced[inner], 0.0, lai),
             "LAI_UNET_PRECIP": np.stack([p_mm[inner], history[0][inner]]),
         }
