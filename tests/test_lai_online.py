@@ -174,3 +174,29 @@ def test_a_halo_below_what_the_windows_need_is_named():
     step = LaiUNetStep("lai", Schedule.parse("monthly"), dict(PARAMS), halo=4)
     with pytest.raises(ConfigError, match="need a halo of 20, the step has 4"):
         step.fit_halo((48, 48), (20, 28))
+
+
+def test_cells_no_host_cell_forces_get_lai_0_and_finite_neighbours():
+    """Fine cells outside the active host cells read NaN imports (the host's own NaN is
+    refused at its put): they get LAI 0, and the NaN does not leak into their neighbours."""
+    step = LaiUNetStep("lai", Schedule.parse("monthly"), dict(PARAMS))
+    a = inputs_of()
+    tbot = np.full((32, 32), 288.0)
+    tbot[:5, :7] = np.nan
+    inputs = {
+        "TBOT": tbot,
+        "PRECTmms": np.full((32, 32), 2e-5),
+        "land_use": a["lu"].astype(float),
+        "land_cover": a["lc"].astype(float),
+        **a["static"],
+        "LAI_UNET": np.full((32, 32), NO_PRIOR),
+        "LAI_UNET_PRECIP": np.full((2, 32, 32), NO_PRIOR),
+    }
+    lat = np.full((32, 32), 45.0)
+    ctx = StepContext(ModelTime.from_date(2001, 7, 1), ModelTime.from_date(2001, 6, 1), lat, lat)
+    out = step.compute(inputs, {}, ctx)
+    lai = out["LAI_UNET"]
+    assert np.all(lai[:5, :7] == 0.0) and np.isfinite(lai).all() and lai[10:, 10:].min() > 0
+    cold = out["LAI_UNET_PRECIP"][1]  # cold start: the missing month repeats this one
+    np.testing.assert_allclose(cold[10:, 10:], 2e-5 * 86400 * 30.4)
+    assert np.all(cold[:5, :7] == 0.0)
