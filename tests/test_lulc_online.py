@@ -11,7 +11,7 @@ from emulators.lulc.classes import LAND_USE
 from emulators.lulc.dataset import DEFAULT_CUBE, DEG, Cube, build_cube
 from emulators.lulc.features import N_LU, coarse_fractions, row_area_weights
 from emulators.lulc.infer import MODEL_PATH, OnnxLulc
-from emulators.lulc.online import ONLINE_HALO, LandUseYearly, downscale_year
+from emulators.lulc.online import ONLINE_HALO, LandUseYearly, downscale_year, neighbourhood_share
 from emulators.lulc.staticfile import cube_inputs
 from tests.test_lulc_evaluate import scenario
 
@@ -222,3 +222,14 @@ def test_step_configuration_errors_name_the_key():
     step = LandUseYearly("lu", every_year, {"cell": 20})
     assert step.halo == H and step.grid == "lc"
     assert step.previous["LANDUSE_FINE"].init == {"static": "land_use"}
+
+
+def test_neighbourhood_share_counts_each_class_in_the_clipped_box():
+    codes = np.zeros((6, 7), np.uint8)
+    codes[0, 0] = 2
+    share = neighbourhood_share(codes, 3, radius=1)
+    assert share.shape == (3, 6, 7)
+    np.testing.assert_allclose(share.sum(0), 1.0)
+    assert share[2, 0, 0] == pytest.approx(1 / 4)  # corner: a 2×2 box
+    assert share[2, 1, 1] == pytest.approx(1 / 9)
+    assert share[2, 3, 3] == 0.0

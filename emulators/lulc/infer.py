@@ -184,24 +184,19 @@ def predict_maps(
     factor: int,
     origin: tuple[int, int] = (0, 0),
     keep_prior: bool = True,
-    halo: int = 0,
-    cache: dict | None = None,
-    batch_size: int = 4,
 ) -> Prediction:
-    """Land-use and land-cover maps for an input tile whose interior (without the `halo`
-    context ring) has its edges on the coarse lattice; `coarse` covers the interior.
+    """Land-use and land-cover maps for an input tile whose edges lie on the coarse lattice.
 
     keep_prior: visible prior pixels go first in the allocation and the land-cover decoding
     (their class gets +1 probability), so the prior persists where the coarse fractions
     leave room for it and changes only where they demand it.
     """
-    prob = predict_probabilities(model, x, origin, halo=halo, cache=cache, batch_size=batch_size)
+    prob = predict_probabilities(model, x, origin)
     p_lu, p_lc = prob[:N_LU], prob[N_LU : N_LU + N_LC]
     if keep_prior:
-        inner = x[:, halo : x.shape[1] - halo, halo : x.shape[2] - halo]
-        visible = inner[MASK] < 0.5
-        p_lu = p_lu + inner[PRIOR_LU] * visible
-        p_lc = p_lc + inner[PRIOR_LC] * visible
+        visible = x[MASK] < 0.5
+        p_lu = p_lu + x[PRIOR_LU] * visible
+        p_lc = p_lc + x[PRIOR_LC] * visible
     lu = allocate(p_lu, coarse, factor)
     lc = decode_land_cover(p_lc, lu)
     return Prediction(

@@ -16,9 +16,12 @@ How it stays seamless and consistent:
   tile's interior must consist of whole host cells: `cell` = fine pixels per host cell, tile
   edges (and the grid's) on the host-cell lattice. Misaligned tiles or host cells are
   refused with an error naming the numbers;
-* a share `mask_ratio` of last year's map is hidden in 32-px patches chosen by a hash of
-  (model year, patch position), as in training; the network proposes where classes go
-  there, the visible prior persists where the coarse fractions leave room for it.
+* the network predicts every pixel without seeing last year's class there: two passes with
+  complementary masks (32-px patches, a share `mask_ratio` hidden in the first, chosen by a
+  hash of model year and patch position, as in training), each pixel taken from the pass
+  that hid it — so the probabilities have no patch pattern. Last year's class then goes
+  first in the allocation: the map persists where the host's fractions leave room for it,
+  and changes where they demand it, at the pixels the network finds most likely.
 
 `downscale_year` is the pure core (numpy in, maps out; no MPI, no I/O): the Transform below
 and `emulators.xapi.landcover` call it, so a notebook reproduces the online step.
@@ -42,13 +45,24 @@ from emulators.lulc.features import (
     STATIC_FIELDS,
     assemble,
     global_patch_mask,
+    one_hot,
     static_channels,
 )
-from emulators.lulc.infer import MARGIN, MODEL_PATH, WINDOW, OnnxLulc, Prediction, predict_maps
+from emulators.lulc.infer import (
+    MARGIN,
+    MODEL_PATH,
+    WINDOW,
+    OnnxLulc,
+    Prediction,
+    allocate,
+    decode_land_cover,
+    predict_probabilities,
+)
 
 ONLINE_HALO = required_halo(WINDOW, MARGIN)  # every window touching a tile lies in tile + halo
 PATCH_OFFSET = 1 << 20  # added to grid rows/columns so halo rows left of the grid stay ≥ 0
 FRACTIONS, LU_FINE, LC_FINE = "LANDUSE_FRAC", "LANDUSE_FINE", "LANDCOVER_FINE"
+NEIGHBOUR_FLOOR = 0.05  # growth propensity of a class with none of it nearby (× probability)
 CELL_TOLERANCE = 1e-6  # fractions may differ this much inside one host cell (remap rounding)
 
 
@@ -65,6 +79,7 @@ def downscale_year(
     origin: tuple[int, int] = (0, 0),
     halo: int = ONLINE_HALO,
     mask_ratio: float = 0.5,
+    radius: int = 5,
     cache: dict | None = None,
 ) -> Prediction:
     """This year's fine maps for the interior of a tile given with a `halo` of context.
@@ -76,9 +91,12 @@ def downscale_year(
     static:     the physical fields of `features.STATIC_FIELDS`, each (H, W).
     lat:        (H,) latitude of the rows (degrees), south → north.
     cell:       fine pixels per host cell; the interior must be whole host cells.
-    year:       model year: chooses the hidden prior patches (the same on any tiling).
+    year:       model year: chooses the masks of the two passes (the same on any tiling).
     origin:     grid (row, column) of the inputs' [0, 0] (halo included); windows and
                 patches sit on lattices anchored at the grid's (0, 0).
+    mask_ratio: share of the 32-px patches hidden in the first pass (the rest in the second).
+    radius:     pixels of the neighbourhood whose share of a class makes it likelier to grow.
+    cache:      a dict shared by one rank's tiles of one year (windows computed once).
     Returns the interior's `Prediction` (land use allocated to the host fractions).
     """
     h, w = prior_lu.shape
@@ -99,8 +117,43 @@ def downscale_year(
     rows = slice(origin[0] + PATCH_OFFSET, origin[0] + PATCH_OFFSET + h)
     cols = slice(origin[1] + PATCH_OFFSET, origin[1] + PATCH_OFFSET + w)
     hidden = global_patch_mask(rows, cols, mask_ratio, seed=year)
-    x = assemble(fractions, lu, lc, hidden, static_channels(static, np.asarray(lat)))
-    return predict_maps(model, x, coarse, cell, origin, halo=halo, cache=cache, batch_size=1)
+    static_ch = static_channels(static, np.asarray(lat))
+    inner = (slice(halo, h - halo), slice(halo, w - halo))
+    prob = None
+    for k, part in enumerate((hidden, ~hidden)):  # every pixel predicted once while hidden
+        x = assemble(fractions, lu, lc, part, static_ch)
+        shared = None if cache is None else cache.setdefault(k, {})
+        p = predict_probabilities(model, x, origin, halo=halo, cache=shared, batch_size=1)
+        prob = p if prob is None else np.where(part[inner], p, prob)
+    # where a class may grow: the network's probability × how much of the class last year's
+    # map holds nearby (expansion at the edges of existing patches); last year's class first
+    # (+1): it persists unless the host's fractions demand a change
+    near = neighbourhood_share(lu, N_LU, radius)[(slice(None), *inner)]
+    p_lu = prob[:N_LU] * (NEIGHBOUR_FLOOR + near) + one_hot(lu[inner], N_LU)
+    p_lc = prob[N_LU:] + one_hot(lc[inner], N_LC)
+    land_use = allocate(p_lu, coarse, cell)
+    return Prediction(
+        land_use,
+        decode_land_cover(p_lc, land_use),
+        prob[:N_LU].argmax(0).astype(np.uint8),
+        prob[N_LU:].argmax(0).astype(np.uint8),
+        prob,
+    )
+
+
+def neighbourhood_share(codes: np.ndarray, n_classes: int, radius: int) -> np.ndarray:
+    """(n_classes, H, W) share of each class in the (2r+1)² box around every pixel (the box
+    clipped at the array edge): a box filter by cumulative sums, exact in integers."""
+    h, w = codes.shape
+    counts = np.zeros((n_classes, h + 1, w + 1), np.int64)
+    counts[:, 1:, 1:] = one_hot(codes, n_classes).astype(np.int64).cumsum(1).cumsum(2)
+    r0, r1 = np.clip(np.arange(h) - radius, 0, h), np.clip(np.arange(h) + radius + 1, 0, h)
+    c0, c1 = np.clip(np.arange(w) - radius, 0, w), np.clip(np.arange(w) + radius + 1, 0, w)
+    box = (
+        counts[:, r1][:, :, c1] - counts[:, r0][:, :, c1]
+        - counts[:, r1][:, :, c0] + counts[:, r0][:, :, c0]
+    )  # fmt: skip
+    return box / ((r1 - r0)[:, None] * (c1 - c0)[None, :])
 
 
 def host_cell_fractions(
