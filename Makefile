@@ -54,6 +54,7 @@ $(STAMPS)/fortran: $(LIBLANDEMU) build/include/landemu.h $(FORTRAN) | system
 demo: setup
 	@run/demo/run.sh
 	@run/demo/lai.sh
+	@run/demo/landuse.sh
 
 test: setup
 	$(VPY) -m pytest -q
