@@ -46,9 +46,8 @@ def region_inputs(cube: Cube, cell: int) -> dict:
     return cube_inputs(cube, slice(R0 - H, R0 + SIZE + H), slice(C0 - H, C0 + SIZE + H), cell)
 
 
-def run(model, inp: dict, rows: slice, cols: slice, cell: int, cache=None, **kw):
-    """downscale_year on the tile whose interior is region rows/cols (0-based in the region)."""
-    sl = (slice(rows.start, rows.stop + 2 * H), slice(cols.start, cols.stop + 2 * H))
+def downscale(model, inp: dict, sl=(slice(None), slice(None)), **kw):
+    """downscale_year on the `sl` window of `inp` (year 2001 unless given)."""
     return downscale_year(
         model,
         inp["fractions"][(slice(None), *sl)],
@@ -56,11 +55,15 @@ def run(model, inp: dict, rows: slice, cols: slice, cell: int, cache=None, **kw)
         inp["prior_lc"][sl],
         {k: v[sl] for k, v in inp["static"].items()},
         inp["lat"][sl[0]],
-        cell=cell,
-        year=2001,
-        origin=(rows.start - H, cols.start - H),
-        cache=cache,
-        **kw,
+        **{"year": 2001, **kw},
+    )
+
+
+def run(model, inp: dict, rows: slice, cols: slice, cell: int, cache=None):
+    """The tile whose interior is region rows/cols (0-based in the region)."""
+    sl = (slice(rows.start, rows.stop + 2 * H), slice(cols.start, cols.stop + 2 * H))
+    return downscale(
+        model, inp, sl, cell=cell, origin=(rows.start - H, cols.start - H), cache=cache
     )
 
 
@@ -136,16 +139,7 @@ def small_inputs(cell: int = 10, tile: int = 20) -> dict:
 
 
 def call(inp: dict, **kw):
-    args = {"cell": 10, "year": 2001, "origin": (-H, -H), **kw}
-    return downscale_year(
-        refusing_model,
-        inp["fractions"],
-        inp["prior_lu"],
-        inp["prior_lc"],
-        inp["static"],
-        inp["lat"],
-        **args,
-    )
+    return downscale(refusing_model, inp, **{"cell": 10, "origin": (-H, -H), **kw})
 
 
 def test_fractions_with_a_wrong_level_count_name_the_class_order():
