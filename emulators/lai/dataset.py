@@ -4,7 +4,8 @@ ERA5 monthly climatology from which the SEMI-EMPIRICAL target (target.py) is mad
 Nothing new is written to disk: a sample reads a 200 × 200 window (10°) of the phase-one
 windows of one split (emulators/lulc/dataset.py `training_windows`), draws a month, makes the
 semi-empirical LAI of that month and the previous one (target.py) on the window, hides random
-32×32 patches of the previous month (ratio drawn from [0.25, 0.95]), crops and mirrors.
+32×32 patches of the previous month (ratio drawn from [0.25, 0.95], or the sampler's
+`ratios`), crops and mirrors.
 """
 
 from __future__ import annotations
@@ -133,9 +134,15 @@ class Sampler:
     """Random samples from the windows of one split."""
 
     def __init__(
-        self, source: LaiSource, which: int, crop: int, min_land: float = 0.1, joint: bool = False
+        self,
+        source: LaiSource,
+        which: int,
+        crop: int,
+        min_land: float = 0.1,
+        joint: bool = False,
+        ratios: tuple[float, float] = MASK_RATIOS,
     ) -> None:
-        self.source, self.crop, self.joint = source, crop, joint
+        self.source, self.crop, self.joint, self.ratios = source, crop, joint, ratios
         self.origins = training_windows(source.cube, which, min_land)
         if not self.origins:
             raise DataFileError(f"no {split.NAMES[which]} windows with land in the cube")
@@ -146,7 +153,7 @@ class Sampler:
         """(x, lai, valid, lu, lc); x is (38, crop, crop), or (47, …) for the joint model."""
         r0, c0 = self.origins[rng.integers(len(self.origins))]
         month = int(rng.integers(12)) if month is None else month
-        ratio = float(rng.uniform(*MASK_RATIOS)) if ratio is None else ratio
+        ratio = float(rng.uniform(*self.ratios)) if ratio is None else ratio
         i, j = rng.integers(0, WINDOW - self.crop + 1, size=2)
         w = self.source.window(r0 + i, r0 + i + self.crop, c0 + j, c0 + j + self.crop)
         hidden = patch_mask(self.crop, self.crop, ratio, rng)

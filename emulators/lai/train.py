@@ -28,7 +28,7 @@ from emulators.lai.dataset import N_JOINT_CHANNELS, LaiSource, Sampler
 from emulators.lai.features import N_CHANNELS
 from emulators.lai.model import JointUNet, LaiUNet
 from emulators.lulc import split
-from emulators.lulc.dataset import DEFAULT_CUBE
+from emulators.lulc.dataset import DEFAULT_CUBE, MASK_RATIOS
 from emulators.lulc.train import (
     Loss,
     atomic_save,
@@ -56,6 +56,8 @@ class Config:
     val_samples: int = 16
     residual: int = 1  # separate design: LAI = relu(visible prior + change)
     dropout: float = 0.1  # separate design: before the head (MC-dropout spread)
+    mask_min: float = 0.25  # hidden share of the prior drawn from [mask_min, 0.95]; online
+    # the whole prior is visible, so 0 puts that case into training
     init: str = ""  # warm start: a checkpoint whose encoder–decoder weights are copied
 
 
@@ -129,7 +131,8 @@ def train(cfg: Config, out: Path, cube_path: Path = DEFAULT_CUBE, source=None) -
     out.mkdir(parents=True, exist_ok=True)
     source = source or LaiSource(cube_path)
     joint = cfg.design == "joint"
-    train_s = Sampler(source, split.TRAIN, cfg.crop, joint=joint)
+    ratios = (cfg.mask_min, MASK_RATIOS[1])
+    train_s = Sampler(source, split.TRAIN, cfg.crop, joint=joint, ratios=ratios)
     val_s = Sampler(source, split.VALIDATION, cfg.crop, joint=joint)
     vrng = np.random.default_rng(12345)
     val_batches = [make_batch(val_s, vrng, 4, ratio=0.75) for _ in range(cfg.val_samples // 4)]
