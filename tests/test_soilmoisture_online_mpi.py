@@ -11,7 +11,9 @@ from soilmoisture_setup import config
 
 from emulators.soilmoisture.static import add_soil
 
-SCRIPT = str(REPO / "tests" / "mpi" / "soilmoisture_run.py")
+SCRIPT = str(REPO / "tests" / "mpi" / "state_run.py")
+DAY = "86400"
+PUTS = ("--puts", "soilmoisture_setup:host_fields")
 DAYS = 4
 pytestmark = [pytest.mark.mpi, pytest.mark.slow]
 
@@ -40,7 +42,7 @@ def test_soil_moisture_bit_for_bit_on_1_to_4_ranks_and_across_a_restart(
     runs = {}
     for n in (1, 2, 3, 4):
         out = tmp_path / f"e{n}.npz"
-        run_mpi(n, SCRIPT, cfg(f"r{n}"), "1", str(DAYS), str(out))
+        run_mpi(n, SCRIPT, cfg(f"r{n}"), DAY, "1", str(DAYS), str(out), *PUTS)
         runs[n] = results(out, tmp_path / f"r{n}")
     ref = runs[1]["H2OSOI_FINE"]
     assert ref.shape == (DAYS, 10, 16)
@@ -54,8 +56,9 @@ def test_soil_moisture_bit_for_bit_on_1_to_4_ranks_and_across_a_restart(
 
     restart = tmp_path / "mid.nc"
     first, second = tmp_path / "first.npz", tmp_path / "second.npz"
-    run_mpi(3, SCRIPT, cfg("a"), "1", "2", str(first), "--write-restart", str(restart))
-    run_mpi(2, SCRIPT, cfg("b", restart={"read": str(restart)}), "3", str(DAYS), str(second))
+    run_mpi(3, SCRIPT, cfg("a"), DAY, "1", "2", str(first), "--write-restart", str(restart), *PUTS)
+    again = cfg("b", restart={"read": str(restart)})
+    run_mpi(2, SCRIPT, again, DAY, "3", str(DAYS), str(second), *PUTS)
     a, b = results(first, tmp_path / "a"), results(second, tmp_path / "b")
     for name, values in runs[1].items():
         np.testing.assert_array_equal(np.concatenate([a[name], b[name]]), values, err_msg=name)

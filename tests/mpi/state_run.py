@@ -1,11 +1,13 @@
-"""Run the step-contract configuration for coupling steps FIRST..LAST on however many ranks
-mpirun gives (host cells dealt round robin) and save every export at every step, gathered
-by host id, for bit-for-bit comparisons.
+"""Run a configuration for coupling steps FIRST..LAST on however many ranks mpirun gives
+(host cells dealt round robin) and save every export at every step, gathered by host id,
+for bit-for-bit comparisons. Each step puts TBOT (step_state_setup.tbot), or every field
+of `--puts MODULE:FUNCTION`, a function (ids, step) -> {field: (nlev, n) values} of tests/.
 
-usage: state_run.py CONFIG INTERVAL FIRST LAST OUT.npz [--write-restart PATH]
+usage: state_run.py CONFIG INTERVAL FIRST LAST OUT.npz [--write-restart PATH] [--puts M:F]
 """
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
@@ -27,7 +29,13 @@ p.add_argument("first", type=int)
 p.add_argument("last", type=int)
 p.add_argument("out")
 p.add_argument("--write-restart")
+p.add_argument("--puts", help="MODULE:FUNCTION giving the fields to put (default: TBOT)")
 args = p.parse_args()
+if args.puts:
+    module, function = args.puts.split(":")
+    puts = getattr(importlib.import_module(module), function)
+else:
+    puts = lambda ids, step: {"TBOT": tbot(ids, step)}  # noqa: E731
 
 comm = MPI.COMM_WORLD
 comp = Component(comm, args.config)
@@ -36,7 +44,8 @@ comp.set_decomposition(ids)
 t0 = ModelTime.from_date(2001, 1, 1, 0, comp.calendar)
 series = {name: [] for name in comp.pipeline.exports}
 for step in range(args.first, args.last + 1):
-    comp.put("TBOT", tbot(ids, step))
+    for name, values in puts(ids, step).items():
+        comp.put(name, values)
     comp.advance(t0 + args.interval * step)
     for name in series:
         buf = np.empty((comp.registry[name].levels, ids.size))
