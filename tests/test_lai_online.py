@@ -172,7 +172,7 @@ def test_bad_configuration_is_a_config_error(schedule, params, message):
 
 def test_a_halo_below_what_the_windows_need_is_named():
     step = LaiUNetStep("lai", Schedule.parse("monthly"), dict(PARAMS), halo=4)
-    with pytest.raises(ConfigError, match="need a halo of 20, the step has 4"):
+    with pytest.raises(ConfigError, match="need a halo of at least 20, the step has halo 4"):
         step.fit_halo((48, 48), (20, 28))
 
 

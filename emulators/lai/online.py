@@ -37,9 +37,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from coupler.blending import blend_windows, lattice_halo
+from coupler.blending import blend_windows
 from coupler.errors import ConfigError, FieldError
 from coupler.steps.base import StepContext, Transform, Var
+from coupler.steps.onnx_step import OnnxStep
 from coupler.stepstate import StateVar
 from emulators.lai.features import (
     DAYS_PER_MONTH,
@@ -51,21 +52,13 @@ from emulators.lai.features import (
 from emulators.lai.infer import MODEL_PATH, OnnxLai
 from emulators.lulc.classes import LAND_COVER
 from emulators.lulc.features import N_LC, N_LU, STATIC_FIELDS, static_channels
+from emulators.lulc.staticfile import UNITS as STATIC_UNITS
 
 NO_PRIOR = -1.0  # initial value of the step's state: "no earlier month" (cold start)
 SECONDS_PER_DAY = 86400.0
 MAX_MONTH_SECONDS = 32 * 86400  # a longer gap since the last run skipped a month
 NO_LEAVES = (LAND_COVER.index("water"), LAND_COVER.index("snow_ice"))
 STATIC_VARIABLES = ("land_use", "land_cover", *STATIC_FIELDS)  # of a `landemu lulc-static` file
-STATIC_UNITS = {
-    "elevation": "m",
-    "slope": "degree",
-    "land_fraction": "1",
-    "koppen": "1",
-    "t_mean": "degC",
-    "t_range": "K",
-    "precip": "mm",
-}
 
 
 @dataclass(frozen=True)
@@ -254,20 +247,7 @@ class LaiUNetStep(Transform):
         self.model = OnnxLai(Path(p["model"]).expanduser())
         self._cache: tuple[Any, dict] | None = None  # windows of this run shared by tiles
 
-    def fit_halo(self, grid_shape: tuple[int, int], tile_shape: tuple[int, int]) -> None:
-        """The halo every window touching a tile needs (called by the component)."""
-        b = self.blend
-        need = max(
-            lattice_halo(n, t, b["window"], b["margin"], b["overlap"])
-            for n, t in zip(grid_shape, tile_shape, strict=True)
-        )
-        if self.halo and self.halo < need:
-            raise ConfigError(
-                f"steps.{self.name}.halo: windows of {b['window']} (margin {b['margin']}, "
-                f"overlap {b['overlap']}) on tiles of {tile_shape} need a halo of {need}, "
-                f"the step has {self.halo} (leave halo out)"
-            )
-        self.halo = max(self.halo, need)
+    fit_halo = OnnxStep.fit_halo  # the halo every window touching a tile needs (component)
 
     def compute(
         self, inputs: dict[str, np.ndarray], state: dict[str, np.ndarray], ctx: StepContext
