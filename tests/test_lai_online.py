@@ -200,3 +200,14 @@ def test_cells_no_host_cell_forces_get_lai_0_and_finite_neighbours():
     cold = out["LAI_UNET_PRECIP"][1]  # cold start: the missing month repeats this one
     np.testing.assert_allclose(cold[10:, 10:], 2e-5 * 86400 * 30.4)
     assert np.all(cold[:5, :7] == 0.0)
+
+
+def test_the_output_can_take_the_name_later_steps_read(tmp_path):
+    cfg = config(tmp_path / "n", params={**PARAMS, "output": "LAI"})
+    text = cfg.read_text().replace("LAI_UNET:", "LAI:")
+    cfg.write_text(text)
+    comp = run(cfg, 1)
+    assert set(comp.steps[0].outputs) == set(comp.steps[0].previous) == {"LAI", "LAI_PRECIP"}
+    out = np.empty((1, comp.n_local))
+    comp.get("LAI", out)
+    assert np.isfinite(out).all() and out.max() > 0.3

@@ -8,6 +8,7 @@
         params: {window: 256, margin: 32, overlap: 64, batch: 4}    # halo follows (fit_halo)
         # params: {land_use: LANDUSE_FINE, land_cover: LANDCOVER_FINE}  # phase one's online
         #                                 # maps (step lulc_yearly) instead of the static ones
+        # params: {output: LAI}           # names the output (and its state LAI, LAI_PRECIP)
     host:
       exports: {LAI_UNET: {interpolate: monthly}}                   # ELM-style mid-month
 
@@ -217,6 +218,7 @@ class LaiUNetStep(Transform):
         "co2_ppm": 390.0,
         "land_use": "land_use",
         "land_cover": "land_cover",
+        "output": "LAI_UNET",
     }
     default_grid: ClassVar[str] = "fine"
 
@@ -238,11 +240,19 @@ class LaiUNetStep(Transform):
                 f"overlap {p['overlap']} and batch {p['batch']} leave no window core"
             )
         self.blend = {k: p[k] for k in ("window", "margin", "overlap", "batch")}
-        self.maps = {k: str(p[k]) for k in ("land_use", "land_cover")}  # input names
+        # field names: the land use/cover inputs and the LAI output (and its state) may be
+        # renamed, e.g. output LAI where later steps read the GSI transform's LAI
+        lai = str(p["output"])
+        self.maps = {
+            **{k: str(p[k]) for k in ("land_use", "land_cover")},
+            "LAI_UNET": lai,
+            "LAI_UNET_PRECIP": f"{lai}_PRECIP",
+        }
         self.inputs = {self.maps.get(k, k): v for k, v in self.inputs.items()}
+        self.outputs = {self.maps[k]: v for k, v in self.outputs.items()}
         self.previous = {
-            "LAI_UNET": StateVar(init=NO_PRIOR),
-            "LAI_UNET_PRECIP": StateVar(shape=(2,), init=NO_PRIOR),
+            lai: StateVar(init=NO_PRIOR),
+            f"{lai}_PRECIP": StateVar(shape=(2,), init=NO_PRIOR),
         }
         self.model = OnnxLai(Path(p["model"]).expanduser())
         self._cache: tuple[Any, dict] | None = None  # windows of this run shared by tiles
@@ -265,7 +275,8 @@ class LaiUNetStep(Transform):
         t_c = np.where(unforced, 0.0, inputs["TBOT"] - 273.15)
         p_mm = np.where(unforced, 0.0, np.maximum(inputs["PRECTmms"], 0.0))
         p_mm = p_mm * SECONDS_PER_DAY * DAYS_PER_MONTH
-        history = np.asarray(inputs["LAI_UNET_PRECIP"], np.float64)
+        lai_name, precip_name = self.maps["LAI_UNET"], self.maps["LAI_UNET_PRECIP"]
+        history = np.asarray(inputs[precip_name], np.float64)
         history = np.where(history == NO_PRIOR, p_mm[None], history)  # cold start
         if self._cache is None or self._cache[0] != ctx.time:
             self._cache = (ctx.time, {})
@@ -275,7 +286,7 @@ class LaiUNetStep(Transform):
             t_c,
             p_mm,
             history,
-            inputs["LAI_UNET"],
+            inputs[lai_name],
             *(codes(inputs[self.maps[k]]) for k in ("land_use", "land_cover")),
             {k: inputs[k] for k in STATIC_FIELDS},
             np.broadcast_to(ctx.lat, p_mm.shape),
@@ -288,6 +299,6 @@ class LaiUNetStep(Transform):
         h = ctx.halo
         inner = (slice(h, p_mm.shape[0] - h), slice(h, p_mm.shape[1] - h))
         return {
-            "LAI_UNET": np.where(unforced[inner], 0.0, lai),
-            "LAI_UNET_PRECIP": np.stack([p_mm[inner], history[0][inner]]),
+            lai_name: np.where(unforced[inner], 0.0, lai),
+            precip_name: np.stack([p_mm[inner], history[0][inner]]),
         }
