@@ -1,7 +1,8 @@
 """The host physics on an ELM surface dataset: one host column per land cell of the file.
 
 Why: the host must run on landemu's PFTs and LAI end to end. The Fortran host program takes
-them online as exports (PCT_NAT_PFT, MONTHLY_LAI with 17 levels); offline, this builds the
+them online as exports (PCT_PFT — this module's merge, made by the `surface_elm` step — or
+PCT_NAT_PFT, MONTHLY_LAI/SAI/HEIGHT_TOP with 17 levels); offline, this builds the
 same columns from a `landemu surfdata` file for the ctypes batch model (emulators/landmodel).
 The host has one vegetated land unit, so the natural-vegetation and crop land units are
 merged (PCT_NAT_PFT·PCT_NATVEG + PCT_CFT·PCT_CROP, renormalised to 100 %); lake, wetland,
