@@ -126,3 +126,11 @@ def test_two_process_gradients_equal_one_process_for_both_designs():
     assert result["world_size"] == 2
     assert result["max_grad_diff"]["separate"] < 1e-5
     assert result["max_grad_diff"]["joint"] < 1e-5
+
+
+def test_copy_prior_baseline_returns_the_visible_prior_in_lai_units():
+    from emulators.lai.train import CopyPrior
+
+    x = torch.zeros(1, N_CHANNELS, 4, 4)
+    x[0, 24] = 0.25  # the prior channel holds LAI / 8
+    assert torch.equal(CopyPrior()(x), torch.full((1, 4, 4), 2.0))

@@ -3,6 +3,7 @@
     python -m emulators.lai.train --design separate|joint --out run/data/lai/<design>
         [--minutes 25] [--seed 0]             (torchrun / run/mpirun.sh -n 2 work as in phase one)
     torchrun --nproc-per-node 2 -m emulators.lai.train --check-ddp   (gradients vs one process)
+    python -m emulators.lai.train --validate CKPT [CKPT …]   (validation RMSE, 75 % / 0 hidden)
 
 `separate`: LaiUNet on the 38 LAI channels, masked MSE on the SEMI-EMPIRICAL target.
 `joint`: JointUNet on 47 channels (phase one's 40 + climate, CO2, masked LAI prior and mask),
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 
 from emulators.lai.dataset import N_JOINT_CHANNELS, LaiSource, Sampler
-from emulators.lai.features import N_CHANNELS
+from emulators.lai.features import LAI_SCALE, N_CHANNELS, PRIOR
 from emulators.lai.model import JointUNet, LaiUNet
 from emulators.lulc import split
 from emulators.lulc.dataset import DEFAULT_CUBE, MASK_RATIOS
@@ -197,6 +198,39 @@ def train(cfg: Config, out: Path, cube_path: Path = DEFAULT_CUBE, source=None) -
     return {"design": cfg.design, "epochs": state["epoch"], "best_val_rmse": state["best"]}
 
 
+def validation_scores(
+    checkpoints: list[Path], ratios=(0.75, 0.0), samples: int = 48, cube_path: Path = DEFAULT_CUBE
+) -> dict:
+    """Validation RMSE of checkpoints at several hidden-prior shares (the same crops for all):
+    picks the checkpoint for the online case (0: the whole prior visible) on the validation
+    blocks, not on the held-out test blocks."""
+    from emulators.lai.export import load_checkpoint
+
+    source = LaiSource(cube_path)
+    val_s = Sampler(source, split.VALIDATION, Config().crop)
+    batches = {}
+    for ratio in ratios:
+        rng = np.random.default_rng(12345)
+        batches[ratio] = [make_batch(val_s, rng, 4, ratio=ratio) for _ in range(samples // 4)]
+    copy = CopyPrior()
+    scores = (
+        {"copy_prior_mask0": validate(copy, batches[0.0])["val_rmse"]} if 0.0 in batches else {}
+    )
+    for path in checkpoints:
+        model = load_checkpoint(path)[0]
+        scores[str(path)] = {
+            f"val_rmse_mask{r:g}": validate(model, b)["val_rmse"] for r, b in batches.items()
+        }
+    return scores
+
+
+class CopyPrior(torch.nn.Module):
+    """The copy-the-prior baseline as a model: LAI = the visible prior channel · 8."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, PRIOR] * LAI_SCALE
+
+
 def ddp_gradient_difference(design: str, batch: int = 4, size: int = 32, seed: int = 0):
     """Max |gradient| difference between DDP over the processes and one process on the
     whole batch for `design` (rank 0 returns it, other ranks None). Synthetic inputs, every
@@ -239,10 +273,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cube", type=Path, default=DEFAULT_CUBE)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--check-ddp", action="store_true", help="DDP vs one process; prints JSON")
+    p.add_argument("--validate", type=Path, nargs="+", help="checkpoints to score (JSON)")
     for name, value in asdict(Config()).items():
         p.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.validate:
+        print(json.dumps(validation_scores(args.validate, cube_path=args.cube)))
+        return 0
     if args.check_ddp:
         diffs = {d: ddp_gradient_difference(d) for d in DESIGNS}
         if diffs["separate"] is not None:
