@@ -239,3 +239,14 @@ def test_class_codes_outside_the_scheme_and_negative_lai_are_named():
     out = step.compute(inputs, state, ctx)
     assert out["SURFACE_CLASS"].tolist() == [[1.0, 13.0, 7.0], [15.0, 17.0, 23.0]]
     assert out["PFT_LAI_SUM"][:, 0, 0].tolist() == [0.0, 3.0] + [0.0] * 15
+
+
+def test_lc_unet_classes_and_another_lai_field_are_read_by_name():
+    params = {"land_cover_scheme": "lulc", "land_cover_field": "LC_FINE", "lai_field": "LAI_UNET"}
+    step = SurfacePft("pft", Schedule.parse("monthly"), params=params)
+    assert step.inputs["LC_FINE"].levels == 11 and step.inputs["LC_FINE"].kind == "categorical"
+    assert (
+        "LAI_UNET" in step.inputs and "LAI" not in step.inputs and "land_cover" not in step.inputs
+    )
+    with pytest.raises(ConfigError, match="land_cover_scheme: 'modis' is not igbp or lulc"):
+        SurfacePft("pft", Schedule.parse("monthly"), params={"land_cover_scheme": "modis"})

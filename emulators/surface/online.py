@@ -14,7 +14,9 @@ Three transforms, run in this order by a pipeline (see run/demo/landemu.yaml):
     land cover (static, IGBP or the LC U-Net's scheme) + that climate → one surface class
     per fine cell (pft.py: 0..16 ELM PFTs, lake, wetland, glacier, 3 urban; code 23 = land
     without a land-cover class, which the aggregation leaves out as the offline one does);
-    the fine LAI of an earlier step on the cell's PFT; SAI by one step of the Zeng
+    the fine LAI of an earlier step on the cell's PFT (params ``land_cover_field``,
+    ``land_cover_scheme`` and ``lai_field`` name them: e.g. the LC U-Net's ``LC_FINE``, lulc,
+    and ``LAI_UNET``); SAI by one step of the Zeng
     recursion from the cell's state. Outputs the class (categorical: the host receives
     class fractions) and the per-PFT *sums* LAI·[pft = p], SAI·[pft = p] (17 levels), whose
     conservative fine → host remap is Σ LAI·a·[p] / Σ a_land.
@@ -32,13 +34,15 @@ ones: exports are bit-for-bit the same on any rank count and across restarts.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
 
-from coupler.errors import FieldError
+from coupler.errors import ConfigError, FieldError
 from coupler.steps.base import StepContext, Transform, Var
 from coupler.stepstate import StateVar
+from emulators.lulc.classes import LAND_COVER
 from emulators.surface.aggregate import SurfaceSums
 from emulators.surface.hostcolumns import host_pft_percent
 from emulators.surface.pft import (
@@ -132,23 +136,36 @@ class SurfacePft(Transform):
         "SAI": Var("m2 m-2", long_name="stem area index (Zeng 2002 recursion)"),
     }
     state_vars: ClassVar[dict[str, float]] = {k: -1.0 for k in MONTHLY_STEP_STATE}
-    default_params: ClassVar[dict[str, Any]] = {"land_cover_scheme": "igbp"}
+    default_params: ClassVar[dict[str, Any]] = {
+        "land_cover_scheme": "igbp",  # or lulc: the LC U-Net's 11 classes
+        "land_cover_field": "land_cover",  # e.g. the LC U-Net's output
+        "lai_field": "LAI",  # e.g. the LAI U-Net's output
+    }
     default_grid: ClassVar[str] = "fine"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        where = f"steps.{self.name}.params"
         scheme = self.params["land_cover_scheme"]
         if scheme not in ("igbp", "lulc"):
-            raise FieldError(
-                f"steps.{self.name}.params.land_cover_scheme: '{scheme}' is not igbp or lulc"
-            )
+            raise ConfigError(f"{where}.land_cover_scheme: '{scheme}' is not igbp or lulc")
+        cover = self.inputs.pop("land_cover")
+        levels = 17 if scheme == "igbp" else len(LAND_COVER)
+        self.inputs[self._field("land_cover_field")] = replace(cover, levels=levels)
+        self.inputs[self._field("lai_field")] = self.inputs.pop("LAI")
+
+    def _field(self, key: str) -> str:
+        name = self.params[key]
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"steps.{self.name}.params.{key}: expected a field name")
+        return name
 
     def compute(
         self, inputs: dict[str, np.ndarray], state: dict[str, np.ndarray], ctx: StepContext
     ) -> dict[str, np.ndarray]:
         h = int(ctx.halo)
         inner = (Ellipsis, slice(h, -h or None), slice(h, -h or None))
-        code = np.asarray(inputs["land_cover"], np.float64)[inner]
+        code = np.asarray(inputs[self.params["land_cover_field"]], np.float64)[inner]
         code = np.where(np.isfinite(code), np.rint(code), NODATA).astype(np.int64)
         land = np.asarray(inputs["landmask"])[inner] >= 0.5
         code = np.where(land, code, NODATA)
@@ -160,7 +177,7 @@ class SurfacePft(Transform):
         surface = landcover_to_surface_class(cover, t_c, p_mm)
         classes = np.where(land & (surface < 0), UNKNOWN_CLASS, np.maximum(surface, 0))
         pft = np.where(surface < N_PFT, np.maximum(surface, 0), 0)
-        lai = np.asarray(inputs["LAI"], np.float64)[inner]
+        lai = np.asarray(inputs[self.params["lai_field"]], np.float64)[inner]
         if not np.all(np.isfinite(lai[pft > 0]) & (lai[pft > 0] >= 0)):
             raise FieldError(f"step '{self.name}': LAI is negative or not finite on land")
         cold = state["sai_prev_lai"] < 0  # the first run: last month = this month at SAI_min
