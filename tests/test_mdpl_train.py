@@ -58,6 +58,10 @@ def test_smoke_training_resumes_and_evaluates_in_the_physics(cache, tmp_path):
         "multitask", steps=2, minutes=5, n_sites=1, k=2, every=1, data_dir=cache, names=[SITE]
     )
     assert rec["step"] == 2 and np.isfinite(rec["train_mse"])
+    rec = train_generator(  # resumed with the loss through the default run's bias correction
+        "multitask", 3, 5, n_sites=1, k=2, every=1, data_dir=cache, names=[SITE], bias_correct=True
+    )
+    assert rec["step"] == 3 and np.isfinite(rec["train_mse"])
     _, norm = load_surrogate("multitask", cache)
     p = site_parameters(load_generator("multitask", cache), load_site(site(SITE), cache), norm)
     tab = parameter_table()

@@ -162,19 +162,23 @@ def generator_batch(
     n_sites: int,
     k: int,
     p_drop_obs: float = 0.3,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """k windows of each of n_sites random sites over the calibration years:
-    (g_z input, surrogate input without parameters, observed fluxes, valid mask)."""
-    gx, sx, ob = [], [], []
+) -> tuple[torch.Tensor, ...]:
+    """k windows of each of n_sites random sites over the calibration years: (g_z input,
+    surrogate input without parameters, observed fluxes, valid mask, the sites' default
+    parameters (unit-scaled), the physics' default-run fluxes), fluxes standardised."""
+    gx, sx, ob, base_unit, base_flux = [], [], [], [], []
     for i in rng.choice(len(data), size=min(n_sites, len(data)), replace=False):
         d = data[i]
         fn = norm.forcing(d.forcing)
         on = norm.flux(d.obs)
         start = rng.integers(0, twin.CAL_STEPS - WINDOW, k)
         use_obs = rng.random() >= p_drop_obs
+        idx = start[:, None] + np.arange(WINDOW)
         gx.append(generator_inputs(fn, start, d.attrs, on if use_obs else None))
         sx.append(surrogate_inputs(fn, start, np.zeros((k, 12), dtype=np.float32))[..., :-12])
-        ob.append(on[start[:, None] + np.arange(WINDOW)])
+        ob.append(on[idx])
+        base_unit.append(twin.to_unit(d.default).astype(np.float32))
+        base_flux.append(norm.flux(d.sim_default[idx]))
     obs = np.stack(ob)  # (S, k, T, 2)
     ok = np.isfinite(obs)
     return (
@@ -182,7 +186,16 @@ def generator_batch(
         torch.from_numpy(np.stack(sx)),
         torch.from_numpy(np.where(ok, obs, 0.0).astype(np.float32)),
         torch.from_numpy(ok.astype(np.float32)),
+        torch.from_numpy(np.stack(base_unit)),
+        torch.from_numpy(np.stack(base_flux)),
     )
+
+
+def _surrogate_sites(surrogate: torch.nn.Module, sx: torch.Tensor, unit: torch.Tensor):
+    """The surrogate on every site's windows with one parameter set per site (S, 12)."""
+    s, k, t, _ = sx.shape
+    p = unit[:, None, None, :].expand(s, k, t, unit.shape[1])
+    return surrogate(torch.cat([sx, p], dim=3).reshape(s * k, t, -1)).reshape(s, k, t, 2)
 
 
 def generator_loss(
@@ -192,12 +205,22 @@ def generator_loss(
     sx: torch.Tensor,
     obs: torch.Tensor,
     ok: torch.Tensor,
+    base_unit: torch.Tensor | None = None,
+    base_flux: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Masked MSE of the surrogate driven by each site's mean g_z parameters vs observations."""
+    """Masked MSE of the surrogate driven by each site's mean g_z parameters vs observations.
+
+    With base_unit/base_flux (bias correction) the prediction is the physics' default run
+    plus the surrogate's *change* from the defaults: the surrogate's own error at a site
+    (it cannot see soil-moisture memory beyond its window) then cancels instead of being
+    compensated by wrong parameters."""
     s, k, t, c = gx.shape
     unit = gz(gx.reshape(s * k, t, c)).reshape(s, k, -1).mean(dim=1)  # one set per site
-    p = unit[:, None, None, :].expand(s, k, t, unit.shape[1])
-    y = surrogate(torch.cat([sx, p], dim=3).reshape(s * k, t, -1)).reshape(s, k, t, 2)
+    y = _surrogate_sites(surrogate, sx, unit)
+    if base_unit is not None:
+        with torch.no_grad():
+            y0 = _surrogate_sites(surrogate, sx, base_unit)
+        y = base_flux + (y - y0)
     return torch.sum(ok * (y - obs) ** 2) / torch.clamp(ok.sum(), min=1.0)
 
 
@@ -212,8 +235,10 @@ def train_generator(
     data_dir: Path = DATA_DIR,
     names: list[str] | None = None,
     seed: int = 0,
+    bias_correct: bool = False,
 ) -> dict:
-    """Train (or resume) g_z through the frozen `arch` surrogate against the twin obs."""
+    """Train (or resume) g_z through the frozen `arch` surrogate against the twin obs
+    (`bias_correct`: through the surrogate's change from the physics' default run)."""
     torch.manual_seed(seed)
     data = load_all(data_dir, names)
     surrogate, norm = load_surrogate(arch, data_dir)
@@ -229,7 +254,9 @@ def train_generator(
     rng = np.random.default_rng(seed + 7919 * step)
     t0, run_loss = time.perf_counter(), []
     while step < steps and time.perf_counter() - t0 < minutes * 60:
-        loss = generator_loss(gz, surrogate, *generator_batch(data, norm, rng, n_sites, k))
+        *batch, base_unit, base_flux = generator_batch(data, norm, rng, n_sites, k)
+        base = (base_unit, base_flux) if bias_correct else (None, None)
+        loss = generator_loss(gz, surrogate, *batch, *base)
         run_loss.append(_update(opt, [lr], gz, loss, step / steps))
         step += 1
         out_of_time = time.perf_counter() - t0 >= minutes * 60
@@ -275,10 +302,20 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--minutes", type=float, default=35.0)
     ap.add_argument("--data-dir", type=Path, default=DATA_DIR)
     ap.add_argument("--sites", default="")
+    ap.add_argument(
+        "--bias-correct", action="store_true", help="g_z: fit the surrogate's change from defaults"
+    )
     a = ap.parse_args(argv)
     names = [n for n in a.sites.split(",") if n] or None
-    fn = train_surrogate if a.what == "surrogate" else train_generator
-    print(json.dumps(fn(a.arch, a.steps, a.minutes, data_dir=a.data_dir, names=names)))
+    kw = {"data_dir": a.data_dir, "names": names}
+    if a.what == "generator":
+        print(
+            json.dumps(
+                train_generator(a.arch, a.steps, a.minutes, bias_correct=a.bias_correct, **kw)
+            )
+        )
+    else:
+        print(json.dumps(train_surrogate(a.arch, a.steps, a.minutes, **kw)))
 
 
 if __name__ == "__main__":
