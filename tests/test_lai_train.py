@@ -92,7 +92,7 @@ def test_residual_model_exports_within_1e_4_and_copies_a_visible_prior_at_start(
     torch.set_num_threads(1)
     smoke("separate", tmp_path, epochs=1)
     model, saved = load_checkpoint(tmp_path / "best.pt")
-    assert saved["config"]["residual"] == 1 and model.residual
+    assert saved["config"]["residual"] == 2 and model.residual == 2
     path = export_onnx(model, tmp_path / "lai.onnx")
     x = np.random.default_rng(0).uniform(0, 1, (2, N_CHANNELS, 32, 48)).astype(np.float32)
     assert parity(model, path, x) <= 1e-4
@@ -101,7 +101,8 @@ def test_residual_model_exports_within_1e_4_and_copies_a_visible_prior_at_start(
     torch.nn.init.zeros_(fresh.head_lai.conv.bias)
     with torch.no_grad():
         out = fresh(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(out, 8.0 * x[:, 24], rtol=1e-6)  # LAI = the prior channel · 8
+    expected = np.where(x[:, 25] > 0.5, 0.0, 8.0 * x[:, 24])  # hidden: 0; visible: prior · 8
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ from emulators.lai.uncertainty import mc_dropout, spread_skill
 
 def test_mc_dropout_spread_is_positive_and_the_mean_is_near_the_deterministic_output():
     torch.manual_seed(0)
-    model = LaiUNet(N_CHANNELS, 4, residual=True, dropout=0.2).eval()
+    model = LaiUNet(N_CHANNELS, 4, residual=2, dropout=0.2).eval()
     torch.nn.init.normal_(model.head_lai.conv.weight, std=0.5)  # trained heads are not 0
     torch.nn.init.constant_(model.head_lai.conv.bias, 2.0)
     x = np.random.default_rng(0).uniform(0, 1, (N_CHANNELS, 32, 32)).astype(np.float32)
@@ -24,7 +24,7 @@ def test_mc_dropout_spread_is_positive_and_the_mean_is_near_the_deterministic_ou
 
 
 def test_mc_dropout_needs_a_model_trained_with_dropout():
-    model = LaiUNet(N_CHANNELS, 4, residual=True, dropout=0.0).eval()
+    model = LaiUNet(N_CHANNELS, 4, residual=2, dropout=0.0).eval()
     with pytest.raises(ValueError, match="trained without dropout"):
         mc_dropout(model, np.zeros((N_CHANNELS, 16, 16), np.float32), 4)
 

@@ -3,8 +3,10 @@
 * `LaiUNet` (separate): the same U-Net with one LAI head; its land-use/land-cover heads are
   dropped. LAI = softplus(head) · 8 (non-negative, m² m⁻²), or with `residual` a change on
   top of the visible prior: LAI = relu(prior + head) (0 stands for the prior where it is
-  hidden). Copying the prior is then the network's starting point rather than something it
-  must learn; a plain U-Net trained for minutes stayed below the copy-the-prior baseline.
+  hidden; `residual=1`), or split by the mask channel (`residual=2`: prior + change where
+  visible, a value where hidden). Copying the prior is then the network's starting point
+  rather than something it must learn; a plain U-Net trained for minutes stayed below the
+  copy-the-prior baseline.
   `dropout` drops feature elements before the head in training (and for MC-dropout spread,
   emulators/lai/uncertainty.py); export runs in eval mode, so the ONNX model is deterministic.
 * `JointUNet` (multi-task): phase one's U-Net with its two heads plus the LAI head on the
@@ -17,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as nnf
 
-from emulators.lai.features import LAI_SCALE, PRIOR
+from emulators.lai.features import LAI_SCALE, MASK, PRIOR
 from emulators.lulc.architecture import BASE
 from emulators.lulc.features import N_LC, N_LU
 from emulators.lulc.model import UNet
@@ -46,16 +48,39 @@ class ResidualHead(nn.Module):
         return torch.relu(prior + self.conv(h)[:, 0])
 
 
+class SplitResidualHead(nn.Module):
+    """Where the prior is visible LAI = relu(prior + change), where it is hidden LAI =
+    relu(value): one 1×1 convolution, two channels, chosen by the mask channel. The change
+    starts at 0, so a visible prior is copied exactly before training; a single head
+    (ResidualHead) has to learn from the mask alone that visible pixels need no offset, and
+    the offset it kept accumulated month after month when fed back online."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(width, 2, 1)
+        nn.init.zeros_(self.conv.weight)
+        with torch.no_grad():
+            self.conv.bias.copy_(torch.tensor([0.0, 0.5]))
+
+    def forward(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        c = self.conv(h)
+        prior = x[:, PRIOR] * LAI_SCALE
+        return torch.relu(torch.where(x[:, MASK] > 0.5, c[:, 1], prior + c[:, 0]))
+
+
+RESIDUAL_HEADS = {1: ResidualHead, 2: SplitResidualHead}
+
+
 class LaiUNet(UNet):
     """Separate design: (B, C, H, W) → LAI (B, H, W)."""
 
     def __init__(
-        self, in_channels: int, base: int = BASE, residual: bool = False, dropout: float = 0.0
+        self, in_channels: int, base: int = BASE, residual: int = 0, dropout: float = 0.0
     ) -> None:
         super().__init__(in_channels, N_LU, N_LC, base)
         del self.head_lu, self.head_lc
-        self.residual = residual
-        self.head_lai = ResidualHead(base) if residual else LaiHead(base)
+        self.residual = int(residual)  # 0: LaiHead, 1: ResidualHead, 2: SplitResidualHead
+        self.head_lai = RESIDUAL_HEADS[self.residual](base) if residual else LaiHead(base)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]

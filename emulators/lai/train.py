@@ -55,21 +55,21 @@ class Config:
     base: int = 16
     seed: int = 0
     val_samples: int = 16
-    residual: int = 1  # separate design: LAI = relu(visible prior + change)
+    residual: int = 2  # separate design: 1 = relu(prior + change), 2 = split by the mask
     dropout: float = 0.1  # separate design: before the head (MC-dropout spread)
     mask_min: float = 0.25  # hidden share of the prior drawn from [mask_min, 0.95]; online
     # the whole prior is visible, so 0 puts that case into training
     init: str = ""  # warm start: a checkpoint whose encoder–decoder weights are copied
 
 
-def build_model(design: str, base: int, residual: bool = False, dropout: float = 0.0):
+def build_model(design: str, base: int, residual: int = 0, dropout: float = 0.0):
     """The model of a design; `residual`/`dropout` apply to the separate design (checkpoints
     written before they existed load with their defaults)."""
     if design not in DESIGNS:
         raise ValueError(f"unknown design '{design}', choose one of {DESIGNS}")
     if design == "joint":
         return JointUNet(N_JOINT_CHANNELS, base)
-    return LaiUNet(N_CHANNELS, base, bool(residual), dropout)
+    return LaiUNet(N_CHANNELS, base, residual, dropout)
 
 
 def model_of_config(config: dict) -> torch.nn.Module:
@@ -247,7 +247,7 @@ def ddp_gradient_difference(design: str, batch: int = 4, size: int = 32, seed: i
 
     def fresh() -> torch.nn.Module:
         torch.manual_seed(seed)
-        return build_model(design, 4, residual=True)
+        return build_model(design, 4, residual=2)
 
     model = fresh()
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
