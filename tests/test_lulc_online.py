@@ -151,9 +151,20 @@ def test_fractions_with_a_wrong_level_count_name_the_class_order():
 
 def test_nan_fractions_name_the_channel():
     inp = small_inputs()
-    inp["fractions"][CROP, 5, 5] = np.nan
+    inp["fractions"][CROP, H + 5, H + 5] = np.nan  # inside the tile (the halo is filled)
     with pytest.raises(FieldError, match="channel 1 .coarse_cropland. holds 1 NaN"):
         call(inp)
+
+
+def test_halo_under_host_cells_without_data_takes_the_maps_own_classes():
+    def uniform(batch):
+        return np.full((batch.shape[0], 19, *batch.shape[2:]), 1 / 8, np.float32)
+
+    inp = small_inputs()
+    inp["fractions"][:, :50] = np.nan  # halo rows over inactive host cells
+    pred = downscale(uniform, inp, cell=10, origin=(-H, -H))
+    assert pred.lu.shape == (20, 20)
+    assert np.mean(pred.lu == CROP) == pytest.approx(0.25, abs=0.01)  # the tile's fractions
 
 
 def test_fractions_not_summing_to_one_are_refused():

@@ -111,9 +111,10 @@ def downscale_year(
             f"{FRACTIONS} must be ({N_LU}, {h}, {w}) — one level per land-use class in the "
             f"order {', '.join(LAND_USE)} — got {fractions.shape}"
         )
-    coarse = host_cell_fractions(fractions[:, halo : h - halo, halo : w - halo], cell, origin, halo)
     lu = class_codes(LU_FINE, prior_lu, N_LU)
     lc = class_codes(LC_FINE, prior_lc, N_LC)
+    fractions = fill_unforced_halo(fractions, lu, halo)
+    coarse = host_cell_fractions(fractions[:, halo : h - halo, halo : w - halo], cell, origin, halo)
     rows = slice(origin[0] + PATCH_OFFSET, origin[0] + PATCH_OFFSET + h)
     cols = slice(origin[1] + PATCH_OFFSET, origin[1] + PATCH_OFFSET + w)
     hidden = global_patch_mask(rows, cols, mask_ratio, seed=year)
@@ -139,6 +140,16 @@ def downscale_year(
         prob[N_LU:].argmax(0).astype(np.uint8),
         prob,
     )
+
+
+def fill_unforced_halo(fractions: np.ndarray, lu: np.ndarray, halo: int) -> np.ndarray:
+    """Halo pixels under host cells that put nothing (inactive cells: NaN after the remap)
+    take last year's class there as their fractions; NaN inside the tile stays an error."""
+    missing = ~np.isfinite(fractions).all(axis=0)
+    missing[halo : missing.shape[0] - halo, halo : missing.shape[1] - halo] = False
+    if not missing.any():
+        return fractions
+    return np.where(missing, one_hot(lu, N_LU), fractions)
 
 
 def neighbourhood_share(codes: np.ndarray, n_classes: int, radius: int) -> np.ndarray:
