@@ -427,9 +427,10 @@ def lai(
 
     climate : monthly means of the step's host inputs on the fine grid — `TBOT` (K) and
         `PRECTmms` (kg m-2 s-1) — with a `time` dim of consecutive months (datetime or
-        cftime values; the month of each is the one predicted).
-    static : the step's static file (`landemu lai static`): lu, lc, land_cover and the
-        physical statics of emulators.lulc.features.STATIC_FIELDS.
+        cftime values; the month of each is the one predicted); NaN where no host cell
+        forces the fine cell (LAI 0 there, as online).
+    static : the step's static file (`landemu lulc-static`): land_use, land_cover codes and
+        the physical statics of emulators.lulc.features.STATIC_FIELDS (`landmask` optional).
     prior, prior_precip : the step's state before the first month — LAI (m2 m-2) and the
         precipitation (mm) of the two months before, dim `lag` (1, 2) — else a cold start as
         online (prior hidden, missing months' precipitation = the first month's).
@@ -441,14 +442,22 @@ def lai(
     """
     from emulators.lai.features import DAYS_PER_MONTH
     from emulators.lai.infer import MODEL_PATH, OnnxLai
-    from emulators.lai.online import NO_PRIOR, SECONDS_PER_DAY, Blend, monthly_lai
-    from emulators.lai.static import FIELDS
+    from emulators.lai.online import (
+        NO_PRIOR,
+        SECONDS_PER_DAY,
+        STATIC_VARIABLES,
+        Blend,
+        codes,
+        monthly_lai,
+    )
     from emulators.lulc.features import STATIC_FIELDS
 
     fine = horizontal_of(static)
     fields = {  # float64, as the coupler's static reader hands them to the step
         n: _on(fine, v, f"static '{n}'").astype(np.float64)
-        for n, v in zip(FIELDS, _need(static, FIELDS, "the LAI static"), strict=True)
+        for n, v in zip(
+            STATIC_VARIABLES, _need(static, STATIC_VARIABLES, "the LAI static"), strict=True
+        )
     }
     tbot, precip = _need(climate, ("TBOT", "PRECTmms"), "the monthly climate")
     if "time" not in tbot.dims:
@@ -470,23 +479,26 @@ def lai(
     for k, month in enumerate(months):
         t = _on(fine, tbot.isel(time=k), "TBOT")
         p = _on(fine, precip.isel(time=k), "PRECTmms")
-        p_mm = np.maximum(p, 0.0) * SECONDS_PER_DAY * DAYS_PER_MONTH
+        # as the step: cells without forcing (NaN) read 0 °C and no rain, and get LAI 0
+        unforced = ~(np.isfinite(t) & np.isfinite(p))
+        t_c = np.where(unforced, 0.0, t - 273.15)
+        p_mm = np.where(unforced, 0.0, np.maximum(p, 0.0)) * SECONDS_PER_DAY * DAYS_PER_MONTH
         history = np.where(history == NO_PRIOR, p_mm[None], history)
         state = monthly_lai(
             net,
             month,
-            t - 273.15,
+            t_c,
             p_mm,
             history,
             state,
-            np.rint(fields["lu"]).astype(np.uint8),
-            np.rint(fields["lc"]).astype(np.uint8),
-            np.rint(fields["land_cover"]).astype(np.int64),
+            codes(fields["land_use"]),
+            codes(fields["land_cover"]),
             {n: fields[n] for n in STATIC_FIELDS},
             lat,
             co2_ppm=co2_ppm,
             blend=Blend(**(blend or {})),
         )
+        state = np.where(unforced, 0.0, state)
         state = np.where(land, state, 0.0)
         history = np.where(land, np.stack([p_mm, history[0]]), 0.0)
         out.append(fine.from_engine(state))
