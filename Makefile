@@ -112,11 +112,18 @@ LAI := OMP_NUM_THREADS=1 $(VPY) -m emulators.lai
 models-lai: setup
 	[ -f run/data/lulc/cube.zarr/manifest.json ] || $(LULC).dataset build
 	$(LAI).t42
-	$(LAI).train --design separate --minutes 25
+	$(LAI).train --design separate --minutes 16 --residual 0 --dropout 0
 	$(LAI).train --design joint --minutes 25
-	$(LAI).export --checkpoint run/data/lai/separate_seed0/best.pt --out run/data/lai/separate.onnx
+	$(LAI).train --design separate --out run/data/lai/separate_res_seed0 --residual 1 --lr 1e-3 \
+	    --init run/data/lai/separate_seed0/best.pt --minutes 25
+	$(LAI).train --design separate --out run/data/lai/separate_res2_seed0 --residual 2 --lr 1e-3 \
+	    --init run/data/lai/separate_res_seed0/checkpoint.pt --mask-min 0 --minutes 42 --decay-start 22
+	$(LAI).export --checkpoint run/data/lai/separate_res2_seed0/best.pt --out run/data/lai/separate.onnx
 	$(LAI).export --checkpoint run/data/lai/joint_seed0/best.pt --out run/data/lai/joint.onnx
 	$(LAI).evaluate table --regions 4
+	$(LAI).evaluate table --regions 4 --mask-ratio 0 --designs separate
+	$(LAI).evaluate rollout --regions 4
+	$(LAI).uncertainty --checkpoint run/data/lai/separate_res2_seed0/best.pt --regions 4
 	$(LAI).evaluate ship
 	$(LAI).evaluate plot
 

@@ -419,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--regions", type=int, default=6)
     t.add_argument("--months", default="1,2,3,4,5,6,7,8,9,10,11,12", help="e.g. 1,4,7,10")
     t.add_argument("--mask-ratio", type=float, default=0.75, help="share of the prior hidden")
+    t.add_argument("--designs", default="separate,joint", help="which of the two to score")
     r = sub.add_parser("rollout", help="12 months fed back as online (rollout.json)")
     r.add_argument("--model", type=Path, default=Path("run/data/lai/separate.onnx"))
     r.add_argument("--regions", type=int, default=4)
@@ -440,7 +441,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "rollout":
         print(json.dumps(rollout(args.model, args.regions)["overall"]))
         return 0
-    models = {k: v for k, v in (("separate", args.separate), ("joint", args.joint)) if v.is_file()}
+    paths = {"separate": args.separate, "joint": args.joint}
+    models = {k: paths[k] for k in args.designs.split(",") if paths[k].is_file()}
     months = tuple(int(m) - 1 for m in args.months.split(","))
     result = table(models, args.regions, months=months, mask_ratio=args.mask_ratio)
     print(json.dumps(result["overall"]))
