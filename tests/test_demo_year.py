@@ -1,6 +1,6 @@
 """The coupled demo year (make demo's configuration: 0.5° France/Alps host, 1/120° fine grid,
 daily coupling, real static data and ERA5-climatology forcing) gives bit-for-bit the same
-host history and landemu history on 1 and 2 ranks."""
+host history and landemu history on 1 and 2 ranks, and the host runs on landemu's PFTs."""
 
 import shutil
 import subprocess
@@ -40,6 +40,7 @@ def prepare_data(data):
             "-o",
             data / "demo_forcing.nc",
         ],
+        ["surface-climate", "--grid", data / "demo_domain.nc", "-o", data / "demo_climate.nc"],
     ):
         subprocess.run([str(LANDEMU), *map(str, args)], check=True, capture_output=True)
 
@@ -63,6 +64,7 @@ def variables(path):
         return {k: np.ma.filled(ds[k][:], np.nan) for k in ds.variables}
 
 
+@pytest.mark.timeout(1800)  # two coupled years and the data: minutes idle, far more loaded
 def test_demo_year_is_bit_for_bit_on_one_and_two_ranks(tmp_path):
     prepare_data(tmp_path / "data")
     one = run_demo_year(tmp_path / "out" / "one", 1)
@@ -72,7 +74,13 @@ def test_demo_year_is_bit_for_bit_on_one_and_two_ranks(tmp_path):
         variables(two / "landmodel_coupled.nc"),
     )
     assert host_one["time"].size == 365
-    assert np.nanmax(host_one["landemu_LAI"]) > 1.0  # the host really received landemu's LAI
+    # the host really ran on landemu's PFTs and per-PFT LAI
+    assert np.nanmax(host_one["landemu_MONTHLY_LAI"]) > 1.0
+    used, received = host_one["PCT_NAT_PFT"], host_one["landemu_PCT_PFT"]
+    land = np.isfinite(used)
+    assert land.sum() > 300 * 17 * 365
+    np.testing.assert_allclose(used[land], received[land], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(np.nansum(used, axis=1)[land[:, 0]], 100.0, rtol=1e-12)
     for name, values in host_one.items():
         np.testing.assert_array_equal(host_two[name], values, err_msg=name)
     hist = [sorted(d.glob("demo.landemu.h.*.nc"))[0] for d in (one, two)]

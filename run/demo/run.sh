@@ -2,7 +2,7 @@
 # The coupled demo behind `make demo`: prepare the (cached) real static data, domain and
 # forcing (ERA5 climatology + seeded weather), run the ELM/ILS-style host land model on 2
 # MPI ranks for one year coupled to landemu, and once more alone for reference, then
-# summarise what landemu's LAI did to the host's latent heat.
+# summarise what landemu's PFTs and LAI did to the host's latent heat.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
@@ -13,9 +13,11 @@ mkdir -p run/data run/out/demo
 static=run/data/demo_static.nc
 domain=run/data/demo_domain.nc
 forcing=run/data/demo_forcing.nc
+climate=run/data/demo_climate.nc
 [ -f "$static" ] || $landemu prepare-static --grid "latlon:1200,1200:42,52,0,10" -o "$static"
 [ -f "$domain" ] || $landemu domain --grid "latlon:20,20:42,52,0,10" --static "$static" -o "$domain"
 [ -f "$forcing" ] || $landemu forcing --domain "$domain" --start-year 2001 --years 1 -o "$forcing"
+[ -f "$climate" ] || $landemu surface-climate --grid "$domain" -o "$climate"
 cp run/demo/landemu.yaml run/demo/landmodel.nml run/demo/landmodel_alone.nml run/out/demo/
 cd run/out/demo
 start=$(date +%s)
