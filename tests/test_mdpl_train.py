@@ -71,6 +71,9 @@ def test_smoke_training_resumes_and_evaluates_in_the_physics(cache, tmp_path):
     assert summary["all"]["truth"]["rmse_LE"] < summary["all"]["default"]["rmse_LE"]
     rows = list(csv.DictReader((tmp_path / "per_site.csv").read_text().splitlines()))
     assert {r["method"] for r in rows} >= {"default", "truth", "mdpl_multitask"}
+    rmse = {(r["method"], r["flux"]): r["rmse"] for r in rows}
+    checked = [rmse[("checked_multitask", f)] for f in ("H", "LE")]  # g_z's set or defaults
+    assert checked in ([rmse[(m, f)] for f in ("H", "LE")] for m in ("mdpl_multitask", "default"))
     assert (tmp_path / "taylor.png").stat().st_size > 1000
     assert json.loads((tmp_path / "summary.json").read_text())["grassland"]
 
