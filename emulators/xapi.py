@@ -205,8 +205,9 @@ def pft_parameters(
     48 half-hourly steps, averaged over the windows in unit-scaled space as it exports them.
 
     forcing : half-hourly means of the host's forcing (emulators.landmodel.FORCING_NAMES,
-        FORCING_UNITS) with dim `time` (each value the start of its interval) and any column
-        dims, with lat/lon (degrees) as coordinates or dims.
+        FORCING_UNITS) with dim `time` (each value the start of its interval; g_z reads the
+        day of year in the times' calendar: cftime noleap values for a noleap run) and any
+        column dims, with lat/lon (degrees) as coordinates or dims.
     sand, clay (%), elevation (m), pft (ELM PFT index): the step's state, per column or one.
     window_ends : time indices (exclusive) where a window ends — the step's runs (default:
         every 48 steps, its daily schedule from midnight).
