@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from coupler.clock import ModelTime
 from coupler.errors import ConfigError, FieldError
 from coupler.fields import FieldRegistry
 from coupler.steps.base import StepContext, Transform, Var
@@ -39,9 +40,9 @@ STATIC = ("sand", "clay", "elevation", "pft")
 _UNITS = FieldRegistry.default()  # the units the host exchanges (coupler/field_dictionary.yaml)
 
 
-def window_first_step(end: Any) -> int:
+def window_first_step(end: ModelTime) -> int:
     """Half-hour index within its year of the first step of the 48-step window ending at
-    `end` (a coupler ModelTime): the position the DOY encoding needs."""
+    `end`: the position the DOY encoding needs."""
     first = end + (-WINDOW * STEP_SECONDS)
     return (first.day_of_year - 1) * (86400 // STEP_SECONDS) + first.tod // STEP_SECONDS
 
@@ -151,9 +152,7 @@ class MdplParams(Transform):
             state["n_windows"] += 1
         column_groups(state["pft"])  # the defaults below need vegetated PFTs
         defaults = table.pft_defaults[state["pft"].astype(int)].T  # (12, n)
-        seen = state["n_windows"] > 0
-        mean = table.lo[:, None] + (table.hi - table.lo)[:, None] * state["unit_sum"] / np.where(
-            seen, state["n_windows"], 1.0
-        )
-        values = np.where(seen, mean, defaults)
+        count = np.maximum(state["n_windows"], 1.0)
+        mean = table.lo[:, None] + (table.hi - table.lo)[:, None] * (state["unit_sum"] / count)
+        values = np.where(state["n_windows"] > 0, mean, defaults)
         return {name: values[k] for k, name in enumerate(PARAM_NAMES)}
