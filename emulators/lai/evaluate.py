@@ -397,7 +397,12 @@ def plots(out_dir: Path = TABLE_DIR, data: Path = Path("run/data/lai")) -> list[
     written = [out_dir / "comparison_by_month.png"]
     fig.savefig(written[0], dpi=100, bbox_inches="tight")
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    runs = {"separate (v1)": "separate", "joint": "joint", "separate (residual)": "separate_res"}
+    runs = {
+        "separate v1": "separate",
+        "joint": "joint",
+        "separate, residual head": "separate_res",
+        "separate v2, split residual head": "separate_res2",
+    }
     for label, run in runs.items():
         f = data / f"{run}_seed0" / "metrics.json"
         if f.is_file():
