@@ -109,7 +109,7 @@ def test_evaluate_cli_names_a_missing_cube(tmp_path, capsys) -> None:
 def test_exportable_boosting_compares_on_the_forest_folds_and_converts(tiny_cube: Path) -> None:  # noqa: F811
     from emulators.soilmoisture.boosting import compare
 
-    result = compare(load_cube(tiny_cube), SMOKE, n_estimators=5)
+    result = compare(load_cube(tiny_cube), SMOKE, n_estimators=5, rows=SMOKE.hgb_rows)
     assert result["cv_folds"] == SMOKE.cv_folds and result["cv"]["rmse"] > 0
     for split in ("years", "stations"):
         assert len(result[split]["ubrmse"]) == 10
