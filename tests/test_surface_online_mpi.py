@@ -5,9 +5,10 @@ count continues it bit for bit."""
 import numpy as np
 import pytest
 from conftest import REPO, run_mpi
-from surface_online_setup import climate_file, config, static_file
+from surface_online_setup import DAY, climate_file, config, static_file
 
-SCRIPT = str(REPO / "tests" / "mpi" / "surface_run.py")
+SCRIPT = str(REPO / "tests" / "mpi" / "state_run.py")
+PUTS = ("--puts", "surface_online_setup:forcing")  # daily TBOT and PRECTmms
 DAYS = 62  # runs of the monthly steps on January 1, February 1 and March 1
 pytestmark = pytest.mark.mpi
 
@@ -22,18 +23,19 @@ def test_surface_exports_bit_for_bit_on_1_2_3_ranks_and_across_a_restart(tmp_pat
     runs = {}
     for n in (1, 2, 3):
         out = tmp_path / f"e{n}.npz"
-        run_mpi(
-            n, SCRIPT, str(config(tmp_path / f"r{n}", static, climate)), "1", str(DAYS), str(out)
-        )
+        cfg = config(tmp_path / f"r{n}", static, climate)
+        run_mpi(n, SCRIPT, str(cfg), str(DAY), "1", str(DAYS), str(out), *PUTS)
         runs[n] = load(out)
     for n in (2, 3):
         for name, values in runs[1].items():
             np.testing.assert_array_equal(runs[n][name], values, err_msg=f"{name} on {n} ranks")
     restart, first, second = tmp_path / "mid.nc", tmp_path / "a.npz", tmp_path / "b.npz"
     cfg = config(tmp_path / "a", static, climate)
-    run_mpi(3, SCRIPT, str(cfg), "1", "45", str(first), "--write-restart", str(restart))
+    run_mpi(
+        3, SCRIPT, str(cfg), str(DAY), "1", "45", str(first), "--write-restart", str(restart), *PUTS
+    )
     cfg = config(tmp_path / "b", static, climate, restart={"read": str(restart)})
-    run_mpi(2, SCRIPT, str(cfg), "46", str(DAYS), str(second))
+    run_mpi(2, SCRIPT, str(cfg), str(DAY), "46", str(DAYS), str(second), *PUTS)
     a, b = load(first), load(second)
     for name, values in runs[1].items():
         np.testing.assert_array_equal(np.concatenate([a[name], b[name]]), values, err_msg=name)
