@@ -19,6 +19,8 @@ FINE = "latlon:48,48:44,46.4,2,4.4"
 NY = NX = 48
 DAY = 86400
 PARAMS = {"window": 32, "margin": 8, "overlap": 0, "batch": 3}
+START = (2001, 6, 1)  # runs begin in June: leaves are out (in winter the model gives ~0)
+FIRST_DOY = 152
 STRIPES = (4, 10, 12, 5, 1, 14, 9)  # IGBP classes across columns
 
 
@@ -62,7 +64,7 @@ def config(folder: Path, tile=(20, 28), params=None, **more) -> Path:
         "run": {
             "name": "lai",
             "calendar": "noleap",
-            "start": "2001-01-01",
+            "start": "2001-06-01",
             "coupling_interval": DAY,
             "output_dir": str(folder / "out"),
             "log_level": "warning",
@@ -89,9 +91,9 @@ def config(folder: Path, tile=(20, 28), params=None, **more) -> Path:
 
 
 def forcing(ids: np.ndarray, day: int) -> tuple[np.ndarray, np.ndarray]:
-    """(TBOT K, PRECTmms mm/s) of host cells `ids` (1-based) on day `day` (1-based): a
-    seasonal cycle with a west-east and day-to-day texture."""
-    season = -np.cos(2 * np.pi * (day - 15) / 365.0)
+    """(TBOT K, PRECTmms mm/s) of host cells `ids` (1-based) on day `day` (1-based) of the
+    run: a seasonal cycle with a west-east and day-to-day texture."""
+    season = -np.cos(2 * np.pi * (day + FIRST_DOY - 1 - 15) / 365.0)
     t = 283.0 + 12.0 * season + 0.7 * (ids % 4) + 0.3 * ((day * 7 + ids) % 5)
     p = (1.0 + 0.5 * (ids % 3) + 0.4 * ((day * 3 + ids) % 4)) / DAY
     return t.reshape(1, -1), p.reshape(1, -1)

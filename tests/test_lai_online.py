@@ -7,7 +7,7 @@ from __future__ import annotations
 import netCDF4
 import numpy as np
 import pytest
-from lai_online_setup import DAY, NX, NY, PARAMS, config, forcing
+from lai_online_setup import DAY, NX, NY, PARAMS, START, config, forcing
 from mpi4py import MPI
 
 from coupler.clock import ModelTime, Schedule
@@ -18,7 +18,7 @@ from emulators.lai.infer import OnnxLai
 from emulators.lai.online import NO_PRIOR, Blend, LaiUNetStep, monthly_lai
 from emulators.lulc.features import STATIC_FIELDS
 
-T0 = ModelTime.from_date(2001, 1, 1)
+T0 = ModelTime.from_date(*START)
 
 
 def run(cfg, days: int, uniform: bool = False) -> Component:
@@ -48,7 +48,7 @@ def static_of(cfg) -> dict[str, np.ndarray]:
 
 def test_tiled_step_equals_the_whole_region_pure_function_within_1e_3(tmp_path):
     cfg = config(tmp_path / "a")
-    comp = run(cfg, 1, uniform=True)  # one run: January, cold start, uniform climate
+    comp = run(cfg, 1, uniform=True)  # one run: June, cold start, uniform climate
     tiled = fine_field(comp)
     t, p = forcing(np.ones(1, np.int64), 1)
     s = static_of(cfg)
@@ -56,7 +56,7 @@ def test_tiled_step_equals_the_whole_region_pure_function_within_1e_3(tmp_path):
     p_mm = np.full((NY, NX), p[0, 0] * DAY * 30.4)
     whole = monthly_lai(
         OnnxLai(),
-        1,
+        6,
         np.full((NY, NX), t[0, 0] - 273.15),
         p_mm,
         np.stack([p_mm, p_mm]),
@@ -86,7 +86,7 @@ def test_three_months_are_bit_for_bit_the_same_on_three_tilings(tmp_path):
 
 def test_the_prior_and_two_months_of_precipitation_are_carried_as_previous_state(tmp_path):
     cfg = config(tmp_path / "s")
-    comp = run(cfg, 32)  # the first advance, then 1 February
+    comp = run(cfg, 30)  # the first advance, then 1 July
     step = comp.steps[0]
     assert set(step.previous) == {"LAI_UNET", "LAI_UNET_PRECIP"}
     precip = fine_field(comp, "LAI_UNET_PRECIP")  # the older of the two months (m − 1)
@@ -122,6 +122,16 @@ def lai(model, **change):
     return monthly_lai(model, a.pop("month"), **a, blend=Blend(**PARAMS))
 
 
+def test_a_cold_start_begins_from_last_month_s_class_climatology(model):
+    from emulators.lai.online import cold_start_prior
+
+    a = inputs_of(prior_lai=np.full((32, 32), NO_PRIOR))
+    clim = cold_start_prior(a["lc"], a["lat"], 6)  # May, grass, 40–50°N
+    assert 0.1 < clim.mean() < 6 and np.ptp(clim) == 0
+    np.testing.assert_array_equal(lai(model, prior_lai=np.full((32, 32), NO_PRIOR)),
+                                  lai(model, prior_lai=clim))  # fmt: skip
+
+
 def test_pure_function_gives_finite_nonnegative_lai_of_the_region(model):
     out = lai(model)
     assert out.shape == (32, 32) and np.isfinite(out).all() and out.min() >= 0
@@ -135,7 +145,7 @@ def test_pure_function_gives_finite_nonnegative_lai_of_the_region(model):
         ({"t_c": np.full((32, 32), 288.0)}, "must be in °C"),
         ({"p_history_mm": np.full((1, 32, 32), 50.0)}, "a missing month of climate"),
         ({"prior_lai": np.full((32, 32), 13.0)}, "prior LAI must lie in [0.0, 12.0]"),
-        ({"prior_lai": np.full((32, 32), np.nan)}, "prior LAI (last month's state) holds"),
+        ({"prior_lai": np.full((32, 32), np.nan)}, "prior LAI holds 1024 NaN/inf"),
         ({"p_mm": np.full((32, 32), -1.0)}, "precipitation must be >= 0"),
         ({"month": 13}, "month 13 is not in 1..12"),
         ({"static": {"elevation": np.ones((32, 32))}}, "static fields missing"),

@@ -1,7 +1,7 @@
 """The online LAI step under mpirun: the host's monthly-interpolated LAI is bit-for-bit the
 same on 1, 2, 3 and 4 ranks (fine tiles of 20 × 28 that do not line up with the host cells
-or the model's windows), and 75 days = 45 days + restart (mid-February, read on another
-rank count) + 30 days."""
+or the model's windows), and 75 days from 1 June = 45 days + restart (mid-July, read on
+another rank count) + 30 days."""
 
 import numpy as np
 import pytest

@@ -82,6 +82,24 @@ def load_climatology(source: LaiSource, path: Path = CLIMATOLOGY_FILE) -> np.nda
     return clim
 
 
+SHIPPED_CLIMATOLOGY = Path(__file__).with_name("climatology.json")
+
+
+def write_shipped_climatology(source: LaiSource | None = None) -> Path:
+    """emulators/lai/climatology.json: the climatology table (training blocks only) the
+    online step starts its prior from on a cold start (emulators/lai/online.py)."""
+    clim = load_climatology(source or LaiSource())
+    table = {
+        "what": "mean SEMI-EMPIRICAL LAI (m2 m-2) per land-cover class, month and 10-degree "
+        "latitude band over the training blocks (emulators/lai/evaluate.py build_climatology)",
+        "classes": list(LAND_COVER),
+        "band_deg": BAND_DEG,
+        "lai": np.round(clim, 4).tolist(),
+    }
+    write_atomic(SHIPPED_CLIMATOLOGY, json.dumps(table))
+    return SHIPPED_CLIMATOLOGY
+
+
 def climatology_baseline(clim: np.ndarray, w: Window, month: int) -> np.ndarray:
     lc = np.minimum(w.lc, N_LC - 1).astype(np.int64)
     return clim[lc, month, lat_band(w.lat)[:, None]].astype(np.float32)
@@ -432,6 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("onnx", type=Path, nargs="+")
     sub.add_parser("plot", help="comparison_by_month.png and training.png")
     sub.add_parser("ship", help="copy the design with the lower held-out RMSE to lai.onnx")
+    sub.add_parser("climatology", help="write emulators/lai/climatology.json (cold starts)")
     args = p.parse_args(argv)
     if args.cmd == "cost":
         for path in args.onnx:
@@ -442,6 +461,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.cmd == "ship":
         print(json.dumps(ship()))
+        return 0
+    if args.cmd == "climatology":
+        print(write_shipped_climatology())
         return 0
     if args.cmd == "rollout":
         print(json.dumps(rollout(args.model, args.regions)["overall"]))

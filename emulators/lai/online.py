@@ -21,8 +21,9 @@ LAI (the prior) and the precipitation of the two months before (the soil-moistur
 training: memory = 0.5·P(m) + 0.3·P(m−1) + 0.2·P(m−2); the model never saw soil moisture, so
 the host's is not read). The shortwave channel is the mid-month top-of-atmosphere insolation
 from latitude and the month. The prior is not masked online (its whole field exists); on a
-cold start (`NO_PRIOR`, the initial value) the prior is hidden and the precipitation of the
-missing months is the current month's.
+cold start (`NO_PRIOR`, the initial value) the prior is the previous month's climatology of
+the cell's class and latitude band (climatology.json, training blocks only) and the
+precipitation of the missing months is the current month's.
 
 Tiling: the windows sit on the grid's global lattice and go through the model in batches of
 exactly `batch` (zero-padded), so a tile with its halo computes the bits a whole-region run
@@ -32,6 +33,8 @@ transform and `emulators.xapi` call it.
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -39,15 +42,15 @@ from typing import Any, ClassVar
 import numpy as np
 
 from coupler.blending import blend_windows
-from coupler.errors import ConfigError, FieldError
+from coupler.errors import ConfigError, FieldError, ModelError
 from coupler.steps.base import StepContext, Transform, Var
 from coupler.steps.onnx_step import OnnxStep
 from coupler.stepstate import StateVar
 from emulators.lai.features import (
     DAYS_PER_MONTH,
-    LAI_RANGE,
     MEMORY_WEIGHTS,
     assemble_month,
+    check_prior,
     toa_shortwave,
 )
 from emulators.lai.infer import MODEL_PATH, OnnxLai
@@ -56,6 +59,7 @@ from emulators.lulc.features import N_LC, N_LU, STATIC_FIELDS, static_channels
 from emulators.lulc.staticfile import UNITS as STATIC_UNITS
 
 NO_PRIOR = -1.0  # initial value of the step's state: "no earlier month" (cold start)
+CLIMATOLOGY = Path(__file__).with_name("climatology.json")
 SECONDS_PER_DAY = 86400.0
 MAX_MONTH_SECONDS = 32 * 86400  # a longer gap since the last run skipped a month
 NO_LEAVES = (LAND_COVER.index("water"), LAND_COVER.index("snow_ice"))
@@ -90,18 +94,22 @@ def _finite(name: str, a: np.ndarray) -> None:
         raise FieldError(f"LAI step: {name} holds {int((~np.isfinite(a)).sum())} NaN/inf values")
 
 
-def prior_and_hidden(prior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(prior with NO_PRIOR cells set to 0, hidden mask); FieldError for NaN or values outside
-    LAI_RANGE (a corrupt state or a restart from another model)."""
-    _finite("the prior LAI (last month's state)", prior)
-    hidden = prior == NO_PRIOR
-    seen = prior[~hidden]
-    if seen.size and (seen.min() < LAI_RANGE[0] or seen.max() > LAI_RANGE[1]):
-        raise FieldError(
-            f"LAI step: the prior LAI must lie in {list(LAI_RANGE)} m2 m-2, found "
-            f"[{seen.min():.3g}, {seen.max():.3g}]"
-        )
-    return np.where(hidden, 0.0, prior), hidden
+@functools.cache
+def climatology_table() -> np.ndarray:
+    """(N_LC, 12, bands) mean LAI per land-cover class, month and latitude band of the
+    training blocks (climatology.json, `python -m emulators.lai.evaluate climatology`)."""
+    if not CLIMATOLOGY.is_file():
+        raise ModelError(f"LAI step: the cold-start climatology '{CLIMATOLOGY}' is missing")
+    return np.asarray(json.loads(CLIMATOLOGY.read_text())["lai"], np.float64)
+
+
+def cold_start_prior(lc: np.ndarray, lat: np.ndarray, month: int) -> np.ndarray:
+    """Month `month − 1`'s climatological LAI for each cell's class and 10° latitude band:
+    the prior of a first month. A wholly hidden prior is outside what the model was trained
+    on (at most 95 % hidden, in patches) and gave near-zero LAI that copying kept."""
+    clim = climatology_table()
+    band = np.clip(((np.asarray(lat) + 90.0) // 10.0).astype(np.int64), 0, clim.shape[2] - 1)
+    return clim[np.minimum(lc, N_LC - 1), (month - 2) % 12, band]
 
 
 def monthly_lai(
@@ -153,7 +161,9 @@ def monthly_lai(
     missing = [k for k in STATIC_FIELDS if k not in static]
     if missing:
         raise FieldError(f"LAI step: static fields missing: {missing}")
-    prior, hidden = prior_and_hidden(np.asarray(prior_lai, np.float64))
+    prior = np.asarray(prior_lai, np.float64)
+    prior = np.where(prior == NO_PRIOR, cold_start_prior(lc, lat, month), prior)
+    check_prior(prior)
     w = MEMORY_WEIGHTS
     memory = (w[0] * p_mm + w[1] * p_history_mm[0] + w[2] * p_history_mm[1]) / DAYS_PER_MONTH
     x = assemble_month(
@@ -164,7 +174,7 @@ def monthly_lai(
         memory,
         toa_shortwave(lat, month - 1),
         prior,
-        hidden,
+        np.zeros(shape, bool),  # online nothing is hidden
         static_channels(static, lat[:, 0]),
         co2_ppm,
     )

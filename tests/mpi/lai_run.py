@@ -14,7 +14,7 @@ from mpi4py import MPI
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gathered import save_exports
-from lai_online_setup import DAY, forcing
+from lai_online_setup import DAY, START, forcing
 
 from coupler.clock import ModelTime
 from coupler.component import Component
@@ -32,7 +32,7 @@ comm = MPI.COMM_WORLD
 comp = Component(comm, args.config)
 ids = host_cells(comp.host.mask, comm.rank, comm.size, "round_robin")
 comp.set_decomposition(ids)
-t0 = ModelTime.from_date(2001, 1, 1, 0, comp.calendar)
+t0 = ModelTime.from_date(*START, 0, comp.calendar)
 series = {name: [] for name in comp.pipeline.exports}
 for day in range(args.first, args.last + 1):
     t, precip = forcing(ids, day)
