@@ -44,9 +44,8 @@ def write_inputs(folder: Path) -> Path:
     j, i = np.meshgrid(np.arange(N), np.arange(N), indexing="ij")
     igbp = np.array([4, 10, 12, 5, 1, 14, 9], np.uint8)[(i // 37) % 7]
     fields = {
-        "land_cover": igbp,
-        "lu": LU_FROM_IGBP[igbp],
-        "lc": LC_FROM_IGBP[igbp],
+        "land_use": LU_FROM_IGBP[igbp],
+        "land_cover": LC_FROM_IGBP[igbp],
         "landmask": np.ones((N, N), np.uint8),
         "elevation": (200.0 + j).astype(np.float32),
         "slope": np.ones((N, N), np.float32),
