@@ -93,18 +93,18 @@ def lai_on_xarray(runs: list[dict], static: xr.Dataset, months: list[int], **sta
 def test_lai_equals_the_online_step_through_a_component(tmp_path, monkeypatch) -> None:
     cfg = lai_config(tmp_path / "lai", tile=(20, 28))
     rec = Recorder(monkeypatch, LaiUNetStep, (48, 48))
-    lai_run(cfg, 59)
-    # the step runs after the first day (cold start, January), on 1 February (January's
-    # means) and on 1 March (February's)
+    lai_run(cfg, 61)
+    # the runs begin on 1 June (lai_online_setup.START): the step runs after the first day
+    # (cold start, June), on 1 July (June's means) and on 1 August (July's)
     first, *full = [rec.runs[k] for k in sorted(rec.runs)]
     with xr.open_dataset(cfg.parent / "static.nc") as f:
         static = f.load()
-    cold = lai_on_xarray([first], static, [1])
-    state = full[0]["in"]  # the step's state when February began (its own March input)
+    cold = lai_on_xarray([first], static, [6])
+    state = full[0]["in"]  # the step's state when July began (its own 1 August input)
     carried = lai_on_xarray(
         full,
         static,
-        [1, 2],
+        [6, 7],
         prior=xr.DataArray(state["LAI_UNET"], dims=("lat", "lon")),
         prior_precip=xr.DataArray(state["LAI_UNET_PRECIP"], dims=("lag", "lat", "lon")),
     )
