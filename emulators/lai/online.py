@@ -106,7 +106,7 @@ def climatology_table() -> np.ndarray:
 def cold_start_prior(lc: np.ndarray, lat: np.ndarray, month: int) -> np.ndarray:
     """Month `month − 1`'s climatological LAI for each cell's class and 10° latitude band:
     the prior of a first month. A wholly hidden prior is outside what the model was trained
-    on (at most 95 % hidden, in patches) and gave near-zero LAI that copying kept."""
+    on (at most 95 % hidden, in patches, with visible neighbours)."""
     clim = climatology_table()
     band = np.clip(((np.asarray(lat) + 90.0) // 10.0).astype(np.int64), 0, clim.shape[2] - 1)
     return clim[np.minimum(lc, N_LC - 1), (month - 2) % 12, band]
