@@ -5,16 +5,12 @@ ONNX within 1e-4; two DDP processes give the gradients of one."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
-from conftest import REPO
+from ddp import torchrun_two_processes
 
 from emulators.lai import target
 from emulators.lai.dataset import Window
@@ -107,23 +103,7 @@ def test_residual_model_exports_within_1e_4_and_copies_a_visible_prior_at_start(
 
 @pytest.mark.slow
 def test_two_process_gradients_equal_one_process_for_both_designs():
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
-    with socket.socket() as s:  # a free port, so a lingering run elsewhere cannot collide
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    launch = [torchrun, "--nproc-per-node", "2", "--master-addr", "127.0.0.1"]
-    out = subprocess.run(
-        [*launch, "--master-port", str(port), "-m", "emulators.lai.train", "--check-ddp"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    causes = [line for line in out.stderr.splitlines() if "what()" in line or "Error" in line]
-    assert out.returncode == 0, "\n".join(causes[:20]) + out.stderr[-1500:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = torchrun_two_processes("emulators.lai.train", "--check-ddp")
     assert result["world_size"] == 2
     assert result["max_grad_diff"]["separate"] < 1e-5
     assert result["max_grad_diff"]["joint"] < 1e-5

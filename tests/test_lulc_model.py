@@ -1,14 +1,9 @@
 """Land-use U-Net: shape, receptive field, ONNX parity, DDP gradients, allocation, tiling."""
 
-import json
-import os
-import socket
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
+from ddp import torchrun_two_processes
 
 from coupler.errors import FieldError, ModelError
 from emulators.lulc.architecture import RECEPTIVE_FIELD
@@ -25,8 +20,6 @@ from emulators.lulc.infer import (
 )
 from emulators.lulc.model import UNet
 from tests.test_lulc_data import valid_input
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
@@ -121,22 +114,6 @@ def test_tiled_prediction_equals_whole_region(small_onnx):
 
 @pytest.mark.slow
 def test_two_process_gradients_equal_one_process():
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
-    with socket.socket() as s:  # a free port, so a lingering run elsewhere cannot collide
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    launch = [torchrun, "--nproc-per-node", "2", "--master-addr", "127.0.0.1"]
-    out = subprocess.run(
-        [*launch, "--master-port", str(port), "-m", "emulators.lulc.train", "check-ddp"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    causes = [line for line in out.stderr.splitlines() if "what()" in line or "Error" in line]
-    assert out.returncode == 0, "\n".join(causes[:20]) + out.stderr[-1500:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = torchrun_two_processes("emulators.lulc.train", "check-ddp")
     assert result["world_size"] == 2
     assert result["max_grad_diff"] < 1e-5
