@@ -53,8 +53,8 @@ $(STAMPS)/fortran: $(LIBLANDEMU) build/include/landemu.h $(FORTRAN) | system
 ## the README commands --------------------------------------------------------
 demo: setup
 	@run/demo/run.sh
-	@run/demo/lai.sh
 	@run/demo/landuse.sh
+	@run/demo/lai.sh
 
 test: setup
 	$(VPY) -m pytest -q

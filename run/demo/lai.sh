@@ -2,8 +2,8 @@
 # The LAI demo behind `make demo` (after run/demo/run.sh, whose domain, static file and
 # forcing it reuses): `landemu run` plays the host for 2001 on 2 ranks with the GSI transform
 # and the LAI U-Net side by side (run/demo/lai.yaml), then run/demo/lai_plot.py plots both.
-# The U-Net's 0.05° static file is cut from phase one's cube; without the cube (python -m
-# emulators.lulc.dataset build, about a minute) the demo says so and stops here.
+# The U-Net's 0.05° static file is cut from phase one's cube, which run/demo/landuse.sh (run
+# before this by `make demo`) builds; run alone without the cube, the demo says so and stops.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
