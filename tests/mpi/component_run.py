@@ -15,7 +15,7 @@ is written to OUT.npz.nranks, so a test can check what it ran on.
 import argparse
 
 import numpy as np
-from gathered import save_exports
+from gathered import append_exports, save_exports
 from mpi4py import MPI
 
 from coupler.clock import ModelTime
@@ -59,10 +59,7 @@ for step in range(args.first * n + args.start_hour - 1, (args.last + 1) * n + ar
             values = values * (1.0 + 1e-3 * np.sin(step))
         comp.put(name, values)
     comp.advance(t)
-    for name in series:
-        buf = np.empty((comp.registry[name].levels, ids.size))
-        comp.get(name, buf)
-        series[name].append(buf)
+    append_exports(comp, ids, series)
 if args.write_restart:
     comp.write_restart(args.write_restart)
 comp.finalize()

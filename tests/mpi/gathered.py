@@ -1,7 +1,15 @@
-"""Save exports gathered by host id (the root writes one .npz), for bit-for-bit checks of
+"""Get, gather and save exports by host id (the root writes one .npz), for bit-for-bit checks of
 the MPI test scripts."""
 
 import numpy as np
+
+
+def append_exports(comp, ids: np.ndarray, series: dict[str, list]) -> None:
+    """Get every export in `series` for this rank's cells `ids` and append it (nlev, n_local)."""
+    for name in series:
+        buf = np.empty((comp.registry[name].levels, ids.size))
+        comp.get(name, buf)
+        series[name].append(buf)
 
 
 def save_exports(comm, comp, ids: np.ndarray, series: dict[str, list], out: str) -> None:

@@ -9,11 +9,10 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
 from mpi4py import MPI
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from gathered import save_exports
+from gathered import append_exports, save_exports
 from lai_online_setup import DAY, START, forcing
 
 from coupler.clock import ModelTime
@@ -39,10 +38,7 @@ for day in range(args.first, args.last + 1):
     comp.put("TBOT", t)
     comp.put("PRECTmms", precip)
     comp.advance(t0 + DAY * day)
-    for name in series:
-        buf = np.empty((comp.registry[name].levels, ids.size))
-        comp.get(name, buf)
-        series[name].append(buf)
+    append_exports(comp, ids, series)
 if args.write_restart:
     comp.write_restart(args.write_restart)
 comp.finalize()

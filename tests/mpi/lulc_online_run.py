@@ -14,7 +14,7 @@ import numpy as np
 from mpi4py import MPI
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from gathered import save_exports
+from gathered import append_exports, save_exports
 
 from coupler.clock import ModelTime
 from coupler.component import Component
@@ -40,10 +40,7 @@ series = {name: [] for name in comp.pipeline.exports}
 for step in range(args.first, args.last + 1):
     comp.put("LANDUSE_FRAC", np.ascontiguousarray(scenario[step // 5][:, ids - 1]))
     comp.advance(t0 + INTERVAL * step)
-    for name in series:
-        buf = np.empty((comp.registry[name].levels, ids.size))
-        comp.get(name, buf)
-        series[name].append(buf)
+    append_exports(comp, ids, series)
 if args.write_restart:
     comp.write_restart(args.write_restart)
 fine = comp.fines["lc"]

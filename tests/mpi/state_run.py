@@ -11,11 +11,10 @@ import importlib
 import sys
 from pathlib import Path
 
-import numpy as np
 from mpi4py import MPI
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from gathered import save_exports
+from gathered import append_exports, save_exports
 from step_state_setup import tbot
 
 from coupler.clock import ModelTime
@@ -47,10 +46,7 @@ for step in range(args.first, args.last + 1):
     for name, values in puts(ids, step).items():
         comp.put(name, values)
     comp.advance(t0 + args.interval * step)
-    for name in series:
-        buf = np.empty((comp.registry[name].levels, ids.size))
-        comp.get(name, buf)
-        series[name].append(buf)
+    append_exports(comp, ids, series)
 if args.write_restart:
     comp.write_restart(args.write_restart)
 comp.finalize()
