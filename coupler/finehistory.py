@@ -12,7 +12,6 @@ so a restarted run starts a new file.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import netCDF4
@@ -22,7 +21,7 @@ from coupler import __version__
 from coupler.clock import ModelTime, cf_calendar_name
 from coupler.errors import ConfigError, DataFileError
 from coupler.grids.latlon import LatLonGrid
-from coupler.history import FILL, _level_dims, _level_shape, _partial
+from coupler.history import FILL, _level_dims, _level_shape, _partial, publish_partial
 
 MAX_CELLS = 4_000_000
 
@@ -153,15 +152,8 @@ class FineHistory:
 
     def close(self) -> None:
         """Rename `.partial` to the final name (root)."""
-        if self.comp.comm.rank != 0 or self.path is None or not _partial(self.path).exists():
-            return
-        try:
-            os.replace(_partial(self.path), self.path)
-        except OSError as exc:
-            raise DataFileError(
-                f"fine history file '{_partial(self.path)}' cannot be renamed: "
-                f"{exc.strerror or exc}"
-            ) from None
+        if self.comp.comm.rank == 0:
+            publish_partial(self.path, "fine history file")
 
 
 def _window(grid: LatLonGrid, region: list | None) -> tuple[int, int, int, int]:

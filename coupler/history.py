@@ -189,14 +189,7 @@ class History:
 
     def close(self) -> None:
         """Finish the file: rename `.partial` to its final name (root)."""
-        if self.comp.comm.rank == 0 and self.path is not None and _partial(self.path).exists():
-            try:
-                os.replace(_partial(self.path), self.path)
-            except OSError as exc:
-                raise DataFileError(
-                    f"history file '{_partial(self.path)}' cannot be renamed to its final name: "
-                    f"{exc.strerror or exc}"
-                ) from None
+        if self.comp.comm.rank == 0 and publish_partial(self.path, "history file"):
             self.comp.log.info("history written to %s", self.path)
 
 
@@ -228,3 +221,16 @@ def _level_dims(ds, spec) -> tuple[str, ...]:
 
 def _partial(path: Path) -> Path:
     return path.with_name(path.name + ".partial")
+
+
+def publish_partial(path: Path | None, what: str) -> bool:
+    """Rename `path.partial` to `path` if it exists (a file is only ever seen whole)."""
+    if path is None or not _partial(path).exists():
+        return False
+    try:
+        os.replace(_partial(path), path)
+    except OSError as exc:
+        raise DataFileError(
+            f"{what} '{_partial(path)}' cannot be renamed to its final name: {exc.strerror or exc}"
+        ) from None
+    return True
