@@ -158,10 +158,21 @@ class SurfaceSums:
         present = pft_area > 0
         for name, s in self.pft_sums.items():
             out[name] = np.where(present, s / np.where(present, pft_area, 1.0), 0.0)
-        for name in SOIL_FIELDS:
-            default = to_elm_layers(SYNTHETIC_LOAM[name][:, None])
-            out[name] = np.where(has_land, self.soil_sums[name] / safe_land, default)
+        out.update(soil_means(self.soil_sums, land))
         out["LANDFRAC_PFT"] = np.minimum(land / np.asarray(host_area_sr), 1.0)
         out["PFTDATA_MASK"] = has_land.astype(np.int32)
         out["pft_area_sr"] = pft_area
         return out
+
+
+def soil_means(soil_sums: dict[str, np.ndarray], land_area: np.ndarray) -> dict[str, np.ndarray]:
+    """Land-area-weighted soil (10, n_host) from its integrals over land; the synthetic
+    default profile where a host cell has no land."""
+    has_land = land_area > 0
+    safe_land = np.where(has_land, land_area, 1.0)
+    return {
+        name: np.where(
+            has_land, soil_sums[name] / safe_land, to_elm_layers(SYNTHETIC_LOAM[name][:, None])
+        )
+        for name in SOIL_FIELDS
+    }

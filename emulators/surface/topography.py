@@ -78,10 +78,13 @@ class Dem:
         sub = LatLonGrid(j1 - j0, i1 - i0, float(lat[0]), float(lat[-1]), west, east)
         return Dem(np.ascontiguousarray(z, dtype=np.float64), sub, self.source)
 
-    def covering(self, host: LatLonGrid, halo: int) -> tuple[Dem, Dem, tuple[slice, slice]]:
+    def covering(
+        self, host: LatLonGrid, halo: int, halo_lon: int | None = None
+    ) -> tuple[Dem, Dem, tuple[slice, slice]]:
         """The DEM cells covering `host` (at most one turn of longitude), the same with `halo`
-        more cells on each side (clipped at the poles and at a regional DEM's edge), and the
-        slices of the first inside the second. Raises GridError if the DEM does not cover."""
+        more rows and `halo_lon` (default `halo`) more columns on each side (clipped at the
+        poles and at a regional DEM's edge), and the slices of the first inside the second.
+        Raises GridError if the DEM does not cover."""
         g = self.grid
         eps = 1e-9
         if host.south < g.south - eps or host.north > g.north + eps:
@@ -99,15 +102,19 @@ class Dem:
         j1 = int(np.ceil((host.north - g.south) / g.dlat - eps))
         i0 = int(np.floor(x0 / g.dlon + eps))
         i1 = min(int(np.ceil((x0 + host.east - host.west) / g.dlon - eps)), i0 + g.nlon)
+        hl = halo if halo_lon is None else halo_lon
         hs, hn = min(halo, j0), min(halo, g.nlat - j1)
-        hw = halo if g.is_global_lon else min(halo, i0)
-        he = halo if g.is_global_lon else min(halo, g.nlon - i1)
+        hw = hl if g.is_global_lon else min(hl, i0)
+        he = hl if g.is_global_lon else min(hl, g.nlon - i1)
         inner = (slice(hs, hs + j1 - j0), slice(hw, hw + i1 - i0))
         return self.window(j0, j1, i0, i1), self.window(j0 - hs, j1 + hn, i0 - hw, i1 + he), inner
 
 
-def read_etopo5(path: str | Path = ETOPO5_PATH) -> Dem:
-    """ETOPO5 as 2160 × 4320 cells (see the module docstring)."""
+def read_etopo5(
+    path: str | Path = ETOPO5_PATH, lat_range: tuple[float, float] | None = None
+) -> Dem:
+    """ETOPO5 as 2160 × 4320 cells (see the module docstring); with `lat_range` (south,
+    north) only the rows of cells touching it are read (all longitudes), same values."""
     import netCDF4
 
     p = Path(path)
@@ -116,16 +123,21 @@ def read_etopo5(path: str | Path = ETOPO5_PATH) -> Dem:
             f"ETOPO5 file '{p}' is missing: install the Debian package ferret-datasets "
             "(run/setup) or give --dem"
         )
+    j0, j1 = 0, 2160
+    if lat_range is not None:
+        j0 = max(0, int(np.floor((lat_range[0] + 90.0) * 12)))
+        j1 = min(2160, int(np.ceil((lat_range[1] + 90.0) * 12)))
     with netCDF4.Dataset(str(p)) as ds:
         if "ROSE" not in ds.variables:
             raise DataFileError(f"'{p}' has no variable ROSE (ETOPO5 relief)")
         v = ds["ROSE"]
         v.set_auto_mask(False)
-        points = np.asarray(v[:], dtype=np.float64)
-    if points.shape != (2161, 4320):
-        raise DataFileError(f"'{p}': ROSE has shape {points.shape}, expected (2161, 4320)")
+        if v.shape != (2161, 4320):
+            raise DataFileError(f"'{p}': ROSE has shape {v.shape}, expected (2161, 4320)")
+        points = np.asarray(v[j0 : j1 + 1], dtype=np.float64)
     cells = 0.5 * (points[:-1] + points[1:])
-    grid = LatLonGrid(2160, 4320, -90.0, 90.0, -1.0 / 24.0, 360.0 - 1.0 / 24.0)
+    south, north = -90.0 + j0 / 12.0, -90.0 + j1 / 12.0
+    grid = LatLonGrid(j1 - j0, 4320, south, north, -1.0 / 24.0, 360.0 - 1.0 / 24.0)
     return Dem(cells, grid, "ETOPO5 5-arcmin (ferret-datasets)")
 
 
@@ -282,6 +294,16 @@ def terrain_factors(
     }
 
 
+def horizon_halo_lon(dem: Dem, host: LatLonGrid, max_steps: int) -> int:
+    """DEM columns a ray of `max_steps` north–south cell lengths can cross east or west from
+    the host's cells (more than `max_steps` away from the equator), so that a host cell's
+    horizons — and hence its values — do not depend on the window it is computed in."""
+    lat = min(90.0, max(abs(host.south), abs(host.north)) + max_steps * dem.grid.dlat)
+    dy, _ = cell_lengths_m(dem.grid)
+    dx = EARTH_RADIUS_M * np.deg2rad(dem.grid.dlon) * max(np.cos(np.deg2rad(lat)), 0.01)
+    return int(np.ceil(max_steps * dy / dx)) + 1
+
+
 # -- aggregation to host cells ----------------------------------------------------------------
 def host_topography(
     dem: Dem,
@@ -293,7 +315,7 @@ def host_topography(
 
     Host cells without DEM land get flat sea level: TOPO = STD_ELEV = SLOPE = 0, SKY_VIEW 1.
     """
-    inner, outer, (rs, cs) = dem.covering(host, max_steps)
+    inner, outer, (rs, cs) = dem.covering(host, max_steps, horizon_halo_lon(dem, host, max_steps))
     factors = {k: v[rs, cs] for k, v in terrain_factors(outer, n_azimuth, max_steps).items()}
     rows, cols, area = latlon_overlaps(inner.grid, host)
     z = inner.z.ravel()[cols]

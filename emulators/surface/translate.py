@@ -55,12 +55,7 @@ def translate_block(
     lai = np.where(pft > 0, np.nan_to_num(lai), 0.0)
     sai, state = sai_year(lai, pft, sai_state)
     top, bot = canopy_heights(pft, height_top)
-    land = surface >= 0  # lakes included: their soil comes from the nearest cell with soil
-    soil = {}
-    for name in SOIL_FIELDS:
-        layers = to_elm_layers(soil_source[name])
-        filled = fill_nearest(np.where(land, layers, np.nan), needed=land)
-        soil[name] = filled.reshape(len(layers), -1)
+    soil = fine_soil(soil_source, surface >= 0)
     n = land_cover.size
     cells = FineCells(
         surface.reshape(-1),
@@ -101,3 +96,14 @@ def monthly_step(
     state["sai_prev_lai"][...] = lai
     state["sai_prev_sai"][...] = sai
     return {"LAI": lai, "SAI": sai}
+
+
+def fine_soil(soil_source: dict[str, np.ndarray], land: np.ndarray) -> dict[str, np.ndarray]:
+    """Soil on ELM's ten layers {name: (10, n)} of a (ny, nx) block, filled from the nearest
+    cell with soil on `land` (lakes included: their soil comes from that nearest cell)."""
+    soil = {}
+    for name in SOIL_FIELDS:
+        layers = to_elm_layers(soil_source[name])
+        filled = fill_nearest(np.where(land, layers, np.nan), needed=land)
+        soil[name] = filled.reshape(len(layers), -1)
+    return soil
