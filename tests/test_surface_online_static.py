@@ -143,3 +143,47 @@ def test_a_host_grid_param_that_is_not_latlon_is_named():
 
     with pytest.raises(ConfigError, match="params.host_grid"):
         SurfaceStatic("static", Schedule.parse("once", "x"), params={})
+
+
+def no_puts(ids: np.ndarray, step: int) -> dict[str, np.ndarray]:
+    """The step has no imports (for tests/mpi/state_run.py --puts)."""
+    return {}
+
+
+@pytest.mark.mpi
+def test_static_exports_bit_for_bit_on_1_and_2_ranks_and_equal_to_surfdata(
+    tmp_path, static, offline
+):
+    from conftest import REPO, run_mpi
+
+    topo, soil = offline
+    runs = {}
+    for n in (1, 2):
+        out = tmp_path / f"e{n}.npz"
+        folder = tmp_path / f"r{n}"
+        folder.mkdir()
+        cfg = config(folder, {}, static)
+        script = str(REPO / "tests" / "mpi" / "state_run.py")
+        run_mpi(n, script, cfg, str(DAY), "1", "1", str(out), "--puts", f"{__name__}:no_puts")
+        with np.load(out) as z:
+            runs[n] = {k: z[k][-1] for k in z.files}
+    for name in EXPORTS:
+        np.testing.assert_array_equal(runs[2][name], runs[1][name], err_msg=name)
+        want = topo[name] if name in TOPO_EXPORTS else soil[name]
+        np.testing.assert_allclose(runs[2][name], want, rtol=0, atol=1e-12, err_msg=name)
+
+
+def test_a_cells_values_depend_on_its_block_only_not_on_the_other_cells(monkeypatch):
+    """Blocks of 2 host columns: a rank's scattered subset gets, bit for bit, the values of
+    the whole grid computed in the same blocks (what makes any rank count give one answer)."""
+    import emulators.surface.online_static as online_static
+
+    monkeypatch.setattr(online_static, "CHUNK", 2)
+    host, dem = LatLonGrid.parse(HOST), read_etopo5(lat_range=(44.0, 47.0))
+    rows, cols = np.divmod(np.arange(host.size), host.nlon)
+    whole = static_fields(host, rows, cols, dem, None)
+    subset = np.array([5, 0, 2])
+    part = static_fields(host, rows[subset], cols[subset], dem, None)
+    for name in EXPORTS:
+        np.testing.assert_array_equal(part[name], whole[name][..., subset], err_msg=name)
+    assert part["TOPO"].shape == (3,) and part["PCT_SAND"].shape == (N_ELM_LAYERS, 3)

@@ -1,22 +1,23 @@
 """The online static surface step: soil and topography on the host cells each rank owns.
 
 ``surface_static`` (host columns, schedule ``once``) exports what `landemu surfdata` writes
-for soil and topography, computed per host row by the very functions surfdata uses:
+for soil and topography, computed in fixed blocks of one host row × 16 columns (those
+holding the rank's cells) by the very functions surfdata uses:
 
 * TOPO, STD_ELEV, SLOPE, SKY_VIEW, TERRAIN_CONFIG, SINSL_COSAS, SINSL_SINAS from the DEM
   (ETOPO5 by default — each rank reads only the rows under its host cells plus the horizon
   halo — or the file ``params.dem``, read whole) by topography.host_topography on the DEM
-  window (plus its horizon halo) under the rank's own host cells of that row;
+  window (plus its horizon halo) under the block;
 * PCT_SAND, PCT_CLAY, ORGANIC on ELM's ten levels (levsoi axis): the 30″ cells under those
   host cells take the soil of ``params.soil`` (SoilGrids layout, nearest cell) or the
   documented synthetic loam, are filled over lakes (translate.fine_soil) and averaged over
   the land of MODIS 2019 (the land mask surfdata uses), as aggregate.SurfaceSums does.
 
 The host grid must be the lat-lon grid of ``params.host_grid`` (a step sees only its cells'
-centres); a cell centre off that grid is a ConfigError. Every value of a host cell depends
-on its own DEM/soil window only, so exports are the same on any rank count; they equal
-surfdata's to rounding, except soil over lakes farther from land soil than the window
-reaches (the nearest-cell fill sees the row's window, surfdata a band of rows).
+centres); a cell centre off that grid is a GridError. A host cell's values depend on its
+block only, so exports are bit-for-bit the same on any rank count; they equal surfdata's
+(whole-width bands) to 1e-12, except soil over lakes farther from land soil than the block
+reaches (the nearest-cell fill sees the block's 30″ cells).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from emulators.surface.topography import (
 from emulators.surface.translate import fine_soil
 
 LEVSOI = (("levsoi", N_ELM_LAYERS),)
+CHUNK = 16  # host columns per block of computation
 TOPO_EXPORTS = (
     "TOPO",
     "STD_ELEV",
@@ -91,15 +93,18 @@ def host_soil(band: LatLonGrid, soil_file: Path | None) -> dict[str, np.ndarray]
 def static_fields(
     host: LatLonGrid, rows: np.ndarray, cols: np.ndarray, dem: Dem, soil_file: Path | None
 ) -> dict[str, np.ndarray]:
-    """Topography (n,) and soil (10, n) of host cells (rows, cols), one host row at a time
-    over the columns between the row's first and last cell (never the whole grid)."""
+    """Topography (n,) and soil (10, n) of host cells (rows, cols), computed in fixed blocks
+    of one host row × CHUNK columns: the blocks holding these cells, never the whole grid.
+    A cell's block does not depend on the decomposition, so neither do its values (to the
+    bit: the overlap areas of a window depend on its edges in the last ulp)."""
     n = rows.size
     out = {k: np.zeros(n) for k in TOPO_EXPORTS}
     out.update({k: np.zeros((N_ELM_LAYERS, n)) for k in SOIL_FIELDS})
-    for j in np.unique(rows):
-        mine = np.flatnonzero(rows == j)
-        i0, i1 = int(cols[mine].min()), int(cols[mine].max()) + 1
-        band = host.window(int(j), int(j) + 1, i0, i1)
+    blocks = rows * host.nlon + cols // CHUNK * CHUNK
+    for start in np.unique(blocks):
+        j, i0 = divmod(int(start), host.nlon)
+        mine = np.flatnonzero(blocks == start)
+        band = host.window(j, j + 1, i0, min(i0 + CHUNK, host.nlon))
         at = cols[mine] - i0
         topo = host_topography(dem, band)
         for k in TOPO_EXPORTS:
