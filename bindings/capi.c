@@ -101,6 +101,23 @@ __attribute__((constructor)) static void landemu_on_load(void)
 
 /* ---- entry points ---------------------------------------------------------------------- */
 
+/* cffi's embedding start spins on PyCapsule_Type.tp_version_tag as a process-wide lock on
+ * Python 3.8-3.11, taking 0 for "free". In a Python host that already looked an attribute up
+ * on the capsule type (importing torch does), the tag is a real version tag and the first
+ * call would spin forever. PyType_Modified() is CPython's documented way to drop a type's
+ * cached version tag (it sets it back to 0; the next lookup assigns a fresh one), so the
+ * start finds its lock free. Python 3.12+ cffi uses another field; nothing to do there. */
+static void landemu_unlock_cffi_start(void)
+{
+#if PY_VERSION_HEX >= 0x03080000 && PY_VERSION_HEX < 0x030C0000
+    if (Py_IsInitialized()) {
+        PyGILState_STATE gil = PyGILState_Ensure();
+        PyType_Modified(&PyCapsule_Type);
+        PyGILState_Release(gil);
+    }
+#endif
+}
+
 /* Start the embedded Python on the first call; 1 when the Python side is ready. */
 static int landemu_python_started(void)
 {
@@ -113,6 +130,7 @@ static int landemu_python_started(void)
             LANDEMU_PYTHON_STDLIB ") is missing; rebuild the library (make bindings)");
         return 0;
     }
+    landemu_unlock_cffi_start();
     if (cffi_start_python() != 0 || !landemu_python_ready) {
         _landemu_set_error(
             "landemu: the embedded Python could not start or could not load landemu's "

@@ -15,24 +15,6 @@ REPO = Path(__file__).resolve().parents[1]
 MPIRUN = REPO / "run" / "mpirun.sh"
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Start liblandemu's embedded Python before any test module is imported.
-
-    Several test modules load the C library into this very process (a C host written in
-    Python). Its first call runs cffi's embedding init; when torch has already been imported
-    in the process (the emulator tests import it at collection), that first init spins
-    forever. Starting the library first, with a call that only returns a call-order status,
-    keeps the suite independent of test order. A real host never imports torch.
-    """
-    import ctypes
-
-    library = REPO / "build" / "lib" / "liblandemu.so"
-    if library.exists():
-        lib = ctypes.CDLL(str(library))
-        lib.landemu_finalize.restype = ctypes.c_int
-        lib.landemu_finalize()
-
-
 # Brittany, 47–49°N 5–3°W: 38 % land, coast, several IGBP classes; 240 × 240 fine cells.
 COAST_FINE = "latlon:240,240:47,49,-5,-3"
 COAST_HOST = "latlon:4,4:47,49,-5,-3"

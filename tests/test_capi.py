@@ -423,3 +423,18 @@ def test_last_error_truncates_to_the_buffer_and_rejects_no_buffer(host):
     assert small.value == b"landemu"  # 7 characters + NUL
     assert host.lib.landemu_last_error(None, 8) == ERR
     assert host.lib.landemu_last_error(small, 0) == ERR
+
+
+def test_a_python_host_that_imported_torch_first_can_start_the_library():
+    """cffi's start spins on PyCapsule_Type's version tag (Python < 3.12), which importing
+    torch sets; the library drops that cached tag first, so the call returns, never hangs."""
+    code = (
+        "import torch, ctypes\n"
+        f"lib = ctypes.CDLL({str(LIBRARY)!r})\n"
+        "lib.landemu_finalize.restype = ctypes.c_int\n"
+        "print(lib.landemu_finalize())\n"
+    )
+    python = REPO / ".venv" / "bin" / "python"
+    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert int(out.stdout.split()[-1]) == CALL_ORDER  # finalize before init: a status, not a hang
