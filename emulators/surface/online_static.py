@@ -33,7 +33,12 @@ from coupler.steps.base import StepContext, Transform, Var
 from emulators.surface.aggregate import overlap_integrator, soil_means
 from emulators.surface.pft import NODATA
 from emulators.surface.soil import N_ELM_LAYERS, SOIL_FIELDS, check_soil, synthetic_soil
-from emulators.surface.sources import fine_window, read_land_cover, sample_regular
+from emulators.surface.sources import (
+    CELLS_PER_DEGREE,
+    fine_window,
+    read_land_cover,
+    sample_regular,
+)
 from emulators.surface.topography import (
     DEFAULT_MAX_STEPS,
     Dem,
@@ -72,11 +77,15 @@ def host_indices(host: LatLonGrid, lat: np.ndarray, lon: np.ndarray) -> tuple[np
     return j, i
 
 
-def host_soil(band: LatLonGrid, soil_file: Path | None) -> dict[str, np.ndarray]:
+def host_soil(
+    band: LatLonGrid, soil_file: Path | None, land: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """PCT_SAND, PCT_CLAY, ORGANIC (10, band.size) on a window of host cells, from the 30″
-    cells under it: land-area means of the filled soil, as surfdata computes them."""
+    cells under it: land-area means of the filled soil, as surfdata computes them. `land`:
+    the MODIS land of those 30″ cells when already read (else read here)."""
     window, grid = fine_window(band)
-    land = read_land_cover(window)[0] != NODATA
+    if land is None:
+        land = read_land_cover(window)[0] != NODATA
     if soil_file is None:
         source = synthetic_soil(grid.shape)
     else:
@@ -96,21 +105,30 @@ def static_fields(
     """Topography (n,) and soil (10, n) of host cells (rows, cols), computed in fixed blocks
     of one host row × CHUNK columns: the blocks holding these cells, never the whole grid.
     A cell's block does not depend on the decomposition, so neither do its values (to the
-    bit: the overlap areas of a window depend on its edges in the last ulp)."""
+    bit: the overlap areas of a window depend on its edges in the last ulp). The MODIS land
+    mask is read once per host row, over the span of its blocks."""
     n = rows.size
     out = {k: np.zeros(n) for k in TOPO_EXPORTS}
     out.update({k: np.zeros((N_ELM_LAYERS, n)) for k in SOIL_FIELDS})
-    blocks = rows * host.nlon + cols // CHUNK * CHUNK
-    for start in np.unique(blocks):
-        j, i0 = divmod(int(start), host.nlon)
-        mine = np.flatnonzero(blocks == start)
-        band = host.window(j, j + 1, i0, min(i0 + CHUNK, host.nlon))
-        at = cols[mine] - i0
-        topo = host_topography(dem, band)
-        for k in TOPO_EXPORTS:
-            out[k][mine] = topo[k].reshape(-1)[at]
-        for k, v in host_soil(band, soil_file).items():
-            out[k][:, mine] = v[:, at]
+    starts = cols // CHUNK * CHUNK
+    for j in np.unique(rows):
+        in_row = rows == j
+        first, last = int(starts[in_row].min()), int(starts[in_row].max())
+        span = host.window(int(j), int(j) + 1, first, min(last + CHUNK, host.nlon))
+        row_window, row_grid = fine_window(span)
+        row_land = read_land_cover(row_window)[0] != NODATA
+        for i0 in np.unique(starts[in_row]):
+            mine = np.flatnonzero(in_row & (starts == i0))
+            block = host.window(int(j), int(j) + 1, int(i0), min(int(i0) + CHUNK, host.nlon))
+            fine = fine_window(block)[1]
+            c0 = round((fine.west - row_grid.west) * CELLS_PER_DEGREE)
+            land = row_land[:, c0 : c0 + fine.nlon]
+            at = cols[mine] - i0
+            topo = host_topography(dem, block)
+            for k in TOPO_EXPORTS:
+                out[k][mine] = topo[k].reshape(-1)[at]
+            for k, v in host_soil(block, soil_file, land).items():
+                out[k][:, mine] = v[:, at]
     return out
 
 
