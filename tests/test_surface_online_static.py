@@ -13,7 +13,7 @@ from surface_online_setup import DAY, FINE, static_file
 
 from coupler.clock import ModelTime
 from coupler.component import Component
-from coupler.errors import ConfigError, GridError, LandemuError
+from coupler.errors import ConfigError, DataFileError, GridError
 from coupler.grids.latlon import LatLonGrid
 from emulators.surface.online_static import TOPO_EXPORTS, SurfaceStatic, host_soil, static_fields
 from emulators.surface.soil import N_ELM_LAYERS, SOIL_FIELDS, SYNTHETIC_LOAM, to_elm_layers
@@ -72,17 +72,17 @@ def offline():
     return {k: v.reshape(1, -1) for k, v in topo.items()}, host_soil(host, None)
 
 
-def soil_file(path, dlat=0.25):
+def soil_file(path, dlat=0.25, layers=6):
     """A SoilGrids-layout file (6 layers) with texture varying across cells."""
     lat = np.arange(44.0 + dlat / 2, 47.0, dlat)
     lon = np.arange(4.0 + dlat / 2, 8.0, dlat)
     y, x = np.meshgrid(lat, lon, indexing="ij")
     with netCDF4.Dataset(path, "w") as ds:
         for name, c in (("layer", None), ("lat", lat), ("lon", lon)):
-            ds.createDimension(name, 6 if c is None else c.size)
+            ds.createDimension(name, layers if c is None else c.size)
             if c is not None:
                 ds.createVariable(name, "f8", (name,))[:] = c
-        depth = np.arange(6)[:, None, None]
+        depth = np.arange(layers)[:, None, None]
         values = {
             "PCT_SAND": 20.0 + 10.0 * (x - 4.0) + depth,
             "PCT_CLAY": 10.0 + 5.0 * (y - 44.0) + 0.0 * depth,
@@ -134,8 +134,14 @@ def test_a_dem_that_does_not_cover_the_host_is_named(tmp_path, static):
             ds.createDimension(name, c.size)
             ds.createVariable(name, "f8", (name,))[:] = c
         ds.createVariable("elevation", "f8", ("lat", "lon"))[:] = 100.0
-    with pytest.raises((GridError, LandemuError), match="covers longitudes .* the host grid"):
+    with pytest.raises(GridError, match="covers longitudes .* the host grid needs"):
         run(config(tmp_path, {"dem": str(dem)}, static), np.arange(1, 7))
+
+
+def test_a_soil_file_with_the_wrong_layers_is_named(tmp_path, static):
+    soil = soil_file(tmp_path / "soil5.nc", layers=5)
+    with pytest.raises(DataFileError, match="has 5 layers; the SoilGrids layout has 6"):
+        run(config(tmp_path, {"soil": str(soil)}, static), np.arange(1, 7))
 
 
 def test_a_host_grid_param_that_is_not_latlon_is_named():
