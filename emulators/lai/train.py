@@ -32,10 +32,11 @@ from emulators.lulc import split
 from emulators.lulc.dataset import DEFAULT_CUBE, MASK_RATIOS
 from emulators.lulc.train import (
     Loss,
-    atomic_save,
     init_distributed,
     learning_rate,
-    write_metrics,
+    save_best,
+    save_epoch,
+    share_clock,
 )
 
 DESIGNS = ("separate", "joint")
@@ -176,25 +177,9 @@ def train(cfg: Config, out: Path, cube_path: Path = DEFAULT_CUBE, source=None) -
             state["history"].append(row)
             if row["val_rmse"] < state["best"]:
                 state["best"] = row["val_rmse"]
-                atomic_save(
-                    {"model": model.state_dict(), "config": asdict(cfg), "metrics": row},
-                    out / "best.pt",
-                )
-            atomic_save(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": opt.state_dict(),
-                    "state": state,
-                    "config": asdict(cfg),
-                },
-                ckpt,
-            )
-            write_metrics(state["history"], out)
-            print(json.dumps(row), file=sys.stderr, flush=True)
-        if world > 1:  # every rank takes rank 0's clock, so all stop after the same epoch
-            t = torch.tensor([state["seconds"]], dtype=torch.float64)
-            torch.distributed.broadcast(t, 0)
-            state["seconds"] = float(t)
+                save_best(model, cfg, row, out)
+            save_epoch(model, opt, cfg, state, out, ckpt, row)
+        share_clock(state, world)
     return {"design": cfg.design, "epochs": state["epoch"], "best_val_rmse": state["best"]}
 
 

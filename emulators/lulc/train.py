@@ -280,26 +280,40 @@ def train(
             state["history"].append(row)
             if row["val_lc_miou"] > state["best"]:
                 state["best"] = row["val_lc_miou"]
-                atomic_save(
-                    {"model": model.state_dict(), "config": asdict(cfg), "metrics": row},
-                    out / "best.pt",
-                )
-            atomic_save(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": opt.state_dict(),
-                    "state": state,
-                    "config": asdict(cfg),
-                },
-                ckpt,
-            )
-            write_metrics(state["history"], out)
-            print(json.dumps(row), file=sys.stderr, flush=True)
-        if world > 1:  # every rank takes rank 0's clock, so all stop after the same epoch
-            t = torch.tensor([state["seconds"]], dtype=torch.float64)
-            torch.distributed.broadcast(t, 0)
-            state["seconds"] = float(t)
+                save_best(model, cfg, row, out)
+            save_epoch(model, opt, cfg, state, out, ckpt, row)
+        share_clock(state, world)
     return {"epochs": state["epoch"], "best_val_lc_miou": state["best"]}
+
+
+def save_best(model: torch.nn.Module, cfg, row: dict, out: Path) -> None:
+    """The best model so far, with its configuration and validation metrics."""
+    atomic_save(
+        {"model": model.state_dict(), "config": asdict(cfg), "metrics": row}, out / "best.pt"
+    )
+
+
+def save_epoch(model, opt, cfg, state: dict, out: Path, ckpt: Path, row: dict) -> None:
+    """End of an epoch on rank 0: the resumable checkpoint, the metrics log, one JSON line."""
+    atomic_save(
+        {
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "state": state,
+            "config": asdict(cfg),
+        },
+        ckpt,
+    )
+    write_metrics(state["history"], out)
+    print(json.dumps(row), file=sys.stderr, flush=True)
+
+
+def share_clock(state: dict, world: int) -> None:
+    """Every rank takes rank 0's training clock, so all stop after the same epoch."""
+    if world > 1:
+        t = torch.tensor([state["seconds"]], dtype=torch.float64)
+        torch.distributed.broadcast(t, 0)
+        state["seconds"] = float(t)
 
 
 def write_metrics(history: list[dict], out: Path) -> None:
