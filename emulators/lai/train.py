@@ -32,6 +32,7 @@ from emulators.lulc import split
 from emulators.lulc.dataset import DEFAULT_CUBE, MASK_RATIOS
 from emulators.lulc.train import (
     Loss,
+    finish_distributed,
     init_distributed,
     learning_rate,
     save_best,
@@ -263,6 +264,14 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    try:
+        return run_command(args)
+    finally:
+        finish_distributed()
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """What the arguments ask for; its JSON result goes to stdout."""
     if args.validate:
         print(json.dumps(validation_scores(args.validate, cube_path=args.cube)))
         return 0

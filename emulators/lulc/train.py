@@ -95,6 +95,18 @@ def init_distributed() -> tuple[int, int]:
     return rank, world
 
 
+def finish_distributed() -> None:
+    """Wait for every process, then tear the process group down.
+
+    A process that leaves while gloo's threads are alive aborts at exit ("terminate called
+    without an active exception"), and torchrun then kills the others mid-work: every
+    process must pass this barrier and destroy the group before it returns.
+    """
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+
+
 # ----------------------------------------------------------------------------------------
 # losses
 # ----------------------------------------------------------------------------------------
@@ -387,6 +399,14 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    try:
+        return run_command(args)
+    finally:
+        finish_distributed()
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """The chosen subcommand; its JSON result goes to stdout."""
     if args.cmd == "check-ddp":
         diff = ddp_gradient_difference()
         if diff is not None:
