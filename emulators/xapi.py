@@ -430,8 +430,9 @@ def lai(
         `PRECTmms` (kg m-2 s-1) — with a `time` dim of consecutive months (datetime or
         cftime values; the month of each is the one predicted); NaN where no host cell
         forces the fine cell (LAI 0 there, as online).
-    static : the step's static file (`landemu lulc-static`): land_use, land_cover codes and
-        the physical statics of emulators.lulc.features.STATIC_FIELDS (`landmask` optional).
+    static : the step's static file (`landemu lai static`): land_use, land_cover codes, the
+        physical statics of emulators.lulc.features.STATIC_FIELDS and the vegetation fields
+        of emulators.lai.features.VEGETATION (`landmask` optional).
     prior, prior_precip : the step's state before the first month — LAI (m2 m-2) and the
         precipitation (mm) of the two months before, dim `lag` (1, 2) — else a cold start as
         online (prior hidden, missing months' precipitation = the first month's).
@@ -441,7 +442,7 @@ def lai(
     `landmask` in static, LAI and that state are 0 off land, as the coupler stores them.
     Returns LAI (time, lat, lon) float64 in the static's row order.
     """
-    from emulators.lai.features import DAYS_PER_MONTH
+    from emulators.lai.features import DAYS_PER_MONTH, VEGETATION
     from emulators.lai.infer import MODEL_PATH, OnnxLai
     from emulators.lai.online import (
         NO_PRIOR,
@@ -494,7 +495,7 @@ def lai(
             state,
             codes(fields["land_use"]),
             codes(fields["land_cover"]),
-            {n: fields[n] for n in STATIC_FIELDS},
+            {n: fields[n] for n in (*STATIC_FIELDS, *VEGETATION)},
             lat,
             co2_ppm=co2_ppm,
             blend=Blend(**(blend or {})),

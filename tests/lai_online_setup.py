@@ -1,7 +1,7 @@
 """A small configuration for the online LAI step: a 0.6° host (4 × 4 cells) over a 0.05°
 fine grid (48 × 48) with a SYNTHETIC static file in the layout of `landemu lulc-static`
 (IGBP classes in stripes and a lake corner, turned into land use/cover codes by phase one's
-tables; smooth statics), daily coupling, the shipped
+tables; smooth statics and vegetation, as `landemu lai static` writes), daily coupling, the shipped
 LAI U-Net on 32-px windows (small, so tests stay fast), exports interpolated monthly."""
 
 from __future__ import annotations
@@ -24,6 +24,13 @@ FIRST_DOY = 152
 STRIPES = (4, 10, 12, 5, 1, 14, 9)  # IGBP classes across columns
 
 
+def synthetic_vegetation(j: np.ndarray, i: np.ndarray, land: np.ndarray) -> dict:
+    """Smooth SYNTHETIC NDVI max/min and fAPAR max, NaN off land (as the real files)."""
+    ndvi_max = 0.55 + 0.25 * np.sin(i / 7.0) * np.cos(j / 9.0)
+    veg = {"ndvi_max": ndvi_max, "ndvi_min": ndvi_max - 0.3, "fapar_max": 0.8 * ndvi_max}
+    return {k: np.where(land, v, np.nan).astype(np.float32) for k, v in veg.items()}
+
+
 def write_static(path: Path) -> Path:
     """The synthetic static file (stated so in its title)."""
     j, i = np.meshgrid(np.arange(NY), np.arange(NX), indexing="ij")
@@ -40,6 +47,7 @@ def write_static(path: Path) -> Path:
         "t_mean": (12.0 - 0.05 * j).astype(np.float32),
         "t_range": np.full((NY, NX), 18.0, np.float32),
         "precip": (600.0 + 4.0 * i).astype(np.float32),
+        **synthetic_vegetation(j, i, igbp != 0),
     }
     with netCDF4.Dataset(path, "w") as ds:
         ds.title = "SYNTHETIC static fields for the LAI step tests"

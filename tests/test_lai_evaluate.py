@@ -26,6 +26,7 @@ def window(h=80, w=80, seed=0):
         lai=lai,
         static=np.zeros((12, h, w), np.float32),
         lat=np.linspace(10, 14, h),
+        veg=np.full((3, h, w), 0.5, np.float32),
     )
 
 

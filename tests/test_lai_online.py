@@ -14,6 +14,7 @@ from coupler.clock import ModelTime, Schedule
 from coupler.component import Component
 from coupler.errors import ConfigError, FieldError
 from coupler.steps.base import StepContext
+from emulators.lai.features import VEGETATION
 from emulators.lai.infer import OnnxLai
 from emulators.lai.online import NO_PRIOR, Blend, LaiUNetStep, monthly_lai
 from emulators.lulc.features import STATIC_FIELDS
@@ -63,7 +64,7 @@ def test_tiled_step_equals_the_whole_region_pure_function_within_1e_3(tmp_path):
         np.full((NY, NX), NO_PRIOR),
         s["land_use"].astype(np.uint8),
         s["land_cover"].astype(np.uint8),
-        {k: s[k] for k in STATIC_FIELDS},
+        {k: s[k] for k in (*STATIC_FIELDS, *VEGETATION)},
         lat,
         blend=Blend(**PARAMS),
     )
@@ -105,7 +106,7 @@ def inputs_of(n: int = 32, **change) -> dict:
         "prior_lai": np.full((n, n), 1.5),
         "lu": np.full((n, n), 2, np.uint8),
         "lc": np.full((n, n), 6, np.uint8),
-        "static": {k: np.ones((n, n)) for k in STATIC_FIELDS},
+        "static": {k: np.ones((n, n)) for k in (*STATIC_FIELDS, *VEGETATION)},
         "lat": np.full((n, n), 45.0),
     }
     args.update(change)
@@ -149,6 +150,14 @@ def test_pure_function_gives_finite_nonnegative_lai_of_the_region(model):
         ({"p_mm": np.full((32, 32), -1.0)}, "precipitation must be >= 0"),
         ({"month": 13}, "month 13 is not in 1..12"),
         ({"static": {"elevation": np.ones((32, 32))}}, "static fields missing"),
+        (
+            {"static": {k: np.ones((32, 32)) for k in STATIC_FIELDS}},
+            "static vegetation fields missing: ['ndvi_max', 'ndvi_min', 'fapar_max']",
+        ),
+        (
+            {"static": {k: np.full((32, 32), 7000.0) for k in (*STATIC_FIELDS, *VEGETATION)}},
+            "static field 'ndvi_max' must lie in [-1, 1]",
+        ),
     ],
 )
 def test_bad_input_is_a_field_error_naming_it(model, change, message):

@@ -69,6 +69,7 @@ def inputs(t=None, p=None, prior=None):
         np.full((h, w), 2.0, np.float32) if prior is None else prior,
         np.zeros((h, w), bool),
         np.zeros((12, h, w), np.float32),
+        features.vegetation_channels({k: np.full((h, w), 0.6) for k in features.VEGETATION}),
     )
 
 
@@ -76,9 +77,29 @@ def test_inputs_have_the_documented_channels_and_hide_unknown_prior():
     prior = np.full((32, 32), 2.0, np.float32)
     prior[0, 0] = np.nan
     x = inputs(prior=prior)
-    assert x.shape == (features.N_CHANNELS, 32, 32) == (38, 32, 32)
+    assert x.shape == (features.N_CHANNELS, 32, 32) == (43, 32, 32)
     assert x[features.PRIOR, 1, 1] == pytest.approx(2.0 / 8.0)
     assert x[features.PRIOR, 0, 0] == 0 and x[features.MASK, 0, 0] == 1
+    assert np.all(x[features.VEG] == np.float32(0.6))
+
+
+def test_timing_channels_are_the_target_s_day_length_and_gsi_of_the_month():
+    x = inputs()
+    t, p = climate(32, 32)
+    lat = np.linspace(10, 12, 32)
+    gsi = target.monthly_gsi(t, p, lat)[4]
+    np.testing.assert_allclose(x[features.GSI], gsi, atol=1e-6)
+    assert 0 < gsi.max() <= 1
+    hours = target.mid_month_day_length(lat, 4)
+    np.testing.assert_allclose(x[features.DAY_LENGTH, :, 0] * 24, hours, atol=1e-5)
+    assert 12.0 < hours.min() < 13.5  # mid-May, 10–12°N
+
+
+def test_vegetation_out_of_range_names_the_field():
+    veg = {k: np.full((4, 4), 0.5) for k in features.VEGETATION}
+    veg["fapar_max"] = np.full((4, 4), 6000.0)  # the file's int16, unscaled
+    with pytest.raises(FieldError, match="'fapar_max' must lie in \\[-1, 1\\]"):
+        features.vegetation_channels(veg)
 
 
 def test_missing_month_of_climate_is_named():

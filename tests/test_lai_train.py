@@ -15,8 +15,8 @@ from ddp import torchrun_two_processes
 from emulators.lai import target
 from emulators.lai.dataset import Window
 from emulators.lai.export import export_onnx, load_checkpoint, parity
-from emulators.lai.features import N_CHANNELS
-from emulators.lai.train import Config, train
+from emulators.lai.features import N_CHANNELS, N_CHANNELS_V2, vegetation_channels
+from emulators.lai.train import Config, build_model, train, warm_start
 from emulators.lulc.classes import LC_FROM_IGBP, LU_FROM_IGBP
 from emulators.lulc.dataset import DEG
 from emulators.lulc.features import static_channels
@@ -62,6 +62,9 @@ class SyntheticSource:
             lai,
             static_channels(phys, lat),
             lat,
+            vegetation_channels(
+                {"ndvi_max": ndvi_max, "ndvi_min": ndvi_max - 0.3, "fapar_max": 0.8 * ndvi_max}
+            ),
         )
 
 
@@ -115,3 +118,22 @@ def test_copy_prior_baseline_returns_the_visible_prior_in_lai_units():
     x = torch.zeros(1, N_CHANNELS, 4, 4)
     x[0, 24] = 0.25  # the prior channel holds LAI / 8
     assert torch.equal(CopyPrior()(x), torch.full((1, 4, 4), 2.0))
+
+
+def test_warm_start_from_38_channels_is_exact_and_a_mismatched_body_is_named(tmp_path):
+    """v3 grows v2's first convolution by the vegetation channels with zero weights: before
+    training it computes v2's LAI whatever those channels hold."""
+    torch.manual_seed(0)
+    old = build_model("separate", 4, residual=2, channels=N_CHANNELS_V2).eval()
+    for p in old.parameters():  # a trained-looking head, not its zero start
+        torch.nn.init.normal_(p, std=0.1)
+    torch.save({"model": old.state_dict()}, tmp_path / "v2.pt")
+    new = build_model("separate", 4, residual=2).eval()
+    warm_start(new, tmp_path / "v2.pt", head=True)
+    x = torch.rand(2, N_CHANNELS, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(new(x), old(x[:, :N_CHANNELS_V2]))
+        assert float(new(x).abs().max()) > 0.1
+    wider = build_model("separate", 8, residual=2)
+    with pytest.raises(ValueError, match="v2.pt': the weights do not fit"):
+        warm_start(wider, tmp_path / "v2.pt", head=True)

@@ -17,7 +17,7 @@ import numpy as np
 from coupler.errors import DataFileError
 from emulators.data import era5_climate
 from emulators.lai import target
-from emulators.lai.features import CO2, MASK, PRIOR, SM, SW, P, T, assemble
+from emulators.lai.features import CO2, MASK, PRIOR, SM, SW, P, T, assemble, vegetation_channels
 from emulators.lulc import split
 from emulators.lulc.dataset import (
     COARSE_FACTORS,
@@ -71,6 +71,7 @@ class Window:
     lai: np.ndarray  # (12, H, W) semi-empirical target, NaN = no data
     static: np.ndarray  # (12, H, W)
     lat: np.ndarray  # (H,)
+    veg: np.ndarray  # (3, H, W) NDVI max, NDVI min, fAPAR max (features.vegetation_channels)
 
     def valid(self) -> np.ndarray:
         """Pixels scored: a target exists and the pixel is not water or permanent ice."""
@@ -82,8 +83,10 @@ class Window:
         hidden: np.ndarray,
         lu: np.ndarray | None = None,
         lc: np.ndarray | None = None,
+        prior: np.ndarray | None = None,
     ) -> np.ndarray:
-        """(38, H, W) input for `month`; land use/cover default to the truth."""
+        """(43, H, W) input for `month`; land use/cover and the prior (last month's LAI)
+        default to the truth."""
         return assemble(
             self.lu if lu is None else lu,
             self.lc if lc is None else lc,
@@ -91,19 +94,22 @@ class Window:
             self.p,
             month,
             self.lat,
-            self.lai[(month - 1) % 12],
+            self.lai[(month - 1) % 12] if prior is None else prior,
             hidden,
             self.static,
+            self.veg,
         )
 
 
 class LaiSource:
-    """The phase-one cube, the NDVI climatology and the ERA5 monthly climatology in memory."""
+    """The phase-one cube, the NDVI and fAPAR climatologies and the ERA5 monthly climatology
+    in memory."""
 
     def __init__(self, cube_path=DEFAULT_CUBE) -> None:
         self.cube = Cube.open(cube_path, CUBE_FIELDS)
         self.ndvi_max = target.read_ndvi("maximum")
         self.ndvi_min = target.read_ndvi("minimum")
+        self.fapar_max = target.read_fapar_max()
         climate = era5_climate.monthly_climate_coarse()
         self.t_coarse, self.p_coarse = climate["t"], climate["p"]
 
@@ -113,9 +119,12 @@ class LaiSource:
         lon = -180.0 + (np.arange(c0, c1) + 0.5) * DEG
         t = era5_climate.bilinear(self.t_coarse, lat, lon)
         p = np.maximum(era5_climate.bilinear(self.p_coarse, lat, lon), 0.0)
-        lai = target.monthly_lai(
-            self.ndvi_max[r0:r1, c0:c1], self.ndvi_min[r0:r1, c0:c1], w["land_cover"], t, p, lat
-        )
+        veg = {
+            "ndvi_max": self.ndvi_max[r0:r1, c0:c1],
+            "ndvi_min": self.ndvi_min[r0:r1, c0:c1],
+            "fapar_max": self.fapar_max[r0:r1, c0:c1],
+        }
+        lai = target.monthly_lai(veg["ndvi_max"], veg["ndvi_min"], w["land_cover"], t, p, lat)
         return Window(
             slice(r0, r1),
             slice(c0, c1),
@@ -127,6 +136,7 @@ class LaiSource:
             lai,
             static_channels(w, lat),
             lat,
+            vegetation_channels(veg),
         )
 
 
@@ -150,7 +160,7 @@ class Sampler:
     def sample(
         self, rng: np.random.Generator, month: int | None = None, ratio: float | None = None
     ) -> tuple[np.ndarray, ...]:
-        """(x, lai, valid, lu, lc); x is (38, crop, crop), or (47, …) for the joint model."""
+        """(x, lai, valid, lu, lc); x is (43, crop, crop), or (47, …) for the joint model."""
         r0, c0 = self.origins[rng.integers(len(self.origins))]
         month = int(rng.integers(12)) if month is None else month
         ratio = float(rng.uniform(*self.ratios)) if ratio is None else ratio

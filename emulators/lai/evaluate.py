@@ -283,35 +283,38 @@ def write_atomic(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def rollout(model_path: Path, n_regions: int = 4, out_dir: Path = TABLE_DIR) -> dict:
+def rollout(models: dict[str, Path], n_regions: int = 4, out_dir: Path = TABLE_DIR) -> dict:
     """Twelve months fed back as online: January's prior is the target's December, every
     later month's prior is the model's own previous month (nothing hidden; true land
-    cover, as the online step reads it from its static file). Scored by month against
-    persistence (December's LAI kept all year) and the per-class climatology; writes
-    rollout.json."""
-    from emulators.lai.features import LAI_RANGE, assemble
+    cover, as the online step reads it from its static file). Each model (name → ONNX) is
+    scored by month against persistence (December's LAI kept all year) and the per-class
+    climatology; writes rollout.json."""
+    from emulators.lai.features import LAI_RANGE
 
-    ev, model = Evaluator(), OnnxLai(model_path)
+    ev = Evaluator()
+    onnx = {k: OnnxLai(v) for k, v in models.items()}
     regions = held_out_regions(ev.source.cube, n_regions)
-    preds: dict[str, list] = {"rollout": [], "persistence": [], "climatology": []}
+    preds: dict[str, list] = {f"rollout ({k})": [] for k in onnx}
+    preds.update(persistence=[], climatology=[])
     truth = []
     for region in regions:
         (r0, r1, c0, c1), (rr, cc) = region_window(region, LATTICE, CONTEXT)
         w = ev.source.window(r0, r1, c0, c1)
         ok = w.valid()[rr, cc]
         none_hidden = np.zeros(w.lu.shape, bool)
-        prior = w.lai[11]
+        for name, model in onnx.items():
+            prior = w.lai[11]
+            for m in MONTHS:
+                lai = whole_window(model, w.inputs(m, none_hidden, prior=prior))
+                prior = np.where(np.isfinite(w.lai[m]), np.clip(lai, *LAI_RANGE), np.nan)
+                preds[f"rollout ({name})"].append(lai[rr, cc][ok])
         for m in MONTHS:
-            x = assemble(w.lu, w.lc, w.t, w.p, m, w.lat, prior, none_hidden, w.static)
-            lai = whole_window(model, x)
-            prior = np.where(np.isfinite(w.lai[m]), np.clip(lai, *LAI_RANGE), np.nan)
             truth.append(w.lai[m][rr, cc][ok])
-            preds["rollout"].append(lai[rr, cc][ok])
             preds["persistence"].append(w.lai[11][rr, cc][ok])
             preds["climatology"].append(climatology_baseline(ev.clim, w, m)[rr, cc][ok])
     n = len(regions)
     result = {
-        "model": str(model_path),
+        "models": {k: str(v) for k, v in models.items()},
         "regions": [list(r) for r in regions],
         "target": "semi-empirical (NDVI amplitude, GSI timing)",
         "overall": {k: scores(np.concatenate(v), np.concatenate(truth)) for k, v in preds.items()},
@@ -360,12 +363,17 @@ def markdown(result: dict) -> str:
 
 
 def ship(table_dir: Path = TABLE_DIR, data: Path = Path("run/data/lai")) -> dict:
-    """Ship the better design (lower held-out RMSE, separate judged with phase one's predicted
-    land cover as online) as emulators/lai/lai.onnx, atomically."""
+    """Ship the model with the lowest held-out RMSE at 75 % hidden (a separate model judged
+    with phase one's predicted land cover, as online) as emulators/lai/lai.onnx, atomically:
+    `data`/<name>.onnx of the table's model names."""
     import shutil
 
     overall = json.loads((table_dir / "comparison.json").read_text())["overall"]
-    rmse = {"separate": overall["separate/predicted_lc"]["rmse"], "joint": overall["joint"]["rmse"]}
+    rmse = {
+        k.removesuffix("/predicted_lc"): v["rmse"]
+        for k, v in overall.items()
+        if k.endswith("/predicted_lc") or ("/" not in k and k not in ("climatology", "prior"))
+    }
     best = min(rmse, key=rmse.get)
     tmp = MODEL_PATH.with_name(MODEL_PATH.name + ".tmp")
     shutil.copyfile(data / f"{best}.onnx", tmp)
@@ -433,18 +441,29 @@ def plots(out_dir: Path = TABLE_DIR, data: Path = Path("run/data/lai")) -> list[
     return written
 
 
+def named_paths(text: str) -> dict[str, Path]:
+    """'v2=a.onnx,v3=b.onnx' → {'v2': Path('a.onnx'), 'v3': Path('b.onnx')}."""
+    pairs = [item.split("=", 1) for item in text.split(",")]
+    if any(len(p) != 2 or not p[0] for p in pairs):
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH,…, got '{text}'")
+    return {name: Path(path) for name, path in pairs}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m emulators.lai.evaluate", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("table", help="the held-out comparison table (model card)")
     t.add_argument("--separate", type=Path, default=Path("run/data/lai/separate.onnx"))
     t.add_argument("--joint", type=Path, default=Path("run/data/lai/joint.onnx"))
+    t.add_argument("--models", type=named_paths, help="NAME=ONNX,… instead of the designs")
     t.add_argument("--regions", type=int, default=6)
     t.add_argument("--months", default="1,2,3,4,5,6,7,8,9,10,11,12", help="e.g. 1,4,7,10")
     t.add_argument("--mask-ratio", type=float, default=0.75, help="share of the prior hidden")
     t.add_argument("--designs", default="separate,joint", help="which of the two to score")
     r = sub.add_parser("rollout", help="12 months fed back as online (rollout.json)")
-    r.add_argument("--model", type=Path, default=Path("run/data/lai/separate.onnx"))
+    r.add_argument(
+        "--models", type=named_paths, default={"separate": Path("run/data/lai/separate.onnx")}
+    )
     r.add_argument("--regions", type=int, default=4)
     c = sub.add_parser("cost", help="parameters and ONNX time per 512x512 tile (JSON)")
     c.add_argument("onnx", type=Path, nargs="+")
@@ -466,10 +485,10 @@ def main(argv: list[str] | None = None) -> int:
         print(write_shipped_climatology())
         return 0
     if args.cmd == "rollout":
-        print(json.dumps(rollout(args.model, args.regions)["overall"]))
+        print(json.dumps(rollout(args.models, args.regions)["overall"]))
         return 0
     paths = {"separate": args.separate, "joint": args.joint}
-    models = {k: paths[k] for k in args.designs.split(",") if paths[k].is_file()}
+    models = args.models or {k: paths[k] for k in args.designs.split(",") if paths[k].is_file()}
     months = tuple(int(m) - 1 for m in args.months.split(","))
     result = table(models, args.regions, months=months, mask_ratio=args.mask_ratio)
     print(json.dumps(result["overall"]))

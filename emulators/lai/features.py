@@ -1,5 +1,5 @@
 """The LAI U-Net's input channels (pure numpy), built one way for training, evaluation and the
-online step. Channel order (38 channels, C × H × W, float32):
+online step. Channel order (43 channels, C × H × W, float32):
 
   0–7    land use, one-hot (truth in training, phase-one prediction at evaluation/online)
   8–18   land cover, one-hot
@@ -13,6 +13,16 @@ online step. Channel order (38 channels, C × H × W, float32):
   24     previous month's LAI / 8, 0 where masked
   25     prior mask: 1 where the prior is hidden (32×32 patches)
   26–37  the phase-one static channels (emulators/lulc/features.py static_channels)
+  38–40  static real vegetation (v3): NDVI maximum, NDVI minimum (bess-jpl, MODIS
+         climatology, 0.05°) and fAPAR maximum (ptjpl), 0 where missing — like ELM's
+         satellite-phenology inputs, a static file online (`landemu lai static`). The
+         SEMI-EMPIRICAL target's amplitude is computed from the same NDVI (target.py)
+  41     day length at mid-month / 24 h (the photoperiod of the target's GSI timing)
+  42     the month's growing-season index iTmin·iPhoto·iWater from its T, P and day length
+         (target.py `gsi_of_month`; the target's timing divides it by the year's maximum)
+
+The list only grows at its end: a model exported with fewer channels (v2: 38) reads the
+leading ones (infer.OnnxLai), so older models are scored on the same inputs.
 """
 
 from __future__ import annotations
@@ -22,10 +32,12 @@ import math
 import numpy as np
 
 from coupler.errors import FieldError
+from emulators.lai.target import gsi_of_month, mid_month_day_length
 from emulators.lulc.classes import LAND_COVER, LAND_USE
 from emulators.lulc.features import CHANNELS as LULC_CHANNELS
 from emulators.lulc.features import N_LC, N_LU, STATIC, one_hot
 
+VEGETATION = ("ndvi_max", "ndvi_min", "fapar_max")  # static fields of `landemu lai static`
 CLIMATE = ("t_month", "log_precip_month", "toa_shortwave", "soil_moisture_proxy", "co2")
 CHANNELS: tuple[str, ...] = (
     *(f"lu_{n}" for n in LAND_USE),
@@ -34,11 +46,17 @@ CHANNELS: tuple[str, ...] = (
     "prior_lai",
     "prior_mask",
     *LULC_CHANNELS[STATIC],
+    *VEGETATION,
+    "day_length",
+    "gsi_month",
 )
 N_CHANNELS = len(CHANNELS)
 LU, LC = slice(0, N_LU), slice(N_LU, N_LU + N_LC)
 T, P, SW, SM, CO2 = range(N_LU + N_LC, N_LU + N_LC + 5)
 PRIOR, MASK = CO2 + 1, CO2 + 2
+N_CHANNELS_V2 = 38  # the channels of the models before the vegetation ones (v1, v2, joint)
+VEG = slice(N_CHANNELS_V2, N_CHANNELS_V2 + len(VEGETATION))
+DAY_LENGTH, GSI = VEG.stop, VEG.stop + 1
 LAI_SCALE = 8.0
 LAI_RANGE = (0.0, 12.0)  # m² m⁻²: a prior outside is an error
 CO2_REFERENCE = 390.0
@@ -112,11 +130,13 @@ def assemble(
     prior: np.ndarray,
     hidden: np.ndarray,
     static: np.ndarray,
+    vegetation: np.ndarray,
     co2_ppm: float = CO2_REFERENCE,
 ) -> np.ndarray:
-    """The (38, H, W) float32 input for month `month` (0–11) from land use/cover labels (H, W),
+    """The (43, H, W) float32 input for month `month` (0–11) from land use/cover labels (H, W),
     12 months of climate (12, H, W), row latitudes (H,), the previous month's LAI (H, W; NaN
-    where unknown, treated as hidden), the hidden-patch mask (H, W) and the 12 static channels."""
+    where unknown, treated as hidden), the hidden-patch mask (H, W), the 12 static channels
+    and the 3 vegetation channels (`vegetation_channels`)."""
     check_climate(t_c, p_mm_month)
     return assemble_month(
         lu,
@@ -125,9 +145,11 @@ def assemble(
         p_mm_month[month],
         precipitation_memory(p_mm_month, month),
         toa_shortwave(lat, month)[:, None],
+        mid_month_day_length(lat, month)[:, None],
         prior,
         hidden,
         static,
+        vegetation,
         co2_ppm,
     )
 
@@ -139,15 +161,17 @@ def assemble_month(
     p_mm: np.ndarray,
     memory_mm_day: np.ndarray,
     toa_w_m2: np.ndarray,
+    day_length_h: np.ndarray,
     prior: np.ndarray,
     hidden: np.ndarray,
     static: np.ndarray,
+    vegetation: np.ndarray,
     co2_ppm: float = CO2_REFERENCE,
 ) -> np.ndarray:
-    """The (38, H, W) input of one month from that month's fields (H, W): temperature (°C),
-    precipitation (mm/month), precipitation memory (mm/day), insolation (W m⁻², broadcast to
-    (H, W)); the prior, hidden mask and statics as in `assemble` (used online, where only
-    the months the step has seen exist)."""
+    """The (43, H, W) input of one month from that month's fields (H, W): temperature (°C),
+    precipitation (mm/month), precipitation memory (mm/day), insolation (W m⁻²) and day
+    length (h) (both broadcast to (H, W)); the prior, hidden mask, statics and vegetation as
+    in `assemble` (used online, where only the months the step has seen exist)."""
     unknown = ~np.isfinite(prior)
     prior = np.where(unknown, 0.0, prior)
     check_prior(prior)
@@ -160,6 +184,9 @@ def assemble_month(
     climate[3] = np.log1p(memory_mm_day) / 3.0
     climate[4] = (co2_ppm - CO2_REFERENCE) / 100.0
     keep = (~hidden).astype(np.float32)
+    timing = np.empty((2, h, w), np.float32)
+    timing[0] = day_length_h / 24.0
+    timing[1] = gsi_of_month(t_c, p_mm, day_length_h)
     return np.concatenate(
         [
             one_hot(lu, N_LU),
@@ -168,5 +195,28 @@ def assemble_month(
             (prior / LAI_SCALE * keep)[None].astype(np.float32),
             hidden[None].astype(np.float32),
             static.astype(np.float32),
+            vegetation.astype(np.float32),
+            timing,
         ]
     )
+
+
+def vegetation_channels(fields: dict[str, np.ndarray]) -> np.ndarray:
+    """The 3 static vegetation channels (3, H, W) from NDVI maximum/minimum and fAPAR maximum
+    (fractions, NaN = no data → 0); FieldError naming a missing or out-of-range field (e.g.
+    fAPAR still as the file's int16 × 1e-4)."""
+    missing = [k for k in VEGETATION if k not in fields]
+    if missing:
+        raise FieldError(
+            f"static vegetation fields missing: {missing} (need {list(VEGETATION)}; "
+            "write the static file with `landemu lai static`)"
+        )
+    out = np.stack([np.asarray(fields[k], np.float32) for k in VEGETATION])
+    for name, v in zip(VEGETATION, out, strict=True):
+        finite = v[np.isfinite(v)]
+        if finite.size and (finite.min() < -1.0 or finite.max() > 1.0):
+            raise FieldError(
+                f"static field '{name}' must lie in [-1, 1], found "
+                f"[{finite.min():.3g}, {finite.max():.3g}]"
+            )
+    return np.nan_to_num(out, nan=0.0)

@@ -14,6 +14,7 @@ import numpy as np
 
 from coupler.blending import blend_windows
 from coupler.errors import FieldError, ModelError
+from emulators.lai.features import N_CHANNELS, N_CHANNELS_V2
 
 MODEL_PATH = Path(__file__).with_name("lai.onnx")
 WINDOW, MARGIN, OVERLAP = 256, 32, 64
@@ -47,6 +48,12 @@ class OnnxLai:
         self.joint = outputs != ["lai"]
 
     def run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """Outputs by name. A separate model exported before the vegetation channels (38)
+        reads the leading channels of a 43-channel input: features.CHANNELS only grows at
+        its end, so v2 and v3 are scored on the same inputs."""
+        legacy = not self.joint and self.channels == N_CHANNELS_V2
+        if legacy and batch.ndim == 4 and batch.shape[1] == N_CHANNELS:
+            batch = batch[:, :N_CHANNELS_V2]
         if batch.ndim != 4 or batch.shape[1] != self.channels:
             raise FieldError(
                 f"LAI model input must be (B, {self.channels}, H, W), got {batch.shape}"

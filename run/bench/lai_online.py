@@ -54,6 +54,9 @@ def write_inputs(folder: Path) -> Path:
         "t_mean": np.full((N, N), 12.0, np.float32),
         "t_range": np.full((N, N), 18.0, np.float32),
         "precip": np.full((N, N), 700.0, np.float32),
+        "ndvi_max": (0.6 + 0.2 * np.sin(i / 23.0)).astype(np.float32),
+        "ndvi_min": (0.3 + 0.1 * np.cos(j / 31.0)).astype(np.float32),
+        "fapar_max": np.full((N, N), 0.5, np.float32),
     }
     static = folder / "static.nc"
     with netCDF4.Dataset(static, "w") as ds:

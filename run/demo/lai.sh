@@ -2,18 +2,19 @@
 # The LAI demo behind `make demo` (after run/demo/run.sh, whose domain, static file and
 # forcing it reuses): `landemu run` plays the host for 2001 on 2 ranks with the GSI transform
 # and the LAI U-Net side by side (run/demo/lai.yaml), then run/demo/lai_plot.py plots both.
-# The U-Net's 0.05° static file is cut from phase one's cube, which run/demo/landuse.sh (run
-# before this by `make demo`) builds; run alone without the cube, the demo says so and stops.
+# The U-Net's 0.05° static file (`landemu lai static`: phase one's statics plus NDVI max/min
+# and fAPAR max) is cut from phase one's cube, which run/demo/landuse.sh (run before this by
+# `make demo`) builds; run alone without the cube, the demo says so and stops.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
 cube=run/data/lulc/cube.zarr
-static=run/data/demo_lai_static.nc
+static=run/data/demo_lai_vegstatic.nc  # with NDVI max/min and fAPAR max (v3)
 if [ ! -f "$static" ] && [ ! -f "$cube/manifest.json" ]; then
     echo "landemu LAI demo skipped: phase one's cube $cube is missing (python -m emulators.lulc.dataset build)"
     exit 0
 fi
-[ -f "$static" ] || .venv/bin/landemu lulc-static --region 42,52,0,10 -o "$static"
+[ -f "$static" ] || .venv/bin/landemu lai static --region 42,52,0,10 -o "$static"
 rm -rf run/out/demo_lai
 mkdir -p run/out/demo_lai
 cp run/demo/lai.yaml run/out/demo_lai/
