@@ -109,21 +109,30 @@ models-lulc: setup
 # shipped as emulators/lai/lai.onnx; comparison tables in emulators/lai/evaluation/).
 models: models-lai
 LAI := OMP_NUM_THREADS=1 $(VPY) -m emulators.lai
+LAI_V3 := checkpoint
+LAI_MODELS := separate_v2=run/data/lai/separate_v2.onnx,separate_v3=run/data/lai/separate_v3.onnx
 models-lai: setup
 	[ -f run/data/lulc/cube.zarr/manifest.json ] || $(LULC).dataset build
 	$(LAI).t42
-	$(LAI).train --design separate --minutes 16 --residual 0 --dropout 0
+	$(LAI).train --design separate --minutes 16 --residual 0 --dropout 0 --channels 38
 	$(LAI).train --design joint --minutes 25
 	$(LAI).train --design separate --out run/data/lai/separate_res_seed0 --residual 1 --lr 1e-3 \
-	    --init run/data/lai/separate_seed0/best.pt --minutes 25
+	    --init run/data/lai/separate_seed0/best.pt --minutes 25 --channels 38
 	$(LAI).train --design separate --out run/data/lai/separate_res2_seed0 --residual 2 --lr 1e-3 \
-	    --init run/data/lai/separate_res_seed0/checkpoint.pt --mask-min 0 --minutes 42 --decay-start 22
-	$(LAI).export --checkpoint run/data/lai/separate_res2_seed0/best.pt --out run/data/lai/separate.onnx
+	    --init run/data/lai/separate_res_seed0/checkpoint.pt --mask-min 0 --minutes 42 \
+	    --decay-start 22 --channels 38
+	$(LAI).train --design separate --out run/data/lai/separate_v3_seed0 --residual 2 --lr 5e-4 \
+	    --init run/data/lai/separate_res2_seed0/checkpoint.pt --init-head 1 --mask-min 0 \
+	    --minutes 72 --decay-start 30
+	$(LAI).export --checkpoint run/data/lai/separate_res2_seed0/checkpoint.pt \
+	    --out run/data/lai/separate_v2.onnx
+	$(LAI).export --checkpoint run/data/lai/separate_v3_seed0/$(LAI_V3).pt \
+	    --out run/data/lai/separate_v3.onnx
 	$(LAI).export --checkpoint run/data/lai/joint_seed0/best.pt --out run/data/lai/joint.onnx
-	$(LAI).evaluate table --regions 4
-	$(LAI).evaluate table --regions 4 --mask-ratio 0 --designs separate
-	$(LAI).evaluate rollout --regions 4
-	$(LAI).uncertainty --checkpoint run/data/lai/separate_res2_seed0/best.pt --regions 4
+	$(LAI).evaluate table --regions 4 --models $(LAI_MODELS),joint=run/data/lai/joint.onnx
+	$(LAI).evaluate table --regions 4 --mask-ratio 0 --models $(LAI_MODELS)
+	$(LAI).evaluate rollout --regions 4 --models $(LAI_MODELS)
+	$(LAI).uncertainty --checkpoint run/data/lai/separate_v3_seed0/$(LAI_V3).pt --regions 4
 	$(LAI).evaluate ship
 	$(LAI).evaluate plot
 

@@ -7,7 +7,7 @@ import torch
 
 from emulators.lai.features import N_CHANNELS
 from emulators.lai.model import LaiUNet
-from emulators.lai.uncertainty import mc_dropout, spread_skill
+from emulators.lai.uncertainty import calibration_factor, coverage, mc_dropout, spread_skill
 
 
 def test_mc_dropout_spread_is_positive_and_the_mean_is_near_the_deterministic_output():
@@ -41,3 +41,13 @@ def test_spread_that_tracks_the_error_scores_high_and_is_calibrated():
     assert rmse == sorted(rmse) and len(rmse) == 5
     noise = spread_skill(spread, rng.normal(0, 0.5, 20000), hidden)
     assert abs(noise["spearman_spread_abs_error"]) < 0.05
+
+
+def test_a_spread_ten_times_too_small_is_calibrated_to_95_percent_on_new_pixels():
+    rng = np.random.default_rng(2)
+    spread = rng.uniform(0.05, 0.2, (2, 20000))
+    err = rng.normal(0, 10 * spread)  # the actual errors: ten times the spread
+    k = calibration_factor(spread[0], err[0])
+    assert 9.0 < k < 11.0
+    assert coverage(spread[1], err[1], 1.0) < 0.2
+    assert abs(coverage(spread[1], err[1], k) - 0.95) < 0.01

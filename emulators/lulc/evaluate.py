@@ -236,14 +236,15 @@ def public(result: dict) -> dict:
 # the model-card table over held-out regions
 # ----------------------------------------------------------------------------------------
 def held_out_regions(
-    cube: Cube, n: int = 12, min_land: float = 0.5
+    cube: Cube, n: int = 12, min_land: float = 0.5, which: str = "test"
 ) -> list[tuple[float, float, float, float]]:
     """Test blocks (10°) between 60°S and 80°N with at least `min_land` land, spread over the
-    globe (every k-th in west-to-east, south-to-north order)."""
+    globe (every k-th in west-to-east, south-to-north order); `which="validation"` gives
+    the validation blocks the same way (e.g. to calibrate on them)."""
     spec = json.loads(split.SPLIT_FILE.read_text())
     lf = cube.arrays["land_fraction"]
     cands = []
-    for s, w in spec["test"]:
+    for s, w in spec[which]:
         if s >= -60 and s + 10 <= 80:
             r, c = round((s + 90) / DEG), round((w + 180) / DEG)
             if lf[r : r + 200, c : c + 200].mean() >= min_land:
