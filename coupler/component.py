@@ -440,7 +440,9 @@ class Component:
         """Advance to `time`: run every step whose schedule has a boundary in (now, time]."""
         self._require("advance", "decomposed")
         with self.timers("advance"):
-            with self.agreement.phase("advance"):  # inputs checked on every rank, no change
+            # inputs checked on every rank, no change; the timer includes the wait for the
+            # slowest rank (the host's own imbalance shows here)
+            with self.timers("advance/inputs"), self.agreement.phase("advance"):
                 self.faults.hit("advance")
                 previous = self._check_time(time)
                 start = self.start if self.start is not None else previous

@@ -144,6 +144,8 @@ class FineToHost:
             )
         else:
             _need_map(host, "fine_to_host_map")
+        # per-tile outputs are read where they lie (collective)
+        self.regridder.plan_parts(window_offsets([(x.j0, x.j1, x.i0, x.i1) for x in t]))
 
     def check_covers(self, active: np.ndarray, comm, where: str) -> None:
         """Every active host cell needs fine land under it (collective)."""
@@ -166,7 +168,7 @@ class FineToHost:
         return np.concatenate([a.reshape(nvar, -1) for a in per_tile], axis=1)
 
     def __call__(self, per_tile: list[np.ndarray], nvar: int) -> np.ndarray:
-        return self.regridder(self._stack(per_tile, nvar))
+        return self.regridder.apply_parts(per_tile, nvar)
 
     def class_fractions(self, per_tile_codes: list[np.ndarray], nclass: int) -> np.ndarray:
         """Class codes per tile (ny, nx) → area fraction of each class (nclass, n_host_local)."""

@@ -239,3 +239,47 @@ def test_global_bilinear_wraps_across_the_dateline() -> None:
 def test_lapse_rate_adjust_moves_temperature_with_height() -> None:
     t = lapse_rate_adjust(np.array([288.0]), np.array([1000.0]), np.array([0.0]))
     assert t.tolist() == [281.5]
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_class_fractions_kernel_gives_the_one_hot_remaps_bits(masked: bool) -> None:
+    """The one-pass class kernel (fine → host PFT/land-unit fractions) equals the remap of
+    the one-hot matrix bit for bit, with invalid codes (NaN, -1, 2.5, out of range)."""
+    rng = np.random.default_rng(7)
+    codes = rng.integers(0, 24, FINE.size).astype(np.float64)
+    codes[rng.random(FINE.size) < 0.05] = rng.choice([np.nan, -1.0, 2.5, 24.0, 255.0])
+    mask = (rng.random(FINE.size) < 0.8).astype(np.float64) if masked else None
+    reg = Regridder.tiles_to_host(
+        MPI.COMM_SELF, FINE, TILES, HOST, np.arange(HOST.size), src_mask=mask, fill_value=0.0
+    )
+    x = tiles_concat(codes)
+    m = None if mask is None else tiles_concat(mask)
+    onehot = (x[None, :] == np.arange(24)[:, None]).astype(np.float64)
+    v = onehot.any(axis=0) * (1.0 if m is None else m)
+    want = reg.remap.apply(np.concatenate([onehot * v, v[None, :]]))
+    got = reg.remap.apply_class_sums(x, m, 24)
+    assert got.shape == (25, HOST.size) and want[-1].max() > 0
+    np.testing.assert_array_equal(got, want)
+    frac = reg.class_fractions(x, range(24))
+    assert np.abs(frac.sum(axis=0)[want[-1] > 0] - 1.0).max() < 1e-13
+
+
+def test_tile_parts_are_remapped_where_they_lie_with_the_joined_arrays_bits() -> None:
+    """Fine → host from per-tile arrays (no joined or masked copy) equals the remap of the
+    joined array bit for bit; parts that split a tile fall back to joining them."""
+    rng = np.random.default_rng(3)
+    mask = (rng.random(FINE.size) < 0.7).astype(np.float64)
+    reg = Regridder.tiles_to_host(
+        MPI.COMM_SELF, FINE, TILES, HOST, np.arange(HOST.size), src_mask=tiles_concat(mask)
+    )
+    x = np.stack([tiles_concat(fine_field(k)) for k in range(19)])  # 19 fields: two groups
+    want = reg(x)
+    size = 40 * 60
+    parts = [x[:, k * size : (k + 1) * size].copy() for k in range(len(TILES))]
+    assert reg.plan_parts(np.arange(len(TILES) + 1) * size)
+    got = reg.apply_parts(parts, 19)
+    assert got.shape == (19, HOST.size) and np.isfinite(want).sum() > 19 * 10
+    np.testing.assert_array_equal(got, want)
+    halves = [p for a in parts for p in np.split(a, 2, axis=1)]
+    assert not reg.plan_parts(np.arange(2 * len(TILES) + 1) * (size // 2))
+    np.testing.assert_array_equal(reg.apply_parts(halves, 19), want)

@@ -114,6 +114,76 @@ SMM_HOT static void smm_scatter_group(int64_t nnz, const int32_t *restrict idx,
         for (int64_t v = 0; v < g; v++) acc[cur * nvar + v] = loc[v];
 }
 
+/* smm_scatter_group of x·mask: the product x[v, i]·mask[i] formed per entry as numpy's
+ * x * mask would, then weighted — the same operations without the masked copy of x. */
+SMM_HOT static void smm_scatter_masked_group(int64_t nnz, const int32_t *restrict idx,
+                                             const int32_t *restrict term,
+                                             const double *restrict w, int64_t g, int64_t nvar,
+                                             const double *restrict x, int64_t xv,
+                                             const double *restrict mask, double *restrict acc)
+{
+    double loc[SMM_GROUP];
+    int64_t cur = -1;
+    for (int64_t k = 0; k < nnz; k++) {
+        const int64_t t = term[k];
+        if (t != cur) {
+            if (cur >= 0)
+                for (int64_t v = 0; v < g; v++) acc[cur * nvar + v] = loc[v];
+            for (int64_t v = 0; v < g; v++) loc[v] = acc[t * nvar + v];
+            cur = t;
+        }
+        const double wk = w[k], mk = mask[idx[k]];
+        const double *xk = x + idx[k];
+        for (int64_t v = 0; v < g; v++) loc[v] += wk * (xk[v * xv] * mk);
+    }
+    if (cur >= 0)
+        for (int64_t v = 0; v < g; v++) acc[cur * nvar + v] = loc[v];
+}
+
+/* One field: smm_scatter_(masked_)group with g = 1 and the running sum in a register (a
+ * variable-width loop keeps it in memory); mask NULL: unmasked. Same operations. */
+SMM_HOT static void smm_scatter_one(int64_t nnz, const int32_t *restrict idx,
+                                    const int32_t *restrict term, const double *restrict w,
+                                    const double *restrict x, const double *restrict mask,
+                                    double *restrict acc)
+{
+    double loc = 0.0;
+    int64_t cur = -1;
+    for (int64_t k = 0; k < nnz; k++) {
+        const int64_t t = term[k];
+        if (t != cur) {
+            if (cur >= 0) acc[cur] = loc;
+            loc = acc[t];
+            cur = t;
+        }
+        if (mask)
+            loc += w[k] * (x[idx[k]] * mask[idx[k]]);
+        else
+            loc += w[k] * x[idx[k]];
+    }
+    if (cur >= 0) acc[cur] = loc;
+}
+
+/* smm_scatter of x·mask (mask NULL: of x) */
+void smm_scatter_masked(int64_t nnz, const int32_t *idx, const int32_t *term, const double *w,
+                        int64_t nvar, const double *x, int64_t x_var_stride,
+                        const double *mask, double *acc)
+{
+    if (nvar == 1) {
+        smm_scatter_one(nnz, idx, term, w, x, mask, acc);
+        return;
+    }
+    if (!mask) {
+        smm_scatter(nnz, idx, term, w, nvar, x, x_var_stride, acc);
+        return;
+    }
+    for (int64_t v0 = 0; v0 < nvar; v0 += SMM_GROUP) {
+        int64_t g = nvar - v0 < SMM_GROUP ? nvar - v0 : SMM_GROUP;
+        smm_scatter_masked_group(nnz, idx, term, w, g, nvar, x + v0 * x_var_stride,
+                                 x_var_stride, mask, acc + v0);
+    }
+}
+
 void smm_scatter(int64_t nnz, const int32_t *idx, const int32_t *term, const double *w,
                  int64_t nvar, const double *x, int64_t x_var_stride, double *acc)
 {
@@ -121,5 +191,27 @@ void smm_scatter(int64_t nnz, const int32_t *idx, const int32_t *term, const dou
         int64_t g = nvar - v0 < SMM_GROUP ? nvar - v0 : SMM_GROUP;
         smm_scatter_group(nnz, idx, term, w, g, nvar, x + v0 * x_var_stride, x_var_stride,
                           acc + v0);
+    }
+}
+
+/* Class area sums of the block partial sums without a one-hot matrix: per entry k (in the
+ * stored order), a source cell whose code is a class 0..nclass-1 and whose mask m is not 0
+ * adds w[k]·m to its class's sum and to the valid-area sum (column nclass) of its term.
+ * The one-hot form adds w·0 = 0 to every other class, which changes no bit (a sum that
+ * starts at +0 never becomes -0), so the results equal smm_scatter's on the one-hot matrix
+ * [onehot·m; valid·m] (nclass + 1 fields). mask may be NULL (every m = 1). */
+void smm_scatter_classes(int64_t nnz, const int32_t *idx, const int32_t *term, const double *w,
+                         const double *codes, const double *mask, int64_t nclass, double *acc)
+{
+    const int64_t stride = nclass + 1;
+    for (int64_t k = 0; k < nnz; k++) {
+        const double c = codes[idx[k]];
+        if (!(c >= 0.0 && c < (double)nclass && c == (double)(int64_t)c)) continue;
+        const double m = mask ? mask[idx[k]] : 1.0;
+        if (m == 0.0) continue;
+        const double wm = w[k] * m;
+        double *row = acc + (int64_t)term[k] * stride;
+        row[(int64_t)c] += wm;
+        row[nclass] += wm;
     }
 }

@@ -159,6 +159,56 @@ class _Scatter:
         )
         return acc
 
+    def part_plan(self, offsets: np.ndarray) -> list[_Scatter] | None:
+        """The entries split by part of the source (part k = local sources offsets[k] to
+        offsets[k+1], e.g. one fine tile each), in stored order and indexed inside their
+        part; None when some term's entries lie in two parts (the order would change)."""
+        part = np.searchsorted(offsets, self.idx, "right") - 1
+        term_part = np.full(self.nterm, -1, np.int64)
+        term_part[self.term] = part
+        if not np.array_equal(term_part[self.term], part):
+            return None
+        plan = []
+        for k in range(offsets.size - 1):
+            sel = np.flatnonzero(part == k)  # stored order kept
+            local = self.idx[sel] - offsets[k]
+            plan.append(_Scatter(self.nterm, local, self.term[sel], self.w[sel]))
+        return plan
+
+    def run_masked(
+        self, nvar: int, x: np.ndarray, xv: int, mask: np.ndarray | None, acc: np.ndarray
+    ) -> None:
+        """acc (nterm, nvar) += term sums of x·mask (x field-major (nvar, n), mask (n,) or
+        None): the bits of `run` on numpy's x * mask, without forming it (C kernel)."""
+        lib.smm_scatter_masked(
+            self.nnz,
+            self._p[0],
+            self._p[1],
+            self._p[2],
+            nvar,
+            ffi.from_buffer("double[]", x),
+            xv,
+            ffi.NULL if mask is None else ffi.from_buffer("double[]", mask),
+            ffi.from_buffer("double[]", acc, require_writable=True),
+        )
+
+    def run_classes(self, codes: np.ndarray, mask: np.ndarray | None, nclass: int) -> np.ndarray:
+        """Term sums (nterm, nclass + 1) of the one-hot classes of `codes` (n,) times `mask`,
+        and of the mask over valid codes (last column), without forming the one-hot matrix:
+        the bits of `run` on [onehot·mask; valid·mask] (C kernel)."""
+        acc = np.zeros((self.nterm, nclass + 1))
+        lib.smm_scatter_classes(
+            self.nnz,
+            self._p[0],
+            self._p[1],
+            self._p[2],
+            ffi.from_buffer("double[]", codes),
+            ffi.NULL if mask is None else ffi.from_buffer("double[]", mask),
+            nclass,
+            ffi.from_buffer("double[]", acc, require_writable=True),
+        )
+        return acc
+
 
 def _check_ids(ids: np.ndarray, n: int, what: str) -> None:
     if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= n):
@@ -206,6 +256,8 @@ class SparseRemap:
         self._send: _Csr | None = None
         self._scatter: _Scatter | None = None
         self._slot_term: np.ndarray | None = None
+        self._parts_plan: list[_Scatter] | None = None  # see plan_parts
+        self._parts_offsets: np.ndarray | None = None
         self._recv: _Csr
         self._scounts = np.zeros(0, np.int64)
         self._rcounts = np.zeros(0, np.int64)
@@ -460,11 +512,68 @@ class SparseRemap:
             return y[0] if single else y
         if self._scatter is not None:
             send = self._scatter.run(nvar, x, self.n_src_local)
-            if self._slot_term is not None:
-                send = send[self._slot_term]
         else:
             send = np.empty((self._send.nrow, nvar))
             self._send.run(nvar, x, 1, self.n_src_local, send, nvar, 1)
+        self._exchange_and_sum(send, y)
+        return y[0] if single else y
+
+    @property
+    def has_block_sums(self) -> bool:
+        """Whether partial sums are formed per source block (what `apply_class_sums` needs)."""
+        return self._scatter is not None
+
+    def apply_class_sums(
+        self, codes: np.ndarray, mask: np.ndarray | None, nclass: int
+    ) -> np.ndarray:
+        """apply() of [onehot(codes)·mask; valid·mask] → (nclass + 1, n_dst_local), bit for
+        bit, without the (nclass + 1, n_src_local) one-hot matrix (collective; block sums
+        only). codes (n_src_local,) float class codes; valid = a class in 0..nclass-1."""
+        if self._scatter is None:
+            raise RegridError("apply_class_sums needs a remap built with src_block")
+        codes = np.ascontiguousarray(codes, np.float64).reshape(self.n_src_local)
+        if mask is not None:
+            mask = np.ascontiguousarray(mask, np.float64).reshape(self.n_src_local)
+        y = np.empty((nclass + 1, self.n_dst_local))
+        self._exchange_and_sum(self._scatter.run_classes(codes, mask, nclass), y)
+        return y
+
+    def plan_parts(self, offsets: np.ndarray) -> bool:
+        """Prepare `apply_parts` for sources given in parts (part k = local sources
+        offsets[k] to offsets[k+1], e.g. one fine tile each). Collective; True on every rank
+        if every rank's parts are whole blocks (each term's entries in one part)."""
+        offsets = np.asarray(offsets, np.int64)
+        plan = None
+        if self._scatter is not None and offsets[-1] == self.n_src_local:
+            plan = self._scatter.part_plan(offsets)
+        ok = plan is not None
+        if self.comm.size > 1:
+            ok = bool(self.comm.allreduce(ok, op=MPI.LAND))
+        self._parts_plan, self._parts_offsets = (plan, offsets) if ok else (None, None)
+        return ok
+
+    def apply_parts(self, parts: list[np.ndarray], nvar: int, mask: np.ndarray | None = None):
+        """apply() of the parts (nvar, n_k) joined along sources and times `mask`
+        (n_src_local,) (numpy's x * mask), bit for bit, reading each part where it lies: no
+        joined copy, no masked copy. Collective; needs `plan_parts` first."""
+        if self._parts_plan is None:
+            raise RegridError("apply_parts needs a successful plan_parts first")
+        off = self._parts_offsets
+        acc = np.zeros((self._scatter.nterm, nvar))
+        for k, (plan, x) in enumerate(zip(self._parts_plan, parts, strict=True)):
+            x = np.ascontiguousarray(x, np.float64).reshape(nvar, off[k + 1] - off[k])
+            m = None if mask is None else mask[off[k] : off[k + 1]]
+            plan.run_masked(nvar, x, x.shape[1], m, acc)
+        y = np.empty((nvar, self.n_dst_local))
+        self._exchange_and_sum(acc, y)
+        return y
+
+    def _exchange_and_sum(self, send: np.ndarray, y: np.ndarray) -> None:
+        """Send slots (nterm, nvar) to their requesters; y (nvar, n_dst_local) = the sums of
+        what arrives, per destination in the fixed order (collective)."""
+        nvar = y.shape[0]
+        if self._slot_term is not None:
+            send = send[self._slot_term]
         if self.comm.size == 1:
             recv = send
         else:
@@ -473,7 +582,6 @@ class SparseRemap:
             rc, rd = _counts_displs(self._rcounts * nvar)
             self.comm.Alltoallv([send, (sc, sd), MPI.DOUBLE], [recv, (rc, rd), MPI.DOUBLE])
         self._recv.run(nvar, recv, nvar, 1, y, 1, self.n_dst_local)
-        return y[0] if single else y
 
     @property
     def local_nnz(self) -> int:
