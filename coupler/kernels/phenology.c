@@ -11,6 +11,9 @@
  * daylen: hours of daylight per row (daylen_col_stride 0) or per cell (stride 1).
  * land_cover: IGBP class codes; lai_min/lai_max have 18 entries (17: missing class).
  */
+/* Selects evaluate both sides; without trapping math (exception flags only, never values)
+ * GCC may do so, and vectorise the cell loop. */
+#pragma GCC optimize("no-trapping-math")
 #include <math.h>
 #include <stdint.h>
 #include "phenology.h"
@@ -18,11 +21,48 @@
 #define N_IGBP 17
 
 /* np.clip(x, 0, 1) (NaN stays NaN) */
-static inline double clip01(double x) { return x < 0.0 ? 0.0 : (x > 1.0 ? 1.0 : x); }
+static inline double clip01(double x)
+{
+    const double lo = x < 0.0 ? 0.0 : x;
+    return x > 1.0 ? 1.0 : lo;
+}
 
 /* np.maximum(x, 0.0): x when x >= 0 or x is NaN */
-static inline double max0(double x) { return (x >= 0.0 || x != x) ? x : 0.0; }
+static inline double max0(double x) { return x < 0.0 ? 0.0 : x; }
 
+/* One cell, branch-free (selects only), so the row loop vectorises; every value is the
+ * numpy one: the same operations in the same order, each select picking an exact value. */
+static inline void gsi_cell(int64_t k, double daylen, const double *restrict tbot,
+                            const double *restrict precip, const double *restrict landmask,
+                            const double *restrict land_cover, const double *restrict p,
+                            const double *restrict lai_min, const double *restrict lai_max,
+                            double *restrict precip_memory, double *restrict gsi_smooth,
+                            double *restrict lai)
+{
+    const double precip_mm_day = max0(precip[k]) * p[11];
+    double pm = precip_memory[k];
+    pm = pm < 0.0 ? p[8] : pm;
+    pm = pm + p[9] * (precip_mm_day - pm);
+    precip_memory[k] = pm;
+
+    const double t = (tbot[k] - p[0]) - p[1];
+    const double i_tmin = clip01((t - p[2]) / p[3]);
+    const double i_photo = clip01((daylen - p[4]) / p[5]);
+    const double i_water = clip01((pm - p[6]) / p[7]);
+    const double gsi = (i_tmin * i_photo) * i_water;
+
+    const double gs0 = gsi_smooth[k];
+    const double gs = gs0 < 0.0 ? gsi : gs0 + p[10] * (gsi - gs0);
+    gsi_smooth[k] = gs;
+
+    const double code = nearbyint(land_cover[k]);
+    const int in_range = (code >= 0.0) & (code < (double)N_IGBP);
+    const int32_t c = (int32_t)(in_range ? code : (double)N_IGBP);  /* AVX2 converts to int32 */
+    const double v = lai_min[c] + gs * (lai_max[c] - lai_min[c]);
+    lai[k] = landmask[k] >= 0.5 ? v : 0.0;
+}
+
+__attribute__((target_clones("avx2", "default")))
 void le_gsi_phenology(int64_t ny, int64_t nx, const double *restrict tbot,
                       const double *restrict precip, const double *restrict landmask,
                       const double *restrict land_cover, const double *restrict daylen,
@@ -31,34 +71,22 @@ void le_gsi_phenology(int64_t ny, int64_t nx, const double *restrict tbot,
                       double *restrict precip_memory, double *restrict gsi_smooth,
                       double *restrict lai)
 {
-    const double tmin_shift = params[0], tmin_offset = params[1], tmin_low = params[2];
-    const double tmin_span = params[3], photo_low = params[4], photo_span = params[5];
-    const double precip_low = params[6], precip_span = params[7], precip_high = params[8];
-    const double a_p = params[9], a_g = params[10], seconds_per_day = params[11];
+    /* params: tmin_shift, tmin_offset, tmin_low, tmin_span, photo_low, photo_span,
+     * precip_low, precip_span, precip_high, a_p, a_g, seconds_per_day */
+    double p[12];
+    for (int q = 0; q < 12; q++) p[q] = params[q];
     for (int64_t j = 0; j < ny; j++) {
-        const double *dl = daylen + (daylen_col_stride ? j * nx : j);
-        for (int64_t i = 0; i < nx; i++) {
-            const int64_t k = j * nx + i;
-            const double precip_mm_day = max0(precip[k]) * seconds_per_day;
-            double pm = precip_memory[k];
-            pm = pm < 0.0 ? precip_high : pm;
-            pm = pm + a_p * (precip_mm_day - pm);
-            precip_memory[k] = pm;
-
-            const double t = (tbot[k] - tmin_shift) - tmin_offset;
-            const double i_tmin = clip01((t - tmin_low) / tmin_span);
-            const double i_photo = clip01((dl[i * daylen_col_stride] - photo_low) / photo_span);
-            const double i_water = clip01((pm - precip_low) / precip_span);
-            const double gsi = (i_tmin * i_photo) * i_water;
-
-            double gs = gsi_smooth[k];
-            gs = gs < 0.0 ? gsi : gs + a_g * (gsi - gs);
-            gsi_smooth[k] = gs;
-
-            const double code = nearbyint(land_cover[k]);
-            const int64_t c = (code >= 0.0 && code < N_IGBP) ? (int64_t)code : N_IGBP;
-            const double v = lai_min[c] + gs * (lai_max[c] - lai_min[c]);
-            lai[k] = landmask[k] >= 0.5 ? v : 0.0;
+        const int64_t k0 = j * nx;
+        if (daylen_col_stride) {
+            const double *dl = daylen + k0;
+            for (int64_t i = 0; i < nx; i++)
+                gsi_cell(k0 + i, dl[i], tbot, precip, landmask, land_cover, p, lai_min,
+                         lai_max, precip_memory, gsi_smooth, lai);
+        } else {
+            const double dl = daylen[j];
+            for (int64_t i = 0; i < nx; i++)
+                gsi_cell(k0 + i, dl, tbot, precip, landmask, land_cover, p, lai_min, lai_max,
+                         precip_memory, gsi_smooth, lai);
         }
     }
 }
