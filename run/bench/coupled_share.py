@@ -45,15 +45,17 @@ TIMER_LINE = re.compile(r"^(\S+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$")
 
 def demo_data() -> dict[str, Path]:
     """The demo's static data, domain and forcing (made once, cached in run/data)."""
-    files = {k: DATA / f"demo_{k}.nc" for k in ("static", "domain", "forcing")}
+    files = {k: DATA / f"demo_{k}.nc" for k in ("static", "domain", "forcing", "climate")}
     DATA.mkdir(parents=True, exist_ok=True)
     steps = {
         "static": ["prepare-static", "--grid", FINE, "-o", str(files["static"])],
         "domain": ["domain", "--grid", HOST_GRID, "--static", str(files["static"])],
         "forcing": ["forcing", "--domain", str(files["domain"]), "--start-year", "2001"],
+        "climate": ["surface-climate", "--grid", str(files["domain"])],
     }
     steps["domain"] += ["-o", str(files["domain"])]
     steps["forcing"] += ["--years", "1", "-o", str(files["forcing"])]
+    steps["climate"] += ["-o", str(files["climate"])]
     for key, args in steps.items():
         if not files[key].exists():
             subprocess.run([str(LANDEMU), *args], check=True)
@@ -81,6 +83,12 @@ def landemu_config(folder: Path, files: dict[str, Path]) -> Path:
     cfg["host"]["grid"] = str(files["domain"])
     cfg["fine"]["static"] = str(files["static"])
     cfg["run"]["log_level"] = "info"
+    demo_dir = REPO / "run" / "out" / "demo"  # where make demo runs the config from
+    for step in cfg["steps"]:  # state initial values from files: relative to demo_dir
+        for var in step.get("state", {}).values():
+            source = var.get("init", {}) if isinstance(var, dict) else {}
+            if isinstance(source, dict) and "file" in source:
+                source["file"] = str((demo_dir / source["file"]).resolve())
     path = folder / "landemu.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return path
