@@ -591,14 +591,24 @@ class Component:
         fine = self.fines[step.grid]
         state = self.step_state[step.name]
         outputs: dict[str, list[np.ndarray]] = {name: [] for name in step.outputs}
-        for t, td in enumerate(fine.tiles):
-            origin = (td.tile.j0 - fine.halo, td.tile.i0 - fine.halo)
-            ctx = StepContext(time, previous_run, td.lat, td.lon, td.tile.id, fine.halo, origin)
-            tile_state = {k: v[t] for k, v in state.items()}
-            out = step.run(per_tile[t], tile_state, ctx)
+        h = fine.halo
+        ctxs = [
+            StepContext(
+                time, previous_run, td.lat, td.lon, td.tile.id, h, (td.tile.j0 - h, td.tile.i0 - h)
+            )
+            for td in fine.tiles
+        ]
+        tile_states = [{k: v[t] for k, v in state.items()} for t in range(len(fine.tiles))]
+        results = step.run_tiles(per_tile, tile_states, ctxs)  # may batch across tiles
+        if not isinstance(results, list) or len(results) != len(fine.tiles):
+            raise ModelError(
+                f"step '{step.name}': run_tiles returned {type(results).__name__}, expected a "
+                f"list of {len(fine.tiles)} dicts (one per tile)"
+            )
+        for t, (td, out) in enumerate(zip(fine.tiles, results, strict=True)):
             for k in state:  # a step may replace rather than update its state arrays
                 where = f"step '{step.name}' state {k} (tile {td.tile.id})"
-                state[k][t] = checked_update(where, tile_state[k], state[k][t])
+                state[k][t] = checked_update(where, tile_states[t][k], state[k][t])
             _check_step_output(step, out, td.tile.shape, f"tile {td.tile.id}", td.mask)
             for name in step.outputs:  # values over fine ocean are ignored: zero them
                 outputs[name].append(np.where(td.mask, np.asarray(out[name], np.float64), 0.0))

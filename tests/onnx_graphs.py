@@ -196,3 +196,28 @@ def signed_logits(path: Path) -> Path:
         initializer=[w],
     )
     return _save(graph, path)
+
+
+def conv_relu_stack(path: Path, channels: int, layers: int = 3, seed: int = 0) -> Path:
+    """Fine-window CNN: `layers` 3×3 convolutions 1 → channels → … → 1, ReLU between,
+    pseudo-random weights, dynamic batch (for checks that hold whatever the weights)."""
+    rng = np.random.default_rng(seed)
+    widths = [1] + [channels] * (layers - 1) + [1]
+    nodes, weights, x = [], [], "x"
+    for k in range(layers):
+        w = rng.normal(0, 1 / np.sqrt(9 * widths[k]), (widths[k + 1], widths[k], 3, 3))
+        weights.append(numpy_helper.from_array(w.astype(np.float32), f"w{k}"))
+        nodes.append(helper.make_node("Conv", [x, f"w{k}"], [f"c{k}"], pads=[1, 1, 1, 1]))
+        x = f"c{k}"
+        if k < layers - 1:
+            nodes.append(helper.make_node("Relu", [x], [f"r{k}"]))
+            x = f"r{k}"
+    nodes.append(helper.make_node("Identity", [x], ["y"]))
+    graph = helper.make_graph(
+        nodes,
+        "conv_relu_stack",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", 1, "H", "W"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["B", 1, "H", "W"])],
+        initializer=weights,
+    )
+    return _save(graph, path)

@@ -5,9 +5,12 @@ import pytest
 from scipy.ndimage import uniform_filter
 
 from coupler.blending import (
+    Lattice,
+    TileWindows,
     blend_windows,
     gaussian_weights,
     lattice_halo,
+    predict_windows,
     required_halo,
     window_starts,
 )
@@ -152,3 +155,35 @@ def test_a_window_two_tiles_touch_runs_once_with_a_shared_cache():
             )
             np.testing.assert_array_equal(tile, whole[:, r0 : r0 + 32, c0 : c0 + 32])
     assert sum(seen) == n_whole == len(cache)
+
+
+def test_tiles_predicted_together_equal_the_whole_domain_in_full_batches():
+    field = np.random.default_rng(4).normal(size=(1, 64, 64)).astype(np.float32)
+    kw = dict(window=16, margin=2, overlap=4)
+    lattice = Lattice(**kw)
+    whole = blend_windows(position_dependent, field, batch_size=3, pad_mode="edge", **kw)
+    halo = lattice_halo(64, 32, 16, 2, 4)
+    padded = np.pad(field, ((0, 0), (halo, halo), (halo, halo)), mode="edge")
+    tiles = [
+        TileWindows(
+            padded[:, r0 : r0 + 32 + 2 * halo, c0 : c0 + 32 + 2 * halo],
+            lattice,
+            origin=(r0 - halo, c0 - halo),
+            halo=halo,
+            pad_mode="edge",
+        )
+        for r0 in (0, 32)
+        for c0 in (0, 32)
+    ]
+    seen = []
+
+    def counting(batch):
+        seen.append(batch.shape[0])
+        return position_dependent(batch)
+
+    cores = predict_windows(counting, tiles, batch_size=3)
+    assert len(cores) == 9 * 9  # cores of 12 every 8 px touching 0..63: k = -1..7 per axis
+    assert seen == [3] * 27  # every window once, in calls of exactly batch_size
+    assert list(cores) == sorted(cores)  # run in global lattice order
+    for tile, (r0, c0) in zip(tiles, [(0, 0), (0, 32), (32, 0), (32, 32)], strict=True):
+        np.testing.assert_array_equal(tile.blend(cores), whole[:, r0 : r0 + 32, c0 : c0 + 32])

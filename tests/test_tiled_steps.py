@@ -9,16 +9,23 @@ import numpy as np
 import pytest
 from conftest import COAST_FINE, REPO, run_mpi
 from mpi4py import MPI
-from onnx_graphs import box_filter, scale_image, signed_logits, weighted_channels
+from onnx_graphs import (
+    box_filter,
+    conv_relu_stack,
+    scale_image,
+    signed_logits,
+    weighted_channels,
+)
 from scipy.ndimage import uniform_filter
 
-from coupler.blending import lattice_halo
+from coupler.blending import lattice_halo, window_starts
 from coupler.clock import ModelTime
 from coupler.component import Component
 from coupler.decomposition import FineTiling
 from coupler.errors import ConfigError
 from coupler.grids.latlon import LatLonGrid
 from coupler.static import StaticFineData
+from coupler.steps.onnx_step import _load_session
 
 COMM = MPI.COMM_WORLD
 T1 = ModelTime.from_date(2001, 1, 2)
@@ -142,6 +149,54 @@ def test_blended_result_does_not_depend_on_the_tiling(make_config, models):
     c = global_field(run_day(tiled(make_config, models, (33, 125))), "SMOOTH")
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(a, c)
+
+
+def test_the_windows_of_all_tiles_of_a_rank_share_full_batches(make_config, models):
+    comp = Component(COMM, tiled(make_config, models, (70, 50)))
+    comp.set_decomposition(np.flatnonzero(comp.host.mask) + 1)
+    step, batches = comp.steps[1], []
+    session = step.session
+
+    class Counting:  # the step's ONNX Runtime session, counting the windows of each call
+        def run(self, names, feeds):
+            batches.append(next(iter(feeds.values())).shape[0])
+            return session.run(names, feeds)
+
+    step.session = Counting()
+    comp.put("TBOT", 270.0 + 0.5 * np.arange(comp.n_local))
+    comp.advance(T1)
+
+    def windows(t):  # of 24 px: cores of 20 px every 16 px on the global lattice, touching t
+        rows = window_starts(t.shape[0], t.j0, 20, 16)
+        cols = window_starts(t.shape[1], t.i0, 20, 16)
+        return {(t.j0 + r, t.i0 + c) for r in rows for c in cols}
+
+    per_tile = [windows(td.tile) for td in comp.fine.tiles]
+    unique = set().union(*per_tile)
+    assert sum(map(len, per_tile)) > len(unique) > 40  # neighbouring tiles share windows
+    assert batches == [4] * -(-len(unique) // 4)  # each window once, in calls of `batch`
+
+
+def test_a_windows_prediction_does_not_depend_on_its_batch_mates(tmp_path):
+    """Why batches may mix the windows of any tiles: a window's prediction is the same bits
+    whichever windows share its batch and whichever slot it takes (a small CNN and the
+    shipped land-use U-Net)."""
+    rng = np.random.default_rng(7)
+    for path, channels in (
+        (conv_relu_stack(tmp_path / "cnn.onnx", 8), 1),
+        (REPO / "emulators" / "lulc" / "lulc.onnx", 40),
+    ):
+        session = _load_session(path, 1, "cpu")
+        name = session.get_inputs()[0].name
+        windows = rng.normal(size=(5, channels, 64, 64)).astype(np.float32)
+        alone = np.zeros((4, channels, 64, 64), np.float32)
+        alone[0] = windows[0]
+        reference = session.run(None, {name: alone})
+        for mates in ([1, 2, 3], [4, 3, 1], [2, 4, 4]):
+            for slot in range(4):
+                batch = windows[[*mates[:slot], 0, *mates[slot:]]]
+                for got, want in zip(session.run(None, {name: batch}), reference, strict=True):
+                    np.testing.assert_array_equal(got[slot], want[0], err_msg=f"{path.name}")
 
 
 def test_blended_classifier_takes_the_argmax_of_blended_logits(make_config, models, tmp_path):

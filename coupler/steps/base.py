@@ -90,6 +90,17 @@ class Step(ABC):
     ) -> dict[str, np.ndarray]:
         """Compute outputs from inputs; may update `state` arrays in place."""
 
+    def run_tiles(
+        self,
+        inputs: list[dict[str, np.ndarray]],
+        states: list[dict[str, np.ndarray]],
+        ctxs: list[StepContext],
+    ) -> list[dict[str, np.ndarray]]:
+        """`run` on each of this rank's fine tiles, in tile order. A step may override it to
+        share work between tiles (blended ONNX steps batch the windows of all tiles into
+        the same model calls); a tile's result must not depend on the other tiles."""
+        return [self.run(i, s, c) for i, s, c in zip(inputs, states, ctxs, strict=True)]
+
 
 class Transform(Step):
     """A deterministic Python step. Subclasses declare their fields and parameters as class

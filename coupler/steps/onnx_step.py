@@ -58,7 +58,7 @@ from typing import Any
 
 import numpy as np
 
-from coupler.blending import blend_windows, lattice_halo
+from coupler.blending import Lattice, TileWindows, lattice_halo, predict_windows
 from coupler.config import StepConfig
 from coupler.errors import ConfigError, ModelError
 from coupler.fields import axes_levels, level_axes
@@ -166,8 +166,11 @@ class OnnxStep(Step):
         device: str = "cpu",
     ) -> None:
         self.blend = _blend(f"steps.{name}.blend", blend, grid, outputs)
-        self._window_cache: dict = {}  # blended windows of the current run (this rank)
-        self._window_cache_time = None
+        self.lattice = (
+            None
+            if self.blend is None
+            else Lattice(self.blend["window"], self.blend["margin"], self.blend["overlap"])
+        )
         super().__init__(
             name=name,
             grid=grid,
@@ -258,9 +261,9 @@ class OnnxStep(Step):
     def run(
         self, inputs: dict[str, np.ndarray], state: dict[str, np.ndarray], ctx: StepContext
     ) -> dict[str, np.ndarray]:
-        tensors = [self._normalised(c, inputs[c.name]) for c in self.in_channels]
         if self.blend is not None:
-            return self._blended(tensors, ctx)
+            return self.run_tiles([inputs], [state], [ctx])[0]
+        tensors = [self._normalised(c, inputs[c.name]) for c in self.in_channels]
         if self.on_fine_grid:
             arrays = [t[None] for t in tensors]  # (1, L, H, W)
             raw = self._call(arrays)
@@ -303,34 +306,53 @@ class OnnxStep(Step):
             )
         self.halo = max(self.halo, need)
 
-    def _blended(self, tensors: list[np.ndarray], ctx: StepContext) -> dict[str, np.ndarray]:
-        """Run the model on Gaussian-blended windows of the tile + halo (module docstring)."""
-        w = self.blend
-        sizes = [t.shape[0] for t in tensors]
-        cuts = np.cumsum(sizes)[:-1]
+    def run_tiles(
+        self,
+        inputs: list[dict[str, np.ndarray]],
+        states: list[dict[str, np.ndarray]],
+        ctxs: list[StepContext],
+    ) -> list[dict[str, np.ndarray]]:
+        """Blended steps: the windows of all this rank's tiles share the model calls — each
+        window once (a window two tiles touch too), in global lattice order, `blend.batch`
+        per call (zero-padded) — then each tile blends its cores (module docstring)."""
+        if self.blend is None:
+            return super().run_tiles(inputs, states, ctxs)
+        tiles = [
+            TileWindows(
+                self._stacked_input(tile_inputs),
+                self.lattice,
+                origin=ctx.origin,
+                halo=ctx.halo,
+                pad_mode="edge",
+            )
+            for tile_inputs, ctx in zip(inputs, ctxs, strict=True)
+        ]
+        cores = predict_windows(self._window_model, tiles, self.blend["batch"])
+        return [self._blended_outputs(tile.blend(cores)) for tile in tiles]
 
-        def model(batch: np.ndarray) -> np.ndarray:
-            n = batch.shape[0]
-            padded = _pad_rows(batch, w["batch"])
-            split = self._split(self._call(np.split(padded, cuts, axis=1)))
-            return np.concatenate([split[c.name] for c in self.out_channels], axis=1)[:n]
+    def _stacked_input(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """A tile's normalised inputs as one (C, H, W) array, channels in config order."""
+        tensors = [self._normalised(c, inputs[c.name]) for c in self.in_channels]
+        return tensors[0] if len(tensors) == 1 else np.concatenate(tensors, axis=0)
 
-        if self._window_cache_time != ctx.time:  # windows shared by this rank's tiles
-            self._window_cache, self._window_cache_time = {}, ctx.time
-        blended = blend_windows(
-            model,
-            np.concatenate(tensors, axis=0),
-            window=w["window"],
-            margin=w["margin"],
-            overlap=w["overlap"],
-            batch_size=w["batch"],
-            origin=ctx.origin,
-            pad_mode="edge",
-            halo=ctx.halo,
-            cache=self._window_cache,
-        )
+    def _window_model(self, batch: np.ndarray) -> np.ndarray:
+        """(n ≤ batch, C, window, window) → (n, K, window, window), run as a full batch."""
+        n = batch.shape[0]
+        padded = _pad_rows(batch, self.blend["batch"])
+        if self.stacked_in:
+            raw = self._call([padded])
+        else:
+            cuts = np.cumsum([c.width for c in self.in_channels])[:-1]
+            raw = self._call(np.split(padded, cuts, axis=1))
+        if self.stacked_out:
+            return raw[0][:n]
+        split = self._split(raw)
+        return np.concatenate([split[c.name] for c in self.out_channels], axis=1)[:n]
+
+    def _blended_outputs(self, blended: np.ndarray) -> dict[str, np.ndarray]:
+        """Blended model channels (K, H, W) → fields (logits: blended, then the argmax)."""
         out, k = {}, 0
-        for c in self.out_channels:  # logits are blended, then their argmax taken
+        for c in self.out_channels:
             out[c.name] = self._physical(c, blended[k : k + c.width])
             k += c.width
         return out
@@ -342,16 +364,18 @@ class OnnxStep(Step):
                 x = x[:, None]
         elif (self.on_fine_grid and x.ndim == 2) or (self.grid == "host" and x.ndim == 1):
             x = x[None]
+        if c.offset == 0.0 and c.scale == 1.0:  # the same bits, without two passes
+            return x
         return (x - c.offset) / c.scale
 
     def _call(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
         if self.stacked_in:
-            stacked = np.concatenate(arrays, axis=self.channel_axis)
-            feeds = {self.input_names[0]: stacked.astype(self.input_dtypes[0])}
+            stacked = arrays[0] if len(arrays) == 1 else np.concatenate(arrays, self.channel_axis)
+            feeds = {self.input_names[0]: np.ascontiguousarray(stacked, self.input_dtypes[0])}
         else:
             dtypes = dict(zip(self.input_names, self.input_dtypes, strict=True))
             feeds = {
-                c.model_name: a.astype(dtypes[c.model_name])
+                c.model_name: np.ascontiguousarray(a, dtypes[c.model_name])
                 for c, a in zip(self.in_channels, arrays, strict=True)
             }
         try:
