@@ -120,24 +120,71 @@ class _ToWindows:
         return windows_to_tiles(self.dst, self.offsets, fractions)
 
 
-def halo_exchange(comm, fine: FineDomain) -> _ToWindows:
-    """The identity map from owned tile interiors to owned tile windows (collective)."""
-    src_ids, blocks = _tile_ids(fine)
-    dst_ids = _window_ids(fine)
-    regridder = Regridder.from_weights(
-        comm,
-        dst_ids,
-        dst_ids,
-        np.ones(dst_ids.size),
-        src_ids,
-        dst_ids,
-        fine.grid.size,
-        fine.grid.size,
-        src_block=blocks,
-        fill_value=0.0,
-        duplicates="same",
-    )
-    return _ToWindows(fine, fine, regridder)
+class HaloExchange:
+    """Per owned tile (nvar, ny, nx) → the tile with its halo (nvar, ny+2h, nx+2h).
+
+    The interior is the tile itself (always owned here); only the ring of halo cells goes
+    through the router, as a product by 1.0 from whichever tile owns each cell (0 for cells
+    of tiles no rank owns) — a few per cent of the cells of large tiles."""
+
+    def __init__(self, comm, fine: FineDomain) -> None:
+        self.fine = fine
+        self.n_src = sum(td.tile.size for td in fine.tiles)
+        self.rings = [_ring_positions(td.tile.shape, fine.halo) for td in fine.tiles]
+        parts = [_ring_ids(fine, td, ring) for td, ring in zip(fine.tiles, self.rings, strict=True)]
+        dst_ids = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum([p.size for p in parts])]).astype(np.int64)
+        src_ids, blocks = _tile_ids(fine)
+        self.regridder = Regridder.from_weights(
+            comm,
+            dst_ids,
+            dst_ids,
+            np.ones(dst_ids.size),
+            src_ids,
+            dst_ids,
+            fine.grid.size,
+            fine.grid.size,
+            src_block=blocks,
+            fill_value=0.0,
+            duplicates="same",
+        )
+
+    def __call__(self, per_tile: list[np.ndarray], nvar: int) -> list[np.ndarray]:
+        h = self.fine.halo
+        tiles = [
+            np.asarray(a, np.float64).reshape(nvar, *td.tile.shape)
+            for a, td in zip(per_tile, self.fine.tiles, strict=True)
+        ]
+        source = (
+            np.concatenate([t.reshape(nvar, -1) for t in tiles], axis=1)
+            if tiles
+            else np.zeros((nvar, self.n_src))
+        )
+        ring_values = self.regridder(source)
+        out = []
+        for k, (tile, ring) in enumerate(zip(tiles, self.rings, strict=True)):
+            ny, nx = tile.shape[1:]
+            halod = np.empty((nvar, ny + 2 * h, nx + 2 * h))
+            halod[:, h : h + ny, h : h + nx] = tile
+            halod.reshape(nvar, -1)[:, ring] = ring_values[:, self.offsets[k] : self.offsets[k + 1]]
+            out.append(halod)
+        return out
+
+
+def _ring_positions(shape: tuple[int, int], h: int) -> np.ndarray:
+    """Flat positions of the halo cells in a tile of `shape` with `h` cells per side."""
+    inside = np.zeros((shape[0] + 2 * h, shape[1] + 2 * h), bool)
+    inside[h : h + shape[0], h : h + shape[1]] = True
+    return np.flatnonzero(~inside)
+
+
+def _ring_ids(fine: FineDomain, td, ring: np.ndarray) -> np.ndarray:
+    """Global ids of a tile's halo cells (edge cells repeated beyond the grid, columns
+    wrapped across the dateline: FineTiling.halo_indices)."""
+    j0, _, i0, _ = td.window
+    rows, cols = td.rows + j0, td.cols + i0
+    ids = rows[:, None] * fine.grid.nlon + cols[None, :]
+    return ids.ravel()[ring].astype(np.int64)
 
 
 def fine_to_fine(comm, src: FineDomain, dst: FineDomain) -> _ToWindows:
@@ -180,7 +227,7 @@ class FineMaps:
 
     def __init__(self, comm, fines: dict[str, FineDomain], wiring: FineWiring) -> None:
         halos = {g: f.halo for g, f in fines.items()}
-        self.halo = {g: halo_exchange(comm, fines[g]) for g in wiring.halos(halos)}
+        self.halo = {g: HaloExchange(comm, fines[g]) for g in wiring.halos(halos)}
         self.cross = {(a, b): fine_to_fine(comm, fines[a], fines[b]) for a, b in wiring.crossings()}
 
     def read(
