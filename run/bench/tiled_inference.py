@@ -55,33 +55,10 @@ REPEATS = 9
 
 def conv_stack(path: Path) -> Path:
     """Five 3×3 convolutions with ReLU between, dynamic batch/height/width, float32."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    sys.path.insert(0, str(REPO / "tests"))
+    from onnx_graphs import conv_relu_stack
 
-    rng = np.random.default_rng(0)
-    widths = [1] + [CHANNELS] * (LAYERS - 1) + [1]
-    nodes, inits, x = [], [], "x"
-    for k in range(LAYERS):
-        w = rng.normal(0, 1 / np.sqrt(9 * widths[k]), (widths[k + 1], widths[k], 3, 3))
-        inits.append(numpy_helper.from_array(w.astype(np.float32), f"w{k}"))
-        y = f"c{k}"
-        nodes.append(helper.make_node("Conv", [x, f"w{k}"], [y], pads=[1, 1, 1, 1]))
-        if k < LAYERS - 1:
-            nodes.append(helper.make_node("Relu", [y], [f"r{k}"]))
-            y = f"r{k}"
-        x = y
-    nodes.append(helper.make_node("Identity", [x], ["y"]))
-    graph = helper.make_graph(
-        nodes,
-        "conv_stack",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", 1, "H", "W"])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["B", 1, "H", "W"])],
-        initializer=inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return path
+    return conv_relu_stack(path, CHANNELS, LAYERS, seed=0)
 
 
 def identity(path: Path) -> Path:
