@@ -191,7 +191,7 @@ def predict_windows(
     Windows go in global lattice order, `batch_size` per call (the last call may be
     shorter): which windows share a call depends on which ones the rank needs, so results
     are independent of the rank count only for models whose output for a window does not
-    depend on the other windows of its batch (true of CNNs; tests/test_blending.py).
+    depend on the other windows of its batch (true of CNNs: tests/test_tiled_steps.py).
     A window is read from the first tile that needs it: the tiles must hold the same
     global data (the tiles of one domain at one time).
     """
