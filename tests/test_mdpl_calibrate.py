@@ -79,7 +79,10 @@ def test_calibrate_new_twin_site_reduces_rmse_vs_defaults(new_site):
     assert len(params["parameters"]) == 12
     report = (out / "report.md").read_text()
     assert "| default |" in report and (out / "fluxes.png").stat().st_size > 1000
-    rows = {r.split("|")[1].strip(): r.split("|")[2:4] for r in report.splitlines()[6:10]}
+    lines = report.splitlines()
+    table = lines[6 : lines.index("", 6)]  # one row per candidate, line-search steps included
+    rows = {r.split("|")[1].strip(): r.split("|")[2:4] for r in table}
+    assert {"default", "gz", "gz@0.5", "gz@1.5"} <= set(rows)
     default = [float(v) for v in rows["default"]]
     chosen = [float(v) for v in rows[params["method"]]]
     assert chosen[0] < default[0] and chosen[1] < default[1]  # H and LE

@@ -15,6 +15,7 @@ from emulators.mdpl import export
 from emulators.mdpl.dataset import WINDOW, Norm
 from emulators.mdpl.model import (
     GENERATOR_IN,
+    GENERATORS,
     SURROGATE_IN,
     MultiTaskSurrogate,
     ParameterGenerator,
@@ -100,3 +101,18 @@ def test_out_of_range_parameters_from_a_bad_model_are_clamped_and_logged(tmp_pat
         p = m.window_parameters(_forcing(96), np.array([0, 48]), np.zeros(N_ATTR, np.float32))
     assert ((p >= tab.lo) & (p <= tab.hi)).all()
     assert "out of range clamped" in caplog.text
+
+
+def test_cheap_gru_generator_exports_float32_and_matches_torch_at_any_batch(tmp_path):
+    torch.manual_seed(3)
+    g = ParameterGenerator(**GENERATORS["gru1x64"]).eval()
+    _, g_path = export.export_models(MultiTaskSurrogate().eval(), g, NORM, "multitask", tmp_path)
+    m = MdplModels(g_path, None)
+    x = torch.randn(256, WINDOW, GENERATOR_IN)
+    tab = parameter_table()
+    want = tab.lo + g(x).detach().numpy() * (tab.hi - tab.lo)
+    whole = m.gz.run(None, {"x": x.numpy()})[0]
+    assert whole.dtype == np.float32 and whole.shape == (256, 12)
+    np.testing.assert_allclose(whole, want, rtol=1e-4, atol=1e-6)
+    one = m.gz.run(None, {"x": x[:1].numpy()})[0]  # exported at batch 2, run at 1 and 256
+    np.testing.assert_allclose(one[0], whole[0], rtol=1e-5, atol=1e-7)

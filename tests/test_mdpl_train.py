@@ -25,6 +25,7 @@ from emulators.mdpl.train import (
 
 pytestmark = pytest.mark.slow
 SITE = "DK-Lva"
+CHEAP = {"gz_name": "gru1x64", "distill": 1.0, "warmup": 1}
 
 
 @pytest.fixture(scope="module")
@@ -62,11 +63,17 @@ def test_smoke_training_resumes_and_evaluates_in_the_physics(cache, tmp_path):
         "multitask", 3, 5, n_sites=1, k=2, every=1, data_dir=cache, names=[SITE], bias_correct=True
     )
     assert rec["step"] == 3 and np.isfinite(rec["train_mse"])
+    rec = train_generator(  # the cheap online g_z, distilled from the paper-sized one
+        "multitask", 2, 5, n_sites=1, k=2, every=1, data_dir=cache, names=[SITE], **CHEAP
+    )
+    assert rec["step"] == 2 and np.isfinite(rec["train_mse"])
+    assert load_generator("multitask", cache, "gru1x64").config["cell"] == "gru"
     _, norm = load_surrogate("multitask", cache)
     p = site_parameters(load_generator("multitask", cache), load_site(site(SITE), cache), norm)
     tab = parameter_table()
     assert ((p >= tab.lo) & (p <= tab.hi)).all()
-    summary = evaluate_all(tmp_path, archs=("multitask",), data_dir=cache, names=[SITE])
+    archs = ("multitask", "multitask_gru1x64")
+    summary = evaluate_all(tmp_path, archs=archs, data_dir=cache, names=[SITE])
     assert summary["all"]["default"]["reduction_H_pct"] == 0.0
     assert summary["all"]["truth"]["rmse_LE"] < summary["all"]["default"]["rmse_LE"]
     rows = list(csv.DictReader((tmp_path / "per_site.csv").read_text().splitlines()))
@@ -74,6 +81,10 @@ def test_smoke_training_resumes_and_evaluates_in_the_physics(cache, tmp_path):
     rmse = {(r["method"], r["flux"]): r["rmse"] for r in rows}
     checked = [rmse[("checked_multitask", f)] for f in ("H", "LE")]  # g_z's set or defaults
     assert checked in ([rmse[(m, f)] for f in ("H", "LE")] for m in ("mdpl_multitask", "default"))
+    line = json.loads((tmp_path / "line_search.json").read_text())  # defaults or a line step
+    steps = {f"{a}@{x:g}" for a in archs for x in twin.LINE_STEPS} | {"default"}
+    assert set(line) == {f"{SITE} {a}" for a in archs} and set(line.values()) <= steps
+    assert rmse[("mdpl_multitask_gru1x64", "LE")] != rmse[("mdpl_multitask", "LE")]
     assert (tmp_path / "taylor.png").stat().st_size > 1000
     assert json.loads((tmp_path / "summary.json").read_text())["grassland"]
 

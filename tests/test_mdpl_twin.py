@@ -80,3 +80,15 @@ def test_metrics_perfect_and_biased():
     assert biased["rmse"] == pytest.approx(10)
     assert biased["r"] == pytest.approx(1)
     assert biased["kge"] < 1
+
+
+def test_line_search_sets_run_from_the_defaults_through_gz_inside_the_ranges():
+    tab = parameter_table()
+    default, p = tab.pft_defaults[7], tab.lo + 0.9 * (tab.hi - tab.lo)
+    np.testing.assert_allclose(twin.along_line(default, p, 0.0), default)
+    np.testing.assert_allclose(twin.along_line(default, p, 1.0), p)
+    far = twin.along_line(default, p, 1.5)  # beyond g_z's set, clipped at the bounds
+    assert ((far >= tab.lo) & (far <= tab.hi)).all()
+    u0 = twin.to_unit(default)
+    np.testing.assert_allclose(twin.to_unit(far), np.clip(u0 + 1.5 * (0.9 - u0), 0, 1))
+    assert (twin.to_unit(far) == 1.0).any() and (twin.to_unit(far) < 1.0).any()

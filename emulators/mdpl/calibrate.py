@@ -4,8 +4,10 @@ Why: what a land modeller with a flux tower does first. Forcing and fluxes come 
 ALMA names and units; g_z (ONNX) proposes a parameter set from the site's forcing,
 attributes and observed fluxes, a differential-evolution search through the frozen surrogate
 (ONNX, no physics runs) refines it, and the candidates are then run through the REAL Fortran
-physics over the record: the report gives RMSE/KGE/NSE of defaults, g_z and refined sets, and
-the set written is the best of them in the physics (which is said in the report).
+physics over the record: defaults, g_z's set, sets along the line from the defaults through
+it (`twin.LINE_STEPS`, a physics line search) and the refined set. The report gives
+RMSE/KGE/NSE of each; the set written is the best in the physics (the defaults if nothing
+beats them), which the report names.
 """
 
 from __future__ import annotations
@@ -173,6 +175,7 @@ def calibrate(
     default = twin.default_set(site)
     p_gz = models.site_parameters(f, attributes(site), obs)
     cands = {"default": default, "gz": p_gz}
+    cands |= {f"gz@{a:g}": twin.along_line(default, p_gz, a) for a in twin.LINE_STEPS if a != 1}
     if generations > 0:
         cands["gz+surrogate_search"] = refine(models, f, obs, [p_gz, default], generations)
     spin = min(f.shape[0], twin.STEPS_PER_YEAR)
@@ -182,8 +185,7 @@ def calibrate(
         n: {lab: scores(y[:, j], obs[:, j]) for j, lab in enumerate(("H", "LE"))}
         for n, y in sims.items()
     }
-    tried = [n for n in cands if n != "default"]
-    chosen = min(tried, key=lambda n: objective(sims[n][:, None, :], obs)[0])
+    chosen = min(cands, key=lambda n: objective(sims[n][:, None, :], obs)[0])
     return Calibration(site, cands, skill, chosen, sims)
 
 

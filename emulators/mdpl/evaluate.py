@@ -1,9 +1,13 @@
 """Evaluation of calibrated parameters in the REAL Fortran physics (held-out year 3).
 
 Methods per site: PFT defaults; g_z through the multi-task and through the single-task
-surrogate; leave-one-site-out transfer within the PFT group (mean of the other sites'
-multi-task parameters, vegh and vgcov at defaults, as seed 003 does); differential evolution
-on the physics at each budget; and the hidden truth (the floor set by observation error).
+surrogate (and g_z variants, e.g. "multitask_gru1x64"); each checked in the physics on the
+calibration years (`checked_*`: g_z's set or the defaults) and line-searched there
+(`linesearch_*`: the best of the defaults and the sets along the line from them through
+g_z's set, `twin.LINE_STEPS`); leave-one-site-out transfer within the PFT group (mean of
+the other sites' multi-task parameters, vegh and vgcov at defaults, as seed 003 does);
+differential evolution on the physics at each budget; and the hidden truth (the floor set
+by observation error).
 Every observation here is TWIN data. Writes CSV/JSON tables and PNG plots to `out_dir`.
 """
 
@@ -42,15 +46,26 @@ def loocv_sets(cal: dict[str, np.ndarray], data: list[SiteData]) -> dict[str, np
     return out
 
 
-def checked_choice(d: SiteData, sims: dict[str, np.ndarray], method: str) -> str:
-    """`method` if its physics run beats the defaults on the calibration years' observations
-    (sum of the H and LE RMSEs), else "default": the acceptance check `landemu calibrate`
-    makes, using nothing of the held-out year."""
+def checked_choice(d: SiteData, sims: dict[str, np.ndarray], candidates: list[str]) -> str:
+    """The candidate whose physics run fits the calibration years' observations best (sum of
+    the H and LE RMSEs; the first on a tie): the check `landemu calibrate` makes, using
+    nothing of the held-out year."""
 
-    def cal_rmse(y: np.ndarray) -> float:
-        return sum(scores(y[CAL, j], d.obs[CAL, j])["rmse"] for j in range(2))
+    def cal_rmse(name: str) -> float:
+        return sum(scores(sims[name][CAL, j], d.obs[CAL, j])["rmse"] for j in range(2))
 
-    return method if cal_rmse(sims[method]) < cal_rmse(sims["default"]) else "default"
+    return min(candidates, key=cal_rmse)
+
+
+def line_sets(default: np.ndarray, p: np.ndarray, method: str) -> dict[str, np.ndarray]:
+    """The physics line search's candidates from the defaults through `method`'s set."""
+    return {f"{method}@{a:g}": twin.along_line(default, p, a) for a in twin.LINE_STEPS}
+
+
+def variant(label: str) -> tuple[str, str]:
+    """ "multitask" → (surrogate arch, paper-sized g_z); "multitask_gru1x64" → its g_z variant."""
+    arch, _, gz = label.partition("_")
+    return arch, gz or "lstm4x128"
 
 
 def run_sets(d: SiteData, sets: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -261,12 +276,13 @@ def evaluate_all(
     data_dir = DATA_DIR if data_dir is None else data_dir
     data = load_all(data_dir, names)
     cal: dict[str, dict[str, np.ndarray]] = {}
-    for arch in archs:
-        gz, (_, norm) = load_generator(arch, data_dir), load_surrogate(arch, data_dir)
-        cal[arch] = {d.site.name: site_parameters(gz, d, norm) for d in data}
+    for label in archs:
+        arch, gz_name = variant(label)
+        gz, (_, norm) = load_generator(arch, data_dir, gz_name), load_surrogate(arch, data_dir)
+        cal[label] = {d.site.name: site_parameters(gz, d, norm) for d in data}
     loo = loocv_sets(cal[archs[0]], data)
     de = baseline.load_results(data_dir)
-    per_site, rec, params = {}, {}, {}
+    per_site, rec, params, steps = {}, {}, {}, {}
     monthly: dict[str, dict[str, list]] = {"nse": {}, "kge": {}}
     for d in data:
         n = d.site.name
@@ -276,10 +292,17 @@ def evaluate_all(
             sets[f"loocv_{archs[0]}"] = loo[n]
         for b, p in de.get(n, {}).get("params", {}).items():
             sets[f"de_{b}"] = np.asarray(p)
-        sims = run_sets(d, sets)
+        line = {k: v for a in archs for k, v in line_sets(d.default, cal[a][n], a).items()}
+        sims = run_sets(d, sets | line)
         for a in archs:  # MdPL + the physics check on the calibration years
-            chosen = checked_choice(d, sims, f"mdpl_{a}")
+            chosen = checked_choice(d, sims, ["default", f"mdpl_{a}"])
             sets[f"checked_{a}"], sims[f"checked_{a}"] = sets[chosen], sims[chosen]
+        for a in archs:  # ... and the physics line search through g_z's set
+            on_line = [k for k in line if k.startswith(f"{a}@")]
+            chosen = checked_choice(d, sims, ["default", *on_line])
+            sets[f"linesearch_{a}"], sims[f"linesearch_{a}"] = (sets | line)[chosen], sims[chosen]
+            steps[f"{n} {a}"] = chosen
+        sims = {k: v for k, v in sims.items() if k not in line}
         per_site[n] = site_scores(d, sims)
         rec[n] = recovery(sets, d.truth)
         params[n] = sets
@@ -290,6 +313,7 @@ def evaluate_all(
     methods = [m for m in params[data[0].site.name] if all(m in per_site[n] for n in per_site)]
     summary = summarise(per_site, methods)
     write_tables(out_dir, per_site, summary, rec, methods)
+    (out_dir / "line_search.json").write_text(json.dumps(steps, indent=1))
     if de:
         write_de_comparison(out_dir, per_site, de, archs)
     with open(out_dir / "parameters.csv", "w", newline="") as fh:

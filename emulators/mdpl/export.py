@@ -38,7 +38,7 @@ class _Physical(nn.Module):
         return self.model(x) * self.std + self.mean
 
 
-def metadata(norm: Norm, arch: str) -> dict[str, str]:
+def metadata(norm: Norm, arch: str, gz_config: dict | None = None) -> dict[str, str]:
     tab = parameter_table()
     return {
         "landemu_mdpl": json.dumps(
@@ -47,6 +47,7 @@ def metadata(norm: Norm, arch: str) -> dict[str, str]:
                 "window": WINDOW,
                 "n_doy": N_DOY,
                 "surrogate_arch": arch,
+                "gz": gz_config or {},
                 "param_names": list(PARAM_NAMES),
                 "param_units": list(PARAM_UNITS),
                 "param_lo": tab.lo.tolist(),
@@ -83,7 +84,7 @@ def export_models(
 ) -> tuple[Path, Path]:
     """Write surrogate.onnx and gz.onnx (physical units in and out, metadata attached)."""
     tab = parameter_table()
-    meta = metadata(norm, arch)
+    meta = metadata(norm, arch, getattr(gz, "config", None))
     s_path, g_path = out_dir / "surrogate.onnx", out_dir / "gz.onnx"
     _export(_Physical(surrogate, norm), SURROGATE_IN, "fluxes", s_path, meta)
     phys = PhysicalGenerator(gz, torch.tensor(tab.lo), torch.tensor(tab.hi))
@@ -92,12 +93,18 @@ def export_models(
 
 
 def export_all(
-    arch: str = "multitask", data_dir: Path = DATA_DIR, out_dir: Path = PACKAGE_DIR
+    arch: str = "multitask",
+    data_dir: Path = DATA_DIR,
+    out_dir: Path = PACKAGE_DIR,
+    gz_name: str = "lstm4x128",
 ) -> tuple[Path, Path]:
-    """Export the trained checkpoints of `arch`."""
+    """Export the trained checkpoints of `arch` (g_z variant `gz_name`)."""
     surrogate, norm = load_surrogate(arch, data_dir)
-    return export_models(surrogate, load_generator(arch, data_dir), norm, arch, out_dir)
+    gz = load_generator(arch, data_dir, gz_name)
+    return export_models(surrogate, gz, norm, arch, out_dir)
 
 
 if __name__ == "__main__":
-    print(*export_all())
+    import sys
+
+    print(*export_all(gz_name=sys.argv[1] if len(sys.argv) > 1 else "lstm4x128"))

@@ -64,18 +64,30 @@ class SingleTaskSurrogate(nn.Module):
 
 
 class ParameterGenerator(nn.Module):
-    """g_z: LSTM(4×128) over [forcing, DOY, attributes, observed fluxes, mask] windows → 12
-    parameters in [0, 1] of their ranges (sigmoid of the last step's projection)."""
+    """g_z: a recurrent net over [forcing, DOY, attributes, observed fluxes, mask] windows → 12
+    parameters in [0, 1] of their ranges (sigmoid of the last step's projection).
 
-    def __init__(self, hidden: int = 128, layers: int = 4) -> None:
+    Default: seed 003's LSTM(4×128), ~50 MFLOP per window. `cell="gru", hidden=64, layers=1`
+    is the cheap online variant (~1.7 MFLOP), trained through the same frozen surrogate."""
+
+    def __init__(self, hidden: int = 128, layers: int = 4, cell: str = "lstm") -> None:
         super().__init__()
-        self.lstm = nn.LSTM(GENERATOR_IN, hidden, layers, batch_first=True)
+        rnn = {"lstm": nn.LSTM, "gru": nn.GRU}[cell]
+        self.config = {"hidden": hidden, "layers": layers, "cell": cell}
+        self.lstm = rnn(GENERATOR_IN, hidden, layers, batch_first=True)
         self.head = nn.Linear(hidden, N_PARAM)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, T, GENERATOR_IN) → unit parameters (B, 12)."""
         y, _ = self.lstm(x)
         return torch.sigmoid(self.head(y[:, -1]))
+
+
+# g_z variants by name: the paper's, and the cheap one for the online step
+GENERATORS = {
+    "lstm4x128": {"hidden": 128, "layers": 4, "cell": "lstm"},
+    "gru1x64": {"hidden": 64, "layers": 1, "cell": "gru"},
+}
 
 
 class PhysicalGenerator(nn.Module):

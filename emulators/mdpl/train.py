@@ -2,12 +2,16 @@
 
     python -m emulators.mdpl.train surrogate --arch multitask --steps 3000 --minutes 35
     python -m emulators.mdpl.train generator --arch multitask --steps 1200 --minutes 20
+    python -m emulators.mdpl.train generator --gz gru1x64 --distill 10 --warmup 300 ...
 
 Why time budgets: everything trains on one shared CPU core; a run stops at `--steps` or
 `--minutes`, checkpoints every `--every` steps (atomically) and resumes from the checkpoint.
 The surrogate follows seed 003 (Adam lr 0.005, shared layers at a third of it) with a
 cosine decay over the run; the last 4 ensemble members of every site are held out for
 validation. g_z sees each site's calibration years only (year 3 is never used in training).
+A cheaper g_z (`--gz gru1x64`, for the online step) trains through the same frozen surrogate,
+optionally distilled from the paper-sized g_z's per-window outputs (`--distill` weight; the
+first `--warmup` steps distil only, which costs no surrogate pass).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from emulators.mdpl.dataset import (
     load_site,
     surrogate_inputs,
 )
-from emulators.mdpl.model import SURROGATES, ParameterGenerator
+from emulators.mdpl.model import GENERATORS, SURROGATES, ParameterGenerator
 from emulators.mdpl.sites import SITES
 
 N_VAL_MEMBERS = 4
@@ -57,8 +61,10 @@ def _update(
     return loss.item()
 
 
-def ckpt_path(kind: str, arch: str, data_dir: Path = DATA_DIR) -> Path:
-    return data_dir / f"{kind}_{arch}.pt"
+def ckpt_path(kind: str, arch: str, data_dir: Path = DATA_DIR, gz: str = "lstm4x128") -> Path:
+    """Checkpoint file; a g_z variant other than the paper's gets its own file."""
+    suffix = "" if gz == "lstm4x128" else f"_{gz}"
+    return data_dir / f"{kind}_{arch}{suffix}.pt"
 
 
 def load_all(data_dir: Path = DATA_DIR, names: list[str] | None = None) -> list[SiteData]:
@@ -224,6 +230,14 @@ def generator_loss(
     return torch.sum(ok * (y - obs) ** 2) / torch.clamp(ok.sum(), min=1.0)
 
 
+def distill_loss(gz: ParameterGenerator, teacher: ParameterGenerator, gx: torch.Tensor):
+    """MSE between the student's and the teacher's unit parameters on the same windows."""
+    x = gx.reshape(-1, *gx.shape[2:])
+    with torch.no_grad():
+        target = teacher(x)
+    return torch.mean((gz(x) - target) ** 2)
+
+
 def train_generator(
     arch: str,
     steps: int,
@@ -236,14 +250,20 @@ def train_generator(
     names: list[str] | None = None,
     seed: int = 0,
     bias_correct: bool = False,
+    gz_name: str = "lstm4x128",
+    distill: float = 0.0,
+    warmup: int = 0,
 ) -> dict:
     """Train (or resume) g_z through the frozen `arch` surrogate against the twin obs
-    (`bias_correct`: through the surrogate's change from the physics' default run)."""
+    (`bias_correct`: through the surrogate's change from the physics' default run;
+    `distill` > 0: plus that weight × MSE to the paper-sized g_z's outputs, distillation
+    only for the first `warmup` steps)."""
     torch.manual_seed(seed)
     data = load_all(data_dir, names)
     surrogate, norm = load_surrogate(arch, data_dir)
-    path = ckpt_path("generator", arch, data_dir)
-    gz = ParameterGenerator()
+    path = ckpt_path("generator", arch, data_dir, gz_name)
+    teacher = load_generator(arch, data_dir) if distill > 0 else None
+    gz = ParameterGenerator(**GENERATORS[gz_name])
     opt = torch.optim.Adam(gz.parameters(), lr=lr)
     step, log = 0, []
     if path.exists():
@@ -256,7 +276,11 @@ def train_generator(
     while step < steps and time.perf_counter() - t0 < minutes * 60:
         *batch, base_unit, base_flux = generator_batch(data, norm, rng, n_sites, k)
         base = (base_unit, base_flux) if bias_correct else (None, None)
-        loss = generator_loss(gz, surrogate, *batch, *base)
+        loss = torch.zeros(())
+        if step >= warmup:
+            loss = generator_loss(gz, surrogate, *batch, *base)
+        if teacher is not None:
+            loss = loss + distill * distill_loss(gz, teacher, batch[0])
         run_loss.append(_update(opt, [lr], gz, loss, step / steps))
         step += 1
         out_of_time = time.perf_counter() - t0 >= minutes * 60
@@ -267,13 +291,15 @@ def train_generator(
             run_loss = []
             print(json.dumps(rec), flush=True)
             ck = {"model": gz.state_dict(), "opt": opt.state_dict(), "step": step, "log": log}
-            _save({**ck, "norm": norm.to_dict(), "arch": arch}, path)
+            _save({**ck, "norm": norm.to_dict(), "arch": arch, "gz": gz.config}, path)
     return log[-1] if log else {}
 
 
-def load_generator(arch: str, data_dir: Path = DATA_DIR) -> ParameterGenerator:
-    ck = torch.load(ckpt_path("generator", arch, data_dir), weights_only=False)
-    gz = ParameterGenerator()
+def load_generator(
+    arch: str, data_dir: Path = DATA_DIR, gz_name: str = "lstm4x128"
+) -> ParameterGenerator:
+    ck = torch.load(ckpt_path("generator", arch, data_dir, gz_name), weights_only=False)
+    gz = ParameterGenerator(**ck.get("gz", GENERATORS["lstm4x128"]))
     gz.load_state_dict(ck["model"])
     gz.eval()
     return gz
@@ -305,13 +331,25 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--bias-correct", action="store_true", help="g_z: fit the surrogate's change from defaults"
     )
+    ap.add_argument("--gz", choices=sorted(GENERATORS), default="lstm4x128", help="g_z size")
+    ap.add_argument("--distill", type=float, default=0.0, help="g_z: weight of distillation")
+    ap.add_argument("--warmup", type=int, default=0, help="g_z: distillation-only steps")
     a = ap.parse_args(argv)
     names = [n for n in a.sites.split(",") if n] or None
     kw = {"data_dir": a.data_dir, "names": names}
     if a.what == "generator":
         print(
             json.dumps(
-                train_generator(a.arch, a.steps, a.minutes, bias_correct=a.bias_correct, **kw)
+                train_generator(
+                    a.arch,
+                    a.steps,
+                    a.minutes,
+                    bias_correct=a.bias_correct,
+                    gz_name=a.gz,
+                    distill=a.distill,
+                    warmup=a.warmup,
+                    **kw,
+                )
             )
         )
     else:

@@ -67,6 +67,17 @@ def from_unit(u: np.ndarray) -> np.ndarray:
     return t.lo + np.asarray(u) * (t.hi - t.lo)
 
 
+# steps along the line from the PFT defaults (0) through g_z's set (1) that the physics
+# line search tries (beyond 1: g_z moved the right way but not far enough)
+LINE_STEPS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
+
+
+def along_line(default: np.ndarray, p: np.ndarray, step: float) -> np.ndarray:
+    """The set `step` of the way from `default` to `p` in the unit cube, kept in the ranges."""
+    u0 = to_unit(default)
+    return from_unit(np.clip(u0 + step * (to_unit(p) - u0), 0.0, 1.0))
+
+
 def hidden_truth(s: Site, seed: int) -> np.ndarray:
     """A hidden true parameter set (12,) for a site: the PFT default perturbed in the unit
     cube (σ = 0.25), kept inside the range, vegetation height inside its group's band."""
