@@ -15,7 +15,7 @@ from ddp import torchrun_two_processes
 from emulators.lai import target
 from emulators.lai.dataset import Window
 from emulators.lai.export import export_onnx, load_checkpoint, parity
-from emulators.lai.features import N_CHANNELS, N_CHANNELS_V2, vegetation_channels
+from emulators.lai.features import GSI, MASK, N_CHANNELS, N_CHANNELS_V2, vegetation_channels
 from emulators.lai.train import Config, build_model, train, warm_start
 from emulators.lulc.classes import LC_FROM_IGBP, LU_FROM_IGBP
 from emulators.lulc.dataset import DEG
@@ -137,3 +137,31 @@ def test_warm_start_from_38_channels_is_exact_and_a_mismatched_body_is_named(tmp
     wider = build_model("separate", 8, residual=2)
     with pytest.raises(ValueError, match="v2.pt': the weights do not fit"):
         warm_start(wider, tmp_path / "v2.pt", head=True)
+
+
+def test_phenology_head_warm_starts_from_the_split_head_and_scales_with_the_gsi(tmp_path):
+    torch.manual_seed(1)
+    old = build_model("separate", 4, residual=2, channels=N_CHANNELS_V2).eval()
+    for p in old.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    torch.save({"model": old.state_dict()}, tmp_path / "v2.pt")
+    new = build_model("separate", 4, residual=3).eval()
+    warm_start(new, tmp_path / "v2.pt", head=True)
+    x = torch.rand(2, N_CHANNELS, 32, 32)
+    x[:, MASK] = (torch.rand(2, 32, 32) > 0.5).float()
+    with torch.no_grad():
+        torch.testing.assert_close(new(x), old(x[:, :N_CHANNELS_V2]), atol=1e-5, rtol=0)
+        new.head_lai.conv.bias.copy_(torch.tensor([0.0, 0.0, 3.0, 0.0]))
+        new.head_lai.conv.weight.zero_()
+        x[:, GSI] = 0.5
+        hidden = x[:, MASK] > 0.5
+        assert torch.allclose(new(x)[hidden], torch.tensor(1.5))  # 0 + 0.5 · 3
+
+
+def test_phenology_head_model_exports_within_1e_4(tmp_path):
+    torch.manual_seed(2)
+    model = build_model("separate", 4, residual=3).eval()
+    torch.nn.init.normal_(model.head_lai.conv.weight, std=0.3)
+    path = export_onnx(model, tmp_path / "lai.onnx")
+    x = np.random.default_rng(0).uniform(0, 1, (2, N_CHANNELS, 32, 48)).astype(np.float32)
+    assert parity(model, path, x) <= 1e-4

@@ -405,8 +405,8 @@ def cost(path: Path, repeats: int = 3) -> dict:
 
 def plots(out_dir: Path = TABLE_DIR, data: Path = Path("run/data/lai")) -> list[Path]:
     """comparison_by_month.png (RMSE per month, every predictor) and training.png
-    (validation RMSE against wall-clock minutes of every training run; the residual run is
-    warm-started from separate (v1) and its clock continues its own)."""
+    (validation RMSE against wall-clock minutes of every training run; each warm-started run
+    (residual from v1, v2 from residual, v3 from v2) starts its own clock at 0)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -428,6 +428,7 @@ def plots(out_dir: Path = TABLE_DIR, data: Path = Path("run/data/lai")) -> list[
         "joint": "joint",
         "separate, residual head": "separate_res",
         "separate v2, split residual head": "separate_res2",
+        "separate v3, + NDVI/fAPAR/GSI channels": "separate_v3",
     }
     for label, run in runs.items():
         f = data / f"{run}_seed0" / "metrics.json"

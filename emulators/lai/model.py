@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as nnf
 
-from emulators.lai.features import LAI_SCALE, MASK, PRIOR
+from emulators.lai.features import GSI, LAI_SCALE, MASK, PRIOR
 from emulators.lulc.architecture import BASE
 from emulators.lulc.features import N_LC, N_LU
 from emulators.lulc.model import UNet
@@ -68,7 +68,32 @@ class SplitResidualHead(nn.Module):
         return torch.relu(torch.where(x[:, MASK] > 0.5, c[:, 1], prior + c[:, 0]))
 
 
-RESIDUAL_HEADS = {1: ResidualHead, 2: SplitResidualHead}
+class PhenologyHead(nn.Module):
+    """SplitResidualHead with the month's growing-season index (input channel GSI) as a
+    multiplier: hidden LAI = relu(base + GSI·amplitude), visible LAI = relu(prior + change +
+    GSI·gain), all four maps from one 1×1 convolution. The U-Net then learns per-pixel
+    amplitudes (static: from NDVI and class) instead of a product of a static field and the
+    month's climate. This mirrors how the SEMI-EMPIRICAL target is built (LAI_lo + g·(LAI_hi
+    − LAI_lo), target.py), so it is skill by construction as much as the NDVI channels are.
+    Outputs 0–1 are SplitResidualHead's: warm-started from it with 2–3 at zero, it computes
+    the same LAI."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(width, 4, 1)
+        nn.init.zeros_(self.conv.weight)
+        with torch.no_grad():
+            self.conv.bias.copy_(torch.tensor([0.0, 0.5, 0.0, 0.0]))
+
+    def forward(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        c = self.conv(h)
+        prior, gsi = x[:, PRIOR] * LAI_SCALE, x[:, GSI]
+        hidden = c[:, 1] + gsi * c[:, 2]
+        visible = prior + c[:, 0] + gsi * c[:, 3]
+        return torch.relu(torch.where(x[:, MASK] > 0.5, hidden, visible))
+
+
+RESIDUAL_HEADS = {1: ResidualHead, 2: SplitResidualHead, 3: PhenologyHead}
 
 
 class LaiUNet(UNet):
@@ -79,7 +104,7 @@ class LaiUNet(UNet):
     ) -> None:
         super().__init__(in_channels, N_LU, N_LC, base)
         del self.head_lu, self.head_lc
-        self.residual = int(residual)  # 0: LaiHead, 1: ResidualHead, 2: SplitResidualHead
+        self.residual = int(residual)  # 0: LaiHead, 1: Residual-, 2: SplitResidual-, 3: Phenology
         self.head_lai = RESIDUAL_HEADS[self.residual](base) if residual else LaiHead(base)
         self.dropout = nn.Dropout(dropout)
 

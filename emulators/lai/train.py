@@ -57,7 +57,8 @@ class Config:
     base: int = 16
     seed: int = 0
     val_samples: int = 16
-    residual: int = 2  # separate design: 1 = relu(prior + change), 2 = split by the mask
+    residual: int = 2  # separate design: 1 = relu(prior + change), 2 = split by the mask,
+    # 3 = split with the month's GSI as a multiplier (model.PhenologyHead)
     dropout: float = 0.1  # separate design: before the head (MC-dropout spread)
     mask_min: float = 0.25  # hidden share of the prior drawn from [mask_min, 0.95]; online
     # the whole prior is visible, so 0 puts that case into training
@@ -91,18 +92,28 @@ def model_of_config(config: dict) -> torch.nn.Module:
 FIRST_CONV = "inc.0.weight"  # (out, in, 3, 3): grows with the input channels
 
 
+GROWS = {FIRST_CONV: 1, "head_lai.conv.weight": 0, "head_lai.conv.bias": 0}  # which dim
+
+
 def warm_start(model: torch.nn.Module, path: Path, head: bool = False) -> None:
     """Copy the encoder–decoder (and with `head` the heads) of another checkpoint. A first
-    convolution with more input channels gets the saved weights on the leading channels and
-    zeros on the new ones (appended at the end of features.CHANNELS), so the warm-started
-    model computes exactly what the saved one did until training moves them."""
+    convolution with more input channels (appended at the end of features.CHANNELS), or an
+    LAI head with more outputs (PhenologyHead after SplitResidualHead), gets the saved
+    weights on the leading slices and zeros on the new ones, so the warm-started model
+    computes exactly what the saved one did until training moves them."""
     saved = torch.load(path, weights_only=False)["model"]
     kept = {k: v for k, v in saved.items() if head or not k.startswith("head_")}
-    own, old = model.state_dict()[FIRST_CONV], kept[FIRST_CONV]
-    if old.shape[0] == own.shape[0] and old.shape[1] < own.shape[1]:
-        grown = torch.zeros_like(own)
-        grown[:, : old.shape[1]] = old
-        kept[FIRST_CONV] = grown
+    own = model.state_dict()
+    for name, dim in GROWS.items():
+        old, new = kept.get(name), own[name]
+        if old is None or old.dim() != new.dim() or not old.shape[dim] < new.shape[dim]:
+            continue
+        if all(
+            a == b for d, (a, b) in enumerate(zip(old.shape, new.shape, strict=True)) if d != dim
+        ):
+            grown = torch.zeros_like(new)
+            grown.narrow(dim, 0, old.shape[dim]).copy_(old)
+            kept[name] = grown
     try:
         missing = model.load_state_dict(kept, strict=False).missing_keys
     except RuntimeError as exc:
