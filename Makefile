@@ -110,7 +110,9 @@ models-lulc: setup
 models: models-lai
 LAI := OMP_NUM_THREADS=1 $(VPY) -m emulators.lai
 LAI_V3 := checkpoint
-LAI_MODELS := separate_v2=run/data/lai/separate_v2.onnx,separate_v3=run/data/lai/separate_v3.onnx
+LAI_RUN := run/data/lai
+LAI_MODELS := separate_v2=$(LAI_RUN)/separate_v2.onnx,separate_v3a=$(LAI_RUN)/separate_v3a.onnx
+LAI_MODELS := $(LAI_MODELS),separate_v3=$(LAI_RUN)/separate_v3.onnx
 models-lai: setup
 	[ -f run/data/lulc/cube.zarr/manifest.json ] || $(LULC).dataset build
 	$(LAI).t42
@@ -123,16 +125,21 @@ models-lai: setup
 	    --decay-start 22 --channels 38
 	$(LAI).train --design separate --out run/data/lai/separate_v3_seed0 --residual 2 --lr 5e-4 \
 	    --init run/data/lai/separate_res2_seed0/checkpoint.pt --init-head 1 --mask-min 0 \
-	    --minutes 72 --decay-start 30
+	    --minutes 72 --decay-start 30 --epochs 159
+	$(LAI).train --design separate --out run/data/lai/separate_v3h_seed0 --residual 3 --lr 7e-4 \
+	    --init run/data/lai/separate_v3_seed0/checkpoint.pt --init-head 1 --mask-min 0 \
+	    --minutes 47 --decay-start 15
 	$(LAI).export --checkpoint run/data/lai/separate_res2_seed0/checkpoint.pt \
 	    --out run/data/lai/separate_v2.onnx
-	$(LAI).export --checkpoint run/data/lai/separate_v3_seed0/$(LAI_V3).pt \
+	$(LAI).export --checkpoint run/data/lai/separate_v3_seed0/checkpoint.pt \
+	    --out run/data/lai/separate_v3a.onnx
+	$(LAI).export --checkpoint run/data/lai/separate_v3h_seed0/$(LAI_V3).pt \
 	    --out run/data/lai/separate_v3.onnx
 	$(LAI).export --checkpoint run/data/lai/joint_seed0/best.pt --out run/data/lai/joint.onnx
 	$(LAI).evaluate table --regions 4 --models $(LAI_MODELS),joint=run/data/lai/joint.onnx
 	$(LAI).evaluate table --regions 4 --mask-ratio 0 --models $(LAI_MODELS)
 	$(LAI).evaluate rollout --regions 4 --models $(LAI_MODELS)
-	$(LAI).uncertainty --checkpoint run/data/lai/separate_v3_seed0/$(LAI_V3).pt --regions 4
+	$(LAI).uncertainty --checkpoint run/data/lai/separate_v3h_seed0/$(LAI_V3).pt --regions 4
 	$(LAI).evaluate ship
 	$(LAI).evaluate plot
 
