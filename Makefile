@@ -78,8 +78,10 @@ models-mdpl: setup
 	$(MDPL).train surrogate --arch singletask --steps 480 --minutes 600
 	$(MDPL).train generator --arch multitask --steps 300 --minutes 600
 	$(MDPL).train generator --arch singletask --steps 300 --minutes 600
+	$(MDPL).train generator --arch multitask --gz gru1x64 --distill 10 --warmup 300 --steps 1000 --minutes 600
+	$(MDPL).train generator --arch singletask --gz gru1x64 --distill 10 --warmup 300 --steps 1000 --minutes 600
 	$(MDPL).baseline
-	$(MDPL).export
+	$(MDPL).export gru1x64
 	OMP_NUM_THREADS=1 $(VENV)/bin/landemu evaluate mdpl
 
 # Soil moisture (TWIN stations from the Fortran physics, CV-tuned forest vs gradient
@@ -128,18 +130,21 @@ models-lai: setup
 	    --minutes 72 --decay-start 30 --epochs 159
 	$(LAI).train --design separate --out run/data/lai/separate_v3h_seed0 --residual 3 --lr 7e-4 \
 	    --init run/data/lai/separate_v3_seed0/checkpoint.pt --init-head 1 --mask-min 0 \
-	    --minutes 47 --decay-start 15
+	    --minutes 47 --decay-start 15 --epochs 71
+	$(LAI).train --design separate --out run/data/lai/separate_v3p_seed0 --residual 4 --lr 1e-3 \
+	    --init run/data/lai/separate_v3h_seed0/checkpoint.pt --init-head 1 --mask-min 0 \
+	    --minutes 33 --decay-start 12
 	$(LAI).export --checkpoint run/data/lai/separate_res2_seed0/checkpoint.pt \
 	    --out run/data/lai/separate_v2.onnx
 	$(LAI).export --checkpoint run/data/lai/separate_v3_seed0/checkpoint.pt \
 	    --out run/data/lai/separate_v3a.onnx
-	$(LAI).export --checkpoint run/data/lai/separate_v3h_seed0/$(LAI_V3).pt \
+	$(LAI).export --checkpoint run/data/lai/separate_v3p_seed0/$(LAI_V3).pt \
 	    --out run/data/lai/separate_v3.onnx
 	$(LAI).export --checkpoint run/data/lai/joint_seed0/best.pt --out run/data/lai/joint.onnx
 	$(LAI).evaluate table --regions 4 --models $(LAI_MODELS),joint=run/data/lai/joint.onnx
 	$(LAI).evaluate table --regions 4 --mask-ratio 0 --models $(LAI_MODELS)
 	$(LAI).evaluate rollout --regions 4 --models $(LAI_MODELS)
-	$(LAI).uncertainty --checkpoint run/data/lai/separate_v3h_seed0/$(LAI_V3).pt --regions 4
+	$(LAI).uncertainty --checkpoint run/data/lai/separate_v3p_seed0/$(LAI_V3).pt --regions 4
 	$(LAI).evaluate ship
 	$(LAI).evaluate plot
 

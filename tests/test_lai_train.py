@@ -158,10 +158,33 @@ def test_phenology_head_warm_starts_from_the_split_head_and_scales_with_the_gsi(
         assert torch.allclose(new(x)[hidden], torch.tensor(1.5))  # 0 + 0.5 · 3
 
 
-def test_phenology_head_model_exports_within_1e_4(tmp_path):
+@pytest.mark.parametrize("residual", [3, 4])
+def test_phenology_head_models_export_within_1e_4(tmp_path, residual):
     torch.manual_seed(2)
-    model = build_model("separate", 4, residual=3).eval()
-    torch.nn.init.normal_(model.head_lai.conv.weight, std=0.3)
+    model = build_model("separate", 4, residual=residual).eval()
+    for p in model.head_lai.parameters():
+        torch.nn.init.normal_(p, std=0.3)
     path = export_onnx(model, tmp_path / "lai.onnx")
     x = np.random.default_rng(0).uniform(0, 1, (2, N_CHANNELS, 32, 48)).astype(np.float32)
     assert parity(model, path, x) <= 1e-4
+
+
+def test_the_pixel_path_starts_at_zero_and_learns_a_pixelwise_map_quickly(tmp_path):
+    """PixelPhenologyHead warm-starts from PhenologyHead with the same LAI; its 1×1 path
+    fits LAI = 6·(input channel 38) on hidden pixels in 150 steps, the U-Net body frozen."""
+    torch.manual_seed(3)
+    old = build_model("separate", 4, residual=3).eval()
+    torch.save({"model": old.state_dict()}, tmp_path / "v3h.pt")
+    new = build_model("separate", 4, residual=4)
+    warm_start(new, tmp_path / "v3h.pt", head=True)
+    x = torch.rand(4, N_CHANNELS, 16, 16)
+    x[:, MASK] = 1.0
+    with torch.no_grad():
+        assert torch.equal(new.eval()(x), old(x))
+    opt = torch.optim.Adam(new.head_lai.pixel.parameters(), lr=1e-2)
+    for _ in range(150):
+        opt.zero_grad()
+        loss = ((new(x) - 6 * x[:, 38]) ** 2).mean()
+        loss.backward()
+        opt.step()
+    assert float(loss) ** 0.5 < 0.3  # target std ≈ 1.7

@@ -406,8 +406,8 @@ def cost(path: Path, repeats: int = 3) -> dict:
 def plots(out_dir: Path = TABLE_DIR, data: Path = Path("run/data/lai")) -> list[Path]:
     """comparison_by_month.png (RMSE per month, every predictor) and training.png
     (validation RMSE against wall-clock minutes of every training run; each warm-started run
-    (residual from v1, v2 from residual, v3a from v2, v3 from v3a) starts its own clock at
-    0)."""
+    (residual from v1, v2 from residual, v3a from v2, v3's stages b and c from the one before)
+    starts its own clock at 0)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -430,7 +430,8 @@ def plots(out_dir: Path = TABLE_DIR, data: Path = Path("run/data/lai")) -> list[
         "separate, residual head": "separate_res",
         "separate v2, split residual head": "separate_res2",
         "separate v3a, + NDVI/fAPAR/GSI channels": "separate_v3",
-        "separate v3, + phenology head": "separate_v3h",
+        "separate v3 stage b, phenology head": "separate_v3h",
+        "separate v3, + per-pixel path": "separate_v3p",
     }
     for label, run in runs.items():
         f = data / f"{run}_seed0" / "metrics.json"

@@ -58,7 +58,8 @@ class Config:
     seed: int = 0
     val_samples: int = 16
     residual: int = 2  # separate design: 1 = relu(prior + change), 2 = split by the mask,
-    # 3 = split with the month's GSI as a multiplier (model.PhenologyHead)
+    # 3 = split with the month's GSI as a multiplier (model.PhenologyHead), 4 = that with a
+    # per-pixel path from the inputs (model.PixelPhenologyHead)
     dropout: float = 0.1  # separate design: before the head (MC-dropout spread)
     mask_min: float = 0.25  # hidden share of the prior drawn from [mask_min, 0.95]; online
     # the whole prior is visible, so 0 puts that case into training
@@ -118,7 +119,8 @@ def warm_start(model: torch.nn.Module, path: Path, head: bool = False) -> None:
         missing = model.load_state_dict(kept, strict=False).missing_keys
     except RuntimeError as exc:
         raise ValueError(f"warm start '{path}': the weights do not fit ({exc})") from exc
-    if any(head or not k.startswith("head_") for k in missing):
+    new_paths = ("head_lai.pixel.",)  # start at zero output (PixelPhenologyHead)
+    if any((head or not k.startswith("head_")) and not k.startswith(new_paths) for k in missing):
         raise ValueError(f"warm start '{path}': the body does not match ({missing[:3]} …)")
 
 
