@@ -29,6 +29,8 @@ Prints a line per case, then one JSON line:
   tiled_s_2ranks       wall seconds of the same step on 2 ranks (slowest rank)
   overhead_2ranks_cpu  Σ over the 2 ranks of their step seconds / whole_s
   overhead_overlap16   tiled / whole on 1 rank with 16-pixel overlaps
+  overhead_tile_windows  tiled / whole on 1 rank with windows of 266 (cores of 256, one per
+                       tile, aligned): 4·266² = 1.08 × the domain's pixels
   blended_whole_overlap16  blend_windows over the whole domain in one process (16-pixel
                        overlaps) / whole: the cost of the windows themselves, tiles apart
 
@@ -78,7 +80,7 @@ def identity(path: Path) -> Path:
     return path
 
 
-def config(folder: Path, overlap: int) -> Path:
+def config(folder: Path, overlap: int, core: int = 128) -> Path:
     deg = 0.01 * N  # ~1 km cells, 5.12° square
     grid = f"latlon:{N},{N}:40,{40 + deg},0,{deg}"
     cfg = {
@@ -103,13 +105,13 @@ def config(folder: Path, overlap: int) -> Path:
                 "name": "cnn",
                 "onnx": str(folder / "conv_stack.onnx"),
                 "grid": "fine",
-                "blend": {"window": 128 + 10, "margin": 5, "overlap": overlap, "batch": 4},
+                "blend": {"window": core + 10, "margin": 5, "overlap": overlap, "batch": 4},
                 "inputs": [{"name": "X", "units": "K"}],
                 "outputs": [{"name": "CNN", "units": "1"}],
             },
         ],
     }
-    path = folder / f"tiled_{overlap}.yaml"
+    path = folder / f"tiled_{overlap}_{core}.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
 
@@ -230,6 +232,7 @@ def main() -> None:
         one = tiled(aligned, 1, folder)
         two = tiled(aligned, 2, folder)
         ovl = tiled(overlapping, 1, folder)
+        tile_windows = tiled(config(folder, 0, core=TILE), 1, folder)["ranks"][0]
         blended = blended_whole(model, overlap=16)
     first, whole = one["ranks"][0], one["ranks"][0]["whole"]
     seconds_2 = [r["step"] for r in two["ranks"]]
@@ -240,6 +243,7 @@ def main() -> None:
     )
     print(f"tiled, aligned windows, 2 ranks (tiles {two['tiles']}): {seconds_2} s")
     print(f"tiled, 16-pixel overlaps, 1 rank: {ovl['ranks'][0]['step']:.4f} s")
+    print(f"tiled, windows of {TILE + 10} (one per tile), 1 rank: {tile_windows['step']:.4f} s")
     print(f"whole domain through blended windows, 16-pixel overlaps: {blended:.4f} s")
     figures = {
         "tiled_s": round(first["step"], 4),
@@ -251,6 +255,7 @@ def main() -> None:
         "tiled_s_2ranks": round(max(seconds_2), 4),
         "overhead_2ranks_cpu": round(sum(seconds_2) / whole, 3),
         "overhead_overlap16": round(ovl["ranks"][0]["step"] / ovl["ranks"][0]["whole"], 3),
+        "overhead_tile_windows": round(tile_windows["step"] / tile_windows["whole"], 3),
         "blended_whole_overlap16": round(blended / whole, 3),
     }
     print(json.dumps(figures))
