@@ -131,9 +131,9 @@ models-lai: setup
 	$(LAI).train --design separate --out run/data/lai/separate_v3h_seed0 --residual 3 --lr 7e-4 \
 	    --init run/data/lai/separate_v3_seed0/checkpoint.pt --init-head 1 --mask-min 0 \
 	    --minutes 47 --decay-start 15 --epochs 71
-	$(LAI).train --design separate --out run/data/lai/separate_v3p_seed0 --residual 4 --lr 1e-3 \
-	    --init run/data/lai/separate_v3h_seed0/checkpoint.pt --init-head 1 --mask-min 0 \
-	    --minutes 33 --decay-start 12
+	$(LAI).train --design separate --out run/data/lai/separate_v3p_seed0 --residual 4 --lr 5e-4 \
+	    --pixel-lr-factor 6 --init run/data/lai/separate_v3h_seed0/checkpoint.pt --init-head 1 \
+	    --mask-min 0 --minutes 20 --decay-start 8
 	$(LAI).export --checkpoint run/data/lai/separate_res2_seed0/checkpoint.pt \
 	    --out run/data/lai/separate_v2.onnx
 	$(LAI).export --checkpoint run/data/lai/separate_v3_seed0/checkpoint.pt \

@@ -88,12 +88,15 @@ class PhenologyHead(nn.Module):
     def maps(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return self.conv(h)
 
-    def forward(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    def before_relu(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         c = self.maps(h, x)
         prior, gsi = x[:, PRIOR] * LAI_SCALE, x[:, GSI]
         hidden = c[:, 1] + gsi * c[:, 2]
         visible = prior + c[:, 0] + gsi * c[:, 3]
-        return torch.relu(torch.where(x[:, MASK] > 0.5, hidden, visible))
+        return torch.where(x[:, MASK] > 0.5, hidden, visible)
+
+    def forward(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.before_relu(h, x))
 
 
 class PixelPhenologyHead(PhenologyHead):
@@ -118,6 +121,15 @@ class PixelPhenologyHead(PhenologyHead):
 
     def maps(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return self.conv(h) + self.pixel(x)
+
+    def forward(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        z = self.before_relu(h, x)
+        if not self.training:
+            return torch.relu(z)
+        # straight-through in training: the same values, but a pixel predicted below 0
+        # whose target has leaves still gets a gradient (a relu gives none; a pixel MLP
+        # trained alone with a relu output stayed at 0: measured)
+        return z + (torch.relu(z) - z).detach()
 
 
 RESIDUAL_HEADS = {1: ResidualHead, 2: SplitResidualHead, 3: PhenologyHead, 4: PixelPhenologyHead}

@@ -65,6 +65,7 @@ class Config:
     # the whole prior is visible, so 0 puts that case into training
     init: str = ""  # warm start: a checkpoint whose encoder–decoder weights are copied
     init_head: int = 0  # 1: copy the warm start's head too (same head type)
+    pixel_lr_factor: float = 1.0  # the lr of PixelPhenologyHead's pixel path, × lr
     channels: int = N_CHANNELS  # separate design's inputs: 38 (v1, v2) or 43 (+ vegetation)
 
 
@@ -177,7 +178,12 @@ def train(cfg: Config, out: Path, cube_path: Path = DEFAULT_CUBE, source=None) -
     val_batches = [make_batch(val_s, vrng, 4, ratio=0.75) for _ in range(cfg.val_samples // 4)]
 
     model = model_of_config(asdict(cfg))
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    pixel = [p for n, p in model.named_parameters() if n.startswith("head_lai.pixel.")]
+    body = [p for n, p in model.named_parameters() if not n.startswith("head_lai.pixel.")]
+    groups = [{"params": body, "scale": 1.0}]
+    if pixel:
+        groups.append({"params": pixel, "scale": cfg.pixel_lr_factor})
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=1e-4)
     state = {"epoch": 0, "history": [], "best": float("inf"), "seconds": 0.0}
     ckpt = out / "checkpoint.pt"
     if ckpt.is_file():
@@ -195,7 +201,7 @@ def train(cfg: Config, out: Path, cube_path: Path = DEFAULT_CUBE, source=None) -
     while state["epoch"] < cfg.epochs and state["seconds"] < cfg.minutes * 60:
         epoch, losses = state["epoch"], []
         for group in opt.param_groups:
-            group["lr"] = learning_rate(cfg, state["seconds"])
+            group["lr"] = learning_rate(cfg, state["seconds"]) * group.get("scale", 1.0)
         for step in range(cfg.steps_per_epoch):
             rng = np.random.default_rng([cfg.seed, epoch, step, rank])
             x, lai, valid, lu, lc = make_batch(train_s, rng, cfg.batch // world)
