@@ -79,7 +79,6 @@ models-mdpl: setup
 	$(MDPL).train generator --arch multitask --steps 300 --minutes 600
 	$(MDPL).train generator --arch singletask --steps 300 --minutes 600
 	$(MDPL).train generator --arch multitask --gz gru1x64 --distill 10 --warmup 300 --steps 1000 --minutes 600
-	$(MDPL).train generator --arch singletask --gz gru1x64 --distill 10 --warmup 300 --steps 1000 --minutes 600
 	$(MDPL).baseline
 	$(MDPL).export gru1x64
 	OMP_NUM_THREADS=1 $(VENV)/bin/landemu evaluate mdpl

@@ -260,11 +260,13 @@ def plot_cdf(path: Path, monthly: dict[str, dict[str, np.ndarray]], methods: lis
 
 
 OUT_DIR = Path(__file__).resolve().parent / "evaluation"
+# the shipped g_z (GRU 1x64) first: leave-one-site-out transfer uses the first
+ARCHS = ("multitask_gru1x64", "multitask", "singletask")
 
 
 def evaluate_all(
     out_dir: Path = OUT_DIR,
-    archs: tuple[str, ...] = ("multitask", "singletask"),
+    archs: tuple[str, ...] = ARCHS,
     data_dir: Path | None = None,
     names: list[str] | None = None,
 ) -> dict:
