@@ -92,6 +92,7 @@ class Regridder:
         self._unit_divisor = bool(np.all(self.divisor == 1.0))
         self._unit_mask = self._mask is None or bool(np.all(self._mask == 1.0))
         self._uncovered = np.flatnonzero(~self.covered)
+        self._parts: np.ndarray | None = None  # source offsets of the parts (plan_parts)
 
     @cached_property
     def coverage(self) -> np.ndarray:
@@ -403,7 +404,7 @@ class Regridder:
     def apply_parts(self, parts: list[np.ndarray], nvar: int) -> np.ndarray:
         """This regridder on the sources given in parts (nvar, n_k) as planned: the bits of
         calling it on the parts joined, without joining them or masking a copy (collective)."""
-        if getattr(self, "_parts", None) is None:
+        if self._parts is None:
             joined = [np.reshape(a, (nvar, -1)) for a in parts]
             x = np.concatenate(joined, axis=1) if parts else np.zeros((nvar, 0))
             return self(x)
