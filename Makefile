@@ -129,21 +129,21 @@ models-lai: setup
 	$(LAI).train --design separate --out run/data/lai/separate_v3h_seed0 --residual 3 --lr 7e-4 \
 	    --init run/data/lai/separate_v3_seed0/checkpoint.pt --init-head 1 --mask-min 0 \
 	    --minutes 47 --decay-start 15 --epochs 71
-	$(LAI).train --design separate --out run/data/lai/separate_v3p_seed0 --residual 4 --lr 5e-4 \
-	    --pixel-lr-factor 6 --init run/data/lai/separate_v3h_seed0/checkpoint.pt --init-head 1 \
-	    --mask-min 0 --minutes 20 --decay-start 8
+	$(LAI).train --design separate --out run/data/lai/separate_v3x_seed0 --residual 4 \
+	    --init run/data/lai/separate_v3h_seed0/checkpoint.pt --init-head 1 --mask-min 0 \
+	    --pixel-pretrain 6000 --epochs 0
 	$(LAI).export --checkpoint run/data/lai/separate_res2_seed0/checkpoint.pt \
 	    --out run/data/lai/separate_v2.onnx
 	$(LAI).export --checkpoint run/data/lai/separate_v3_seed0/checkpoint.pt \
 	    --out run/data/lai/separate_v3a.onnx
-	$(LAI).export --checkpoint run/data/lai/separate_v3p_seed0/$(LAI_V3).pt \
+	$(LAI).export --checkpoint run/data/lai/separate_v3x_seed0/$(LAI_V3).pt \
 	    --out run/data/lai/separate_v3.onnx
 	$(LAI).export --checkpoint run/data/lai/joint_seed0/best.pt --out run/data/lai/joint.onnx
 	$(LAI).evaluate table --regions 4 \
 	    --models $(LAI_MODELS),separate_v3a=$(LAI_RUN)/separate_v3a.onnx,joint=$(LAI_RUN)/joint.onnx
 	$(LAI).evaluate table --regions 4 --mask-ratio 0 --models $(LAI_MODELS)
 	$(LAI).evaluate rollout --regions 4 --models $(LAI_MODELS)
-	$(LAI).uncertainty --checkpoint run/data/lai/separate_v3p_seed0/$(LAI_V3).pt --regions 4
+	$(LAI).uncertainty --checkpoint run/data/lai/separate_v3x_seed0/$(LAI_V3).pt --regions 4
 	$(LAI).evaluate ship
 	$(LAI).evaluate plot
 

@@ -431,7 +431,7 @@ def plots(out_dir: Path = TABLE_DIR, data: Path = Path("run/data/lai")) -> list[
         "separate v2, split residual head": "separate_res2",
         "separate v3a, + NDVI/fAPAR/GSI channels": "separate_v3",
         "separate v3 stage b, phenology head": "separate_v3h",
-        "separate v3, + per-pixel path": "separate_v3p",
+        "separate v3, + per-pixel path (pretrained, epoch 0)": "separate_v3x",
     }
     for label, run in runs.items():
         f = data / f"{run}_seed0" / "metrics.json"

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from emulators.lai.dataset import N_JOINT_CHANNELS, LaiSource, Sampler
-from emulators.lai.features import LAI_SCALE, N_CHANNELS, N_CHANNELS_V2, PRIOR
+from emulators.lai.features import GSI, LAI_SCALE, MASK, N_CHANNELS, N_CHANNELS_V2, PRIOR
 from emulators.lai.model import JointUNet, LaiUNet
 from emulators.lulc import split
 from emulators.lulc.dataset import DEFAULT_CUBE, MASK_RATIOS
@@ -66,6 +66,7 @@ class Config:
     init: str = ""  # warm start: a checkpoint whose encoder–decoder weights are copied
     init_head: int = 0  # 1: copy the warm start's head too (same head type)
     pixel_lr_factor: float = 1.0  # the lr of PixelPhenologyHead's pixel path, × lr
+    pixel_pretrain: int = 0  # steps fitting that path alone to hidden pixels (pretrain_pixel)
     channels: int = N_CHANNELS  # separate design's inputs: 38 (v1, v2) or 43 (+ vegetation)
 
 
@@ -123,6 +124,43 @@ def warm_start(model: torch.nn.Module, path: Path, head: bool = False) -> None:
     new_paths = ("head_lai.pixel.",)  # start at zero output (PixelPhenologyHead)
     if any((head or not k.startswith("head_")) and not k.startswith(new_paths) for k in missing):
         raise ValueError(f"warm start '{path}': the body does not match ({missing[:3]} …)")
+
+
+def pretrain_pixel(
+    model: LaiUNet, sampler: Sampler, steps: int, crops: int = 500, seed: int = 0
+) -> float:
+    """Fit PixelPhenologyHead's 1×1 path alone to the hidden pixels of `crops` training
+    crops (whole prior hidden): the body's hidden maps are set to 0, so hidden LAI =
+    relu(pixel₁ + GSI·pixel₂) from the pixel's own inputs; the visible branch is untouched
+    (its pixel maps get no gradient and stay 0). Adam, lr 3e-3, 4,096 pixels a step,
+    straight-through relu. Why: the U-Net body learned these pixel-wise amplitudes slowly
+    (validation RMSE 0.69 on hidden pixels after 70 min) where a pixel MLP fits them in
+    seconds. Returns the last step's RMSE."""
+    head = model.head_lai
+    with torch.no_grad():
+        head.conv.weight[1:3] = 0.0
+        head.conv.bias[1:3] = 0.0
+    rng = np.random.default_rng([seed, 7])
+    xs, ys = [], []
+    for _ in range(crops):
+        x, lai, valid, _, _ = sampler.sample(rng, ratio=1.0)
+        keep = valid & (x[MASK] > 0.5)
+        xs.append(x[:, keep].T[::4])
+        ys.append(lai[keep][::4])
+    x, y = torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys))
+    opt = torch.optim.Adam(head.pixel.parameters(), lr=3e-3)
+    g = torch.Generator().manual_seed(seed)
+    rmse = float("nan")
+    for _ in range(steps):
+        idx = torch.randint(0, len(y), (4096,), generator=g)
+        c = head.pixel(x[idx, :, None, None])[:, :, 0, 0]
+        z = c[:, 1] + x[idx, GSI] * c[:, 2]
+        loss = ((z + (torch.relu(z) - z).detach() - y[idx]) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        rmse = float(loss) ** 0.5
+    return rmse
 
 
 def masked_mse(pred: torch.Tensor, lai: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -195,6 +233,10 @@ def train(cfg: Config, out: Path, cube_path: Path = DEFAULT_CUBE, source=None) -
             print(f"resuming from {ckpt} at epoch {state['epoch']}", file=sys.stderr)
     elif cfg.init:
         warm_start(model, Path(cfg.init), bool(cfg.init_head))
+    if cfg.pixel_pretrain and not ckpt.is_file():
+        rmse = pretrain_pixel(model, train_s, cfg.pixel_pretrain, seed=cfg.seed)
+        if rank == 0:
+            print(f"pixel path pretrained: last-step RMSE {rmse:.3f}", file=sys.stderr)
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     model.train()
     t_start = time.perf_counter() - state["seconds"]
@@ -223,6 +265,13 @@ def train(cfg: Config, out: Path, cube_path: Path = DEFAULT_CUBE, source=None) -
                 save_best(model, cfg, row, out)
             save_epoch(model, opt, cfg, state, out, ckpt, row)
         share_clock(state, world)
+    if state["epoch"] == 0 and rank == 0:  # --epochs 0: the warm-started/pretrained model
+        row = {"epoch": 0, "seconds": round(time.perf_counter() - t_start, 1)}
+        row.update(validate(model, val_batches))
+        state["history"].append(row)
+        state["best"] = row["val_rmse"]
+        save_best(model, cfg, row, out)
+        save_epoch(model, opt, cfg, state, out, ckpt, row)
     return {"design": cfg.design, "epochs": state["epoch"], "best_val_rmse": state["best"]}
 
 
