@@ -13,6 +13,7 @@ import pytest
 from emulators.landmodel import PARAM_NAMES, parameter_table
 from emulators.mdpl import sensitivity, twin
 from emulators.mdpl.dataset import build_site, load_site
+from emulators.mdpl.diagnose import diagnose, sign_agreement
 from emulators.mdpl.evaluate import evaluate_all
 from emulators.mdpl.sites import site
 from emulators.mdpl.train import (
@@ -86,6 +87,11 @@ def test_smoke_training_resumes_and_evaluates_in_the_physics(cache, tmp_path):
     assert set(line) == {f"{SITE} {a}" for a in archs} and set(line.values()) <= steps
     assert rmse[("mdpl_multitask_gru1x64", "LE")] != rmse[("mdpl_multitask", "LE")]
     assert (tmp_path / "taylor.png").stat().st_size > 1000
+    rows, change = diagnose("multitask", "gru1x64", cache, [SITE])  # why sites get worse
+    assert [r["flux"] for r in rows] == ["H", "LE"] and rows[0]["surrogate_error_at_default"] > 0
+    want = rmse[("mdpl_multitask_gru1x64", "H")], rmse[("default", "H")]
+    assert change["gz_H"] == pytest.approx(100 * (float(want[0]) / float(want[1]) - 1), abs=0.1)
+    assert sign_agreement(rows)["cases"] == 2
     assert json.loads((tmp_path / "summary.json").read_text())["grassland"]
 
 
