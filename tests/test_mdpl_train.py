@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pytest
 
+from coupler.errors import ConfigError
 from emulators.landmodel import PARAM_NAMES, parameter_table
 from emulators.mdpl import sensitivity, twin
 from emulators.mdpl.dataset import build_site, load_site
@@ -69,6 +70,8 @@ def test_smoke_training_resumes_and_evaluates_in_the_physics(cache, tmp_path):
     )
     assert rec["step"] == 2 and np.isfinite(rec["train_mse"])
     assert load_generator("multitask", cache, "gru1x64").config["cell"] == "gru"
+    with pytest.raises(ConfigError, match="--warmup 1 distils only, so it needs --distill"):
+        train_generator("multitask", 3, 5, data_dir=cache, names=[SITE], **CHEAP | {"distill": 0})
     _, norm = load_surrogate("multitask", cache)
     p = site_parameters(load_generator("multitask", cache), load_site(site(SITE), cache), norm)
     tab = parameter_table()

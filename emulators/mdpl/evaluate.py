@@ -63,7 +63,8 @@ def line_sets(default: np.ndarray, p: np.ndarray, method: str) -> dict[str, np.n
 
 
 def variant(label: str) -> tuple[str, str]:
-    """ "multitask" → (surrogate arch, paper-sized g_z); "multitask_gru1x64" → its g_z variant."""
+    """(surrogate arch, g_z variant) of a label: multitask → the paper-sized g_z,
+    multitask_gru1x64 → the GRU one."""
     arch, _, gz = label.partition("_")
     return arch, gz or "lstm4x128"
 

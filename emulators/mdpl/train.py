@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from coupler.errors import ConfigError
 from emulators.mdpl import twin
 from emulators.mdpl.dataset import (
     DATA_DIR,
@@ -230,7 +231,9 @@ def generator_loss(
     return torch.sum(ok * (y - obs) ** 2) / torch.clamp(ok.sum(), min=1.0)
 
 
-def distill_loss(gz: ParameterGenerator, teacher: ParameterGenerator, gx: torch.Tensor):
+def distill_loss(
+    gz: ParameterGenerator, teacher: ParameterGenerator, gx: torch.Tensor
+) -> torch.Tensor:
     """MSE between the student's and the teacher's unit parameters on the same windows."""
     x = gx.reshape(-1, *gx.shape[2:])
     with torch.no_grad():
@@ -258,6 +261,8 @@ def train_generator(
     (`bias_correct`: through the surrogate's change from the physics' default run;
     `distill` > 0: plus that weight × MSE to the paper-sized g_z's outputs, distillation
     only for the first `warmup` steps)."""
+    if warmup > 0 and distill <= 0:
+        raise ConfigError(f"g_z: --warmup {warmup} distils only, so it needs --distill > 0")
     torch.manual_seed(seed)
     data = load_all(data_dir, names)
     surrogate, norm = load_surrogate(arch, data_dir)
