@@ -422,6 +422,7 @@ def lai(
     co2_ppm: float = 390.0,
     blend: dict | None = None,
     model: str | Path | None = None,
+    hide_prior: bool = True,
 ) -> xr.DataArray:
     """Monthly LAI (m2 m-2) at 0.05° from the LAI U-Net: the online step `lai_unet` month by
     month on the region as one tile (`emulators.lai.online.monthly_lai`, its pure core).
@@ -436,6 +437,7 @@ def lai(
     prior, prior_precip : the step's state before the first month — LAI (m2 m-2) and the
         precipitation (mm) of the two months before, dim `lag` (1, 2) — else a cold start as
         online (prior hidden, missing months' precipitation = the first month's).
+    hide_prior : the step's param of that name (default true: the prior hidden everywhere).
     blend : window, margin, overlap, batch of the step's params (default its defaults); the
         windows sit on the region's lattice, as on a coupler fine grid with this extent.
     Each month's LAI is the next month's prior, as the step's `from: previous` state; with a
@@ -498,6 +500,7 @@ def lai(
             {n: fields[n] for n in (*STATIC_FIELDS, *VEGETATION)},
             lat,
             co2_ppm=co2_ppm,
+            hide_prior=hide_prior,
             blend=Blend(**(blend or {})),
         )
         state = np.where(unforced, 0.0, state)

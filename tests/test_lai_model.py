@@ -8,7 +8,7 @@ import torch
 from coupler.errors import FieldError, ModelError
 from emulators.lai.dataset import N_JOINT_CHANNELS
 from emulators.lai.export import export_onnx, parity
-from emulators.lai.features import N_CHANNELS, N_CHANNELS_V2
+from emulators.lai.features import N_CHANNELS
 from emulators.lai.infer import OnnxLai, predict_lai
 from emulators.lai.model import JointUNet, LaiUNet
 from emulators.lai.train import masked_mse
@@ -85,7 +85,7 @@ def test_shipped_model_is_the_separate_design_under_20_mb_and_tiles_like_the_who
 
     assert MODEL_PATH.stat().st_size < 20e6
     onnx = OnnxLai(MODEL_PATH)
-    assert not onnx.joint and onnx.channels in (N_CHANNELS, N_CHANNELS_V2)  # v3 or v2
+    assert not onnx.joint and onnx.channels == N_CHANNELS
     x = np.random.default_rng(3).normal(size=(N_CHANNELS, 768, 32)).astype(np.float32)
     whole = predict_lai(onnx, x)
     r0, r1, halo = 320, 448, 256

@@ -66,6 +66,7 @@ def test_tiled_step_equals_the_whole_region_pure_function_within_1e_3(tmp_path):
         s["land_cover"].astype(np.uint8),
         {k: s[k] for k in (*STATIC_FIELDS, *VEGETATION)},
         lat,
+        hide_prior=True,  # the step's default
         blend=Blend(**PARAMS),
     )
     land = np.isfinite(tiled)
@@ -133,6 +134,17 @@ def test_a_cold_start_begins_from_last_month_s_class_climatology(model):
                                   lai(model, prior_lai=clim))  # fmt: skip
 
 
+def test_a_hidden_prior_makes_the_lai_independent_of_the_prior(model):
+    hidden = [
+        monthly_lai(model, **inputs_of(prior_lai=np.full((32, 32), v)), hide_prior=True,
+                    blend=Blend(**PARAMS))
+        for v in (0.5, 3.0)
+    ]  # fmt: skip
+    np.testing.assert_array_equal(hidden[0], hidden[1])
+    assert hidden[0].mean() > 0.1
+    assert np.abs(lai(model, prior_lai=np.full((32, 32), 3.0)) - hidden[0]).max() > 0.01
+
+
 def test_pure_function_gives_finite_nonnegative_lai_of_the_region(model):
     out = lai(model)
     assert out.shape == (32, 32) and np.isfinite(out).all() and out.min() >= 0
@@ -181,6 +193,7 @@ def test_a_skipped_month_is_a_field_error():
         ("monthly", {"window": 40}, "window 40 (a multiple of 16)"),
         ("monthly", {"margin": 1.5}, "params.margin: expected a whole number"),
         ("monthly", {"windw": 32}, "unknown key(s) windw"),
+        ("monthly", {"hide_prior": "yes"}, "params.hide_prior: expected true or false, got 'yes'"),
     ],
 )
 def test_bad_configuration_is_a_config_error(schedule, params, message):

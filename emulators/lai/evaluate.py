@@ -288,26 +288,29 @@ def rollout(models: dict[str, Path], n_regions: int = 4, out_dir: Path = TABLE_D
     later month's prior is the model's own previous month (nothing hidden; true land
     cover, as the online step reads it from its static file). Each model (name → ONNX) is
     scored by month against persistence (December's LAI kept all year) and the per-class
-    climatology; writes rollout.json."""
+    climatology, and also with its prior hidden every month (the online step's default
+    `hide_prior`: no feedback); writes rollout.json."""
     from emulators.lai.features import LAI_RANGE
 
     ev = Evaluator()
     onnx = {k: OnnxLai(v) for k, v in models.items()}
     regions = held_out_regions(ev.source.cube, n_regions)
-    preds: dict[str, list] = {f"rollout ({k})": [] for k in onnx}
+    runs = {f"rollout ({k})": (k, False) for k in onnx}
+    runs.update({f"prior hidden ({k})": (k, True) for k in onnx})
+    preds: dict[str, list] = {key: [] for key in runs}
     preds.update(persistence=[], climatology=[])
     truth = []
     for region in regions:
         (r0, r1, c0, c1), (rr, cc) = region_window(region, LATTICE, CONTEXT)
         w = ev.source.window(r0, r1, c0, c1)
         ok = w.valid()[rr, cc]
-        none_hidden = np.zeros(w.lu.shape, bool)
-        for name, model in onnx.items():
+        for key, (name, hide) in runs.items():
+            hidden = np.full(w.lu.shape, hide)
             prior = w.lai[11]
             for m in MONTHS:
-                lai = whole_window(model, w.inputs(m, none_hidden, prior=prior))
+                lai = whole_window(onnx[name], w.inputs(m, hidden, prior=prior))
                 prior = np.where(np.isfinite(w.lai[m]), np.clip(lai, *LAI_RANGE), np.nan)
-                preds[f"rollout ({name})"].append(lai[rr, cc][ok])
+                preds[key].append(lai[rr, cc][ok])
         for m in MONTHS:
             truth.append(w.lai[m][rr, cc][ok])
             preds["persistence"].append(w.lai[11][rr, cc][ok])

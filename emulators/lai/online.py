@@ -3,12 +3,13 @@
     steps:
       - name: lai
         transform: lai_unet
-        grid: lc                        # a 0.05° grid under grids: (static: landemu lulc-static)
+        grid: lc                        # a 0.05° grid under grids: (static: landemu lai static)
         schedule: monthly
         params: {window: 256, margin: 32, overlap: 64, batch: 4}    # halo follows (fit_halo)
         # params: {land_use: LANDUSE_FINE, land_cover: LANDCOVER_FINE}  # phase one's online
         #                                 # maps (step lulc_yearly) instead of the static ones
         # params: {output: LAI}           # names the output (and its state LAI, LAI_PRECIP)
+        # params: {hide_prior: false}     # feed last month's LAI back (default: hidden)
     host:
       exports: {LAI_UNET: {interpolate: monthly}}                   # ELM-style mid-month
 
@@ -16,14 +17,18 @@ Each month-end run reads the month's mean TBOT and PRECTmms (host imports averag
 step last ran), phase one's land use and land cover codes (the grid's static `land_use`,
 `land_cover`, or the fields named by the params `land_use`/`land_cover`, e.g. the maps of the
 online phase-one step), the physical statics of the grid's static file (the file `landemu
-lulc-static` writes), and its own previous outputs (`from: previous`, with the halo): last month's
+lulc-static` writes, plus NDVI max/min and fAPAR max: `landemu lai static`), and its own
+previous outputs (`from: previous`, with the halo): last month's
 LAI (the prior) and the precipitation of the two months before (the soil-moisture proxy of
 training: memory = 0.5·P(m) + 0.3·P(m−1) + 0.2·P(m−2); the model never saw soil moisture, so
 the host's is not read). The shortwave channel is the mid-month top-of-atmosphere insolation
-from latitude and the month. The prior is not masked online (its whole field exists); on a
-cold start (`NO_PRIOR`, the initial value) the prior is the previous month's climatology of
-the cell's class and latitude band (climatology.json, training blocks only) and the
-precipitation of the missing months is the current month's.
+from latitude and the month, day length and the month's GSI from latitude, month, T and P.
+By default (`hide_prior: true`) the prior is hidden everywhere, as it scored best on held-out
+blocks for the shipped v3 (its pixel path predicts from NDVI, class and the month's GSI;
+fed back month after month its visible branch drifted like persistence); with `hide_prior:
+false` the whole prior is visible. On a cold start (`NO_PRIOR`, the initial value) the prior
+is the previous month's climatology of the cell's class and latitude band (climatology.json,
+training blocks only) and the precipitation of the missing months is the current month's.
 
 Tiling: the windows sit on the grid's global lattice and go through the model in batches of
 exactly `batch` (zero-padded), so a tile with its halo computes the bits a whole-region run
@@ -128,6 +133,7 @@ def monthly_lai(
     lat: np.ndarray,
     *,
     co2_ppm: float = 390.0,
+    hide_prior: bool = False,
     blend: Blend = Blend(),
     origin: tuple[int, int] = (0, 0),
     halo: int = 0,
@@ -142,6 +148,10 @@ def monthly_lai(
     snow/ice cover get LAI 0), the physical static fields of
     emulators.lulc.features.STATIC_FIELDS and the vegetation fields features.VEGETATION
     (NDVI max/min, fAPAR max) in `static`, and the latitude `lat` (degrees, (H, W)).
+    With `hide_prior` the prior is hidden everywhere (the mask channel 1): v3 then predicts
+    each pixel from its inputs alone (PixelPhenologyHead's hidden branch), which scored
+    better on held-out blocks than feeding its own months back (MODEL_CARD.md); the state
+    is still carried, so a run may switch.
     `model` maps (B, 43, w, w) float32 to (B, 1, w, w) (an OnnxLai); `origin` is the global
     (row, column) of [0, 0] so windows sit on the grid's lattice. Result (H−2·halo, W−2·halo).
     """
@@ -180,7 +190,7 @@ def monthly_lai(
         toa_shortwave(lat, month - 1),
         mid_month_day_length(lat, month - 1),
         prior,
-        np.zeros(shape, bool),  # online nothing is hidden
+        np.full(shape, hide_prior),  # the prior is either all visible or all hidden online
         static_channels(static, lat[:, 0]),
         vegetation,
         co2_ppm,
@@ -234,6 +244,7 @@ class LaiUNetStep(Transform):
         "overlap": 64,
         "batch": 4,
         "co2_ppm": 390.0,
+        "hide_prior": True,
         "land_use": "land_use",
         "land_cover": "land_cover",
         "output": "LAI_UNET",
@@ -256,6 +267,10 @@ class LaiUNetStep(Transform):
             raise ConfigError(
                 f"{where}.params: window {p['window']} (a multiple of 16), margin {p['margin']}, "
                 f"overlap {p['overlap']} and batch {p['batch']} leave no window core"
+            )
+        if not isinstance(p["hide_prior"], bool):
+            raise ConfigError(
+                f"{where}.params.hide_prior: expected true or false, got {p['hide_prior']!r}"
             )
         self.blend = {k: p[k] for k in ("window", "margin", "overlap", "batch")}
         # field names: the land use/cover inputs and the LAI output (and its state) may be
@@ -309,6 +324,7 @@ class LaiUNetStep(Transform):
             {k: inputs[k] for k in (*STATIC_FIELDS, *VEGETATION)},
             np.broadcast_to(ctx.lat, p_mm.shape),
             co2_ppm=float(self.params["co2_ppm"]),
+            hide_prior=bool(self.params["hide_prior"]),
             blend=Blend(**self.blend),
             origin=ctx.origin,
             halo=ctx.halo,

@@ -110,10 +110,12 @@ def collect(model: LaiUNet, source, regions, samples: int, months) -> tuple[np.n
 
 
 def calibration_factor(spread: np.ndarray, err: np.ndarray, coverage: float = 0.95) -> float:
-    """k such that |error| ≤ 1.96·k·spread on `coverage` of the pixels (of the validation
-    blocks): the spread is under-dispersed, this scales it without changing its ranking."""
-    ratio = np.abs(err) / np.maximum(spread, 1e-6)
-    return float(np.quantile(ratio, coverage) / 1.96)
+    """k such that |error| ≤ 1.96·k·spread on `coverage` of the pixels with a spread (of the
+    validation blocks): the spread is under-dispersed, this scales it without changing its
+    ranking. Pixels without spread (v3's hidden ones: their LAI does not pass the dropout)
+    cannot be calibrated and are left out (their share is reported)."""
+    some = spread > 0
+    return float(np.quantile(np.abs(err[some]) / spread[some], coverage) / 1.96)
 
 
 def coverage(spread: np.ndarray, err: np.ndarray, k: float) -> float:
@@ -133,6 +135,8 @@ def evaluate(checkpoint: Path, n_regions: int, samples: int, months, out_dir: Pa
     result = spread_skill(spread, err, hidden)
     result["calibrated"] = {
         "factor": k,
+        "share_without_spread": float((spread == 0).mean()),
+        "coverage_where_spread": coverage(spread[spread > 0], err[spread > 0], k),
         "fitted_on": [list(r) for r in val_regions],
         "coverage_1.96_spread": coverage(spread, err, k),
         "hidden_prior": coverage(spread[hidden], err[hidden], k),
