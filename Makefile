@@ -142,6 +142,7 @@ models-lai: setup
 	$(LAI).evaluate table --regions 4 \
 	    --models $(LAI_MODELS),separate_v3a=$(LAI_RUN)/separate_v3a.onnx,joint=$(LAI_RUN)/joint.onnx
 	$(LAI).evaluate table --regions 4 --mask-ratio 0 --models $(LAI_MODELS)
+	$(LAI).evaluate table --regions 4 --mask-ratio 1 --models $(LAI_MODELS)
 	$(LAI).evaluate rollout --regions 4 --models $(LAI_MODELS)
 	$(LAI).uncertainty --checkpoint run/data/lai/separate_v3x_seed0/$(LAI_V3).pt --regions 4
 	$(LAI).evaluate ship
