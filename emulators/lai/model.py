@@ -6,7 +6,9 @@
   hidden; `residual=1`), or split by the mask channel (`residual=2`: prior + change where
   visible, a value where hidden). Copying the prior is then the network's starting point
   rather than something it must learn; a plain U-Net trained for minutes stayed below the
-  copy-the-prior baseline.
+  copy-the-prior baseline. `residual=3` multiplies amplitudes by the month's GSI channel
+  (PhenologyHead), `residual=4` adds a per-pixel path from the inputs (PixelPhenologyHead,
+  the shipped v3).
   `dropout` drops feature elements before the head in training (and for MC-dropout spread,
   emulators/lai/uncertainty.py); export runs in eval mode, so the ONNX model is deterministic.
 * `JointUNet` (multi-task): phase one's U-Net with its two heads plus the LAI head on the
@@ -102,10 +104,10 @@ class PhenologyHead(nn.Module):
 class PixelPhenologyHead(PhenologyHead):
     """PhenologyHead whose four maps also get a per-pixel path from the raw inputs: a 1×1
     MLP (inputs → 32 → 32 → 4, last layer at zero, so a warm start from PhenologyHead gives
-    the same LAI). A pixel-wise gradient-boosting model on the v3 channels reached a
-    validation RMSE of 0.12 with the whole prior hidden where the U-Net, after 70 minutes,
-    was at 0.65: the static amplitudes are pixel-wise functions of NDVI and class which the
-    encoder–decoder learns slowly; this path learns them directly."""
+    the same LAI). A pixel-wise gradient-boosting model on the v3 channels reached an RMSE
+    of 0.12 on hidden validation pixels where the U-Net, after 70 minutes, was at 0.69: the
+    amplitudes are pixel-wise functions of NDVI and class which the encoder–decoder learns
+    slowly; this path learns them directly (fitted alone: train.pretrain_pixel)."""
 
     def __init__(self, width: int, in_channels: int) -> None:
         super().__init__(width)
@@ -132,7 +134,7 @@ class PixelPhenologyHead(PhenologyHead):
         return z + (torch.relu(z) - z).detach()
 
 
-RESIDUAL_HEADS = {1: ResidualHead, 2: SplitResidualHead, 3: PhenologyHead, 4: PixelPhenologyHead}
+RESIDUAL_HEADS = {1: ResidualHead, 2: SplitResidualHead, 3: PhenologyHead}  # 4: needs inputs
 
 
 class LaiUNet(UNet):
