@@ -11,6 +11,9 @@ loss = land-use CE + land-cover CE (phase one's unweighted loss) + LAI masked MS
 Distributed set-up, atomic checkpoints and the metrics files are phase one's
 (emulators/lulc/train.py); a checkpoint after every epoch lets a stopped run continue;
 `best.pt` keeps the epoch with the lowest validation LAI RMSE.
+Warm starts (`--init`, `--init-head 1`) grow the first convolution (new input channels) and
+the LAI head (more maps) with zero weights, so they start from the saved model's LAI;
+`--residual 4 --pixel-pretrain N --epochs 0` fits v3's per-pixel path alone and saves it.
 """
 
 from __future__ import annotations
