@@ -19,6 +19,7 @@ later calls say so.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from time import perf_counter_ns
 
@@ -38,7 +39,7 @@ from coupler.errors import (
 )
 from coupler.faults import Faults
 from coupler.fields import FieldRegistry
-from coupler.finegrid import FineDomain
+from coupler.finegrid import FineDomain, TileData
 from coupler.finehistory import FineHistory
 from coupler.finemaps import FineMaps, FineWiring
 from coupler.grids.host import HostGrid
@@ -611,7 +612,8 @@ class Component:
                 state[k][t] = checked_update(where, tile_states[t][k], state[k][t])
             _check_step_output(step, out, td.tile.shape, f"tile {td.tile.id}", td.mask)
             for name in step.outputs:  # values over fine ocean are ignored: zero them
-                outputs[name].append(np.where(td.mask, np.asarray(out[name], np.float64), 0.0))
+                spare = _unreferenced(self.fine_values.get(name), t)
+                outputs[name].append(_zero_ocean(out[name], td, spare))
         return outputs
 
     def _run_host_step(self, step, time, previous_run, imported) -> None:
@@ -672,6 +674,35 @@ def _single(a: np.ndarray) -> np.ndarray:
     return a[0] if a.ndim == 3 and a.shape[0] == 1 else a
 
 
+def _unreferenced(arrays: list[np.ndarray] | None, t: int) -> np.ndarray | None:
+    """arrays[t] if nothing but the list refers to it (no view, no step keeps it), else None:
+    the last run's output of a tile, whose memory the new one can reuse."""
+    # references: the list's and getrefcount's argument; a view or any holder adds one
+    if arrays is None or t >= len(arrays) or sys.getrefcount(arrays[t]) > 2:
+        return None
+    return arrays[t]
+
+
+def _zero_ocean(values: np.ndarray, td: TileData, into: np.ndarray | None = None) -> np.ndarray:
+    """A float64 copy of a tile's output (…, ny, nx) with 0.0 on the tile's ocean cells:
+    np.where(mask, values, 0.0) without the masked pass over land (same bits). Written to
+    `into` when it has the shape (an unreferenced array: fresh memory costs page faults)."""
+    values = np.asarray(values)
+    if (
+        into is not None
+        and into.shape == values.shape
+        and into.dtype == np.float64
+        and into.flags.c_contiguous
+    ):
+        out = into
+        np.copyto(out, values, casting="unsafe")
+    else:
+        out = np.array(values, np.float64, order="C")
+    if td.ocean.size:
+        out.reshape(-1, td.mask.size)[:, td.ocean] = 0.0
+    return out
+
+
 def _by_every_name(fields: dict, registry: FieldRegistry) -> dict:
     """{name or alias: field} for the fast lookups of put and get."""
     out = {}
@@ -700,6 +731,9 @@ def _check_step_output(
                 f"step '{step.name}' returned {name} with shape {a.shape}, "
                 f"expected {want} ({where})"
             )
+        with np.errstate(over="ignore", invalid="ignore"):
+            if np.isfinite(a.sum()):  # a finite sum: every value is finite (one pass)
+                continue
         finite = np.isfinite(a) if land is None else np.isfinite(a) | ~land
         if not np.all(finite):
             bad = int(np.count_nonzero(~finite))

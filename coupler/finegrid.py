@@ -11,6 +11,7 @@ halo repeats the edge cells (FineTiling.halo_indices).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -38,6 +39,11 @@ class TileData:
         self._is_window = np.array_equal(self.rows, np.arange(j1 - j0)) and np.array_equal(
             self.cols, np.arange(i1 - i0)
         )
+
+    @cached_property
+    def ocean(self) -> np.ndarray:
+        """Flat indices of the interior's cells that are not land (the mask is static)."""
+        return np.flatnonzero(~self.mask)
 
     def expand(self, window_values: np.ndarray) -> np.ndarray:
         """Values on `window` (…, wy, wx) → on the halo'd tile (…, ny+2h, nx+2h); the values

@@ -16,6 +16,7 @@ way: rank 0 reads chunks and scatters them, and no rank keeps the whole matrix.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,7 @@ class HostToFine:
         else:
             _need_map(host, "host_to_fine_map")
         self._offsets = window_offsets(windows)
+        self._buffers: dict[int, np.ndarray] = {}
         # Fine land must get forcing; fine ocean outside the host's active cells gets NaN.
         covered = self._per_tile(self.regridder.covered.astype(np.float64)[None])
         uncovered = sum(
@@ -87,7 +89,18 @@ class HostToFine:
         return windows_to_tiles(self.fine, self._offsets, values)
 
     def __call__(self, host_values: np.ndarray) -> list[np.ndarray]:
-        return self._per_tile(self.regridder(host_values))
+        """Host values (nvar, n_host_local) → per owned tile (nvar, ny+2h, nx+2h): views of
+        one buffer per nvar, reused once no view of the last result is alive (fresh memory
+        for the fine fields costs page faults on every call)."""
+        if not isinstance(self.regridder.remap, SparseRemap):
+            return self._per_tile(self.regridder(host_values))
+        nvar = int(np.shape(host_values)[0])
+        buffer = self._buffers.get(nvar)
+        # references: the dict, `buffer` and getrefcount's argument; more = a live view
+        if buffer is None or sys.getrefcount(buffer) > 3:
+            buffer = np.empty((nvar, self.regridder.remap.n_dst_local))
+            self._buffers[nvar] = buffer
+        return self._per_tile(self.regridder(host_values, out=buffer))
 
 
 class FineToHost:

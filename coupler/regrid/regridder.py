@@ -355,7 +355,11 @@ class Regridder:
         return x.reshape(math.prod(x.shape[:-1]), n), (*x.shape[:-1], self.remap.n_dst_local)
 
     def __call__(
-        self, src: np.ndarray, missing_value: float | None = None, skipna: bool = False
+        self,
+        src: np.ndarray,
+        missing_value: float | None = None,
+        skipna: bool = False,
+        out: np.ndarray | None = None,
     ) -> np.ndarray:
         """Remap src (..., n_src_local) → (..., n_dst_local) float64.
 
@@ -364,11 +368,16 @@ class Regridder:
             (mean over valid × covered fraction, so 'dstarea' keeps ESMF's frac_b scaling).
             Destinations with nothing valid (or not covered) get missing_value if given,
             else fill_value.
+        out : (nvar, n_dst_local) float64 buffer for the result (a SparseRemap's only; not
+            with missing values).
         """
         x, shape = self._flatten(src)
         if missing_value is None and not skipna:
             xm = x if self._unit_mask else x * self._mask
-            return self._normalized(self.remap.apply(xm)).reshape(shape)
+            y = self.remap.apply(xm) if out is None else self.remap.apply(xm, out=out)
+            return self._normalized(y).reshape(shape)
+        if out is not None:
+            raise RegridError("Regridder: out= is not supported with missing values")
         valid = np.isfinite(x)
         if missing_value is not None:
             valid &= x != missing_value

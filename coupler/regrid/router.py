@@ -491,11 +491,12 @@ class SparseRemap:
         return self
 
     # -- application -----------------------------------------------------------------------
-    def apply(self, src: np.ndarray) -> np.ndarray:
+    def apply(self, src: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Remap src (nvar, n_src_local) or (n_src_local,) → (nvar, n_dst_local) or (n_dst_local,).
 
         Collective: every rank calls it with the same nvar. Destinations without any
-        contribution get 0.
+        contribution get 0. `out`: a C-contiguous float64 (nvar, n_dst_local) array to write
+        the result to (every value is written), e.g. a buffer reused to spare fresh memory.
         """
         x = np.asarray(src, dtype=np.float64)
         single = x.ndim == 1
@@ -506,7 +507,14 @@ class SparseRemap:
             )
         nvar = 1 if single else x.shape[0]  # (reshape(-1, 0) fails on a rank without sources)
         x = np.ascontiguousarray(x.reshape(nvar, self.n_src_local))
-        y = np.empty((nvar, self.n_dst_local))
+        y = np.empty((nvar, self.n_dst_local)) if out is None else out
+        if out is not None and not (
+            y.shape == (nvar, self.n_dst_local) and y.dtype == np.float64 and y.flags.c_contiguous
+        ):
+            raise RegridError(
+                f"remap output buffer: {y.dtype} {y.shape}, expected C-contiguous float64 "
+                f"({nvar}, {self.n_dst_local})"
+            )
         if self._send is None and self._scatter is None:  # local(): one product
             self._recv.run(nvar, x, 1, self.n_src_local, y, 1, self.n_dst_local)
             return y[0] if single else y
