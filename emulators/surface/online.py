@@ -187,13 +187,21 @@ class SurfacePft(Transform):
         state["sai_prev_sai"][...] = np.where(cold, SAI_MIN[pft], state["sai_prev_sai"])
         vegetation = monthly_step(surface, lai, state)
         lai, sai = vegetation["LAI"], vegetation["SAI"]
-        onehot = pft[None] == np.arange(N_PFT)[:, None, None]
         return {
             "SURFACE_CLASS": classes.astype(np.float64),
-            "PFT_LAI_SUM": np.where(onehot, lai[None], 0.0),
-            "PFT_SAI_SUM": np.where(onehot, sai[None], 0.0),
+            "PFT_LAI_SUM": _on_pft_level(lai, pft),
+            "PFT_SAI_SUM": _on_pft_level(sai, pft),
             "SAI": sai,
         }
+
+
+def _on_pft_level(values: np.ndarray, pft: np.ndarray) -> np.ndarray:
+    """(N_PFT, …) zeros but values[c] at level pft[c] of each cell c: the one-hot product
+    written by one scatter instead of a select over every level."""
+    out = np.zeros((N_PFT, *pft.shape))
+    cells = np.arange(pft.size)
+    out.reshape(-1)[pft.reshape(-1).astype(np.intp) * pft.size + cells] = values.reshape(-1)
+    return out
 
 
 class SurfaceElm(Transform):

@@ -75,10 +75,32 @@ C4_SHARE = 0.5
 def igbp_to_land_cover(igbp: np.ndarray) -> np.ndarray:
     """Translate IGBP class codes to the land-cover scheme (emulators/lulc's table)."""
     igbp = np.asarray(igbp)
+    if _codes_in(igbp, _IGBP_CODES):
+        return LC_FROM_IGBP[igbp]
     bad = np.setdiff1d(np.unique(igbp), [*range(17), NODATA])
     if bad.size:
         raise FieldError(f"IGBP land cover has codes {bad.tolist()} outside 0..16 and 255")
     return LC_FROM_IGBP[igbp.astype(np.int64)]
+
+
+def _code_table(codes) -> np.ndarray:
+    """[code] → whether code (0..255) is one of `codes`."""
+    table = np.zeros(256, bool)
+    table[list(codes)] = True
+    return table
+
+
+_IGBP_CODES = _code_table([*range(17), NODATA])
+_SCHEME_CODES = _code_table([*LAND_COVER_CODE.values(), NODATA])
+_VEGETATED_CODES = _code_table(LAND_COVER_CODE[n] for n in TREES_SHRUB_GRASS)
+
+
+def _codes_in(codes: np.ndarray, table: np.ndarray) -> bool:
+    """Whether every value is an integer code the table allows (the fast check by lookup;
+    False sends the caller to the slow path, which names the bad codes)."""
+    if codes.dtype.kind not in "iu" or codes.size == 0:
+        return False
+    return bool(codes.min() >= 0 and codes.max() < table.size and table[codes].all())
 
 
 def growing_degree_days(t_monthly: np.ndarray, base: float = 5.0) -> np.ndarray:
@@ -104,8 +126,9 @@ def c4_share(
 
 
 def _check_inputs(land_cover: np.ndarray, t: np.ndarray, p: np.ndarray) -> None:
-    bad = np.setdiff1d(np.unique(land_cover), [*LAND_COVER_CODE.values(), NODATA])
-    if bad.size:
+    codes_ok = _codes_in(land_cover, _SCHEME_CODES)
+    bad = [] if codes_ok else np.setdiff1d(np.unique(land_cover), [*_SCHEME_CODES.nonzero()[0]])
+    if len(bad):
         raise FieldError(
             f"land cover has class codes {bad.tolist()} outside the scheme "
             f"(0..{len(LAND_COVER) - 1} = {', '.join(LAND_COVER)}; 255 = no data)"
@@ -116,7 +139,10 @@ def _check_inputs(land_cover: np.ndarray, t: np.ndarray, p: np.ndarray) -> None:
                 f"monthly {name} must have shape (12, {', '.join(map(str, land_cover.shape))}); "
                 f"got {arr.shape}"
             )
-    vegetated = np.isin(land_cover, [LAND_COVER_CODE[n] for n in TREES_SHRUB_GRASS])
+    if codes_ok:
+        vegetated = _VEGETATED_CODES[land_cover]
+    else:
+        vegetated = np.isin(land_cover, [LAND_COVER_CODE[n] for n in TREES_SHRUB_GRASS])
     missing = vegetated & ~(np.isfinite(t).all(axis=0) & np.isfinite(p).all(axis=0))
     if missing.any():
         where = np.argwhere(missing)[0].tolist()
@@ -152,6 +178,32 @@ def landcover_to_surface_class(
         needle_boreal = (tc <= NEEDLELEAF_BOREAL_TC) | (gdd <= BOREAL_GDD)
         broad_boreal = (tc <= BROADLEAF_BOREAL_TC) | (gdd <= BOREAL_GDD)
         c4 = c4_share(t, p, lai_monthly) >= C4_SHARE
+    bits = (needle_boreal, tropical, broad_boreal, gdd < ARCTIC_GDD, c4)
+    flags = np.zeros(np.shape(tc), np.uint8)
+    for k, bit in enumerate(bits):
+        flags |= np.asarray(bit, np.uint8) << k
+    urban = _urban_class(urban_density, land_cover.shape)
+    if _codes_in(land_cover, _SCHEME_CODES):  # a lookup per cell: (code, climate) → class
+        out = np.asarray(_CLASS_BY_CODE_AND_CLIMATE[land_cover, flags])
+    else:  # the same classes for codes given as floats
+        out = np.asarray(_CLASS_BY_CODE_AND_CLIMATE[land_cover.astype(np.intp), flags])
+    overrides = {"urban": urban}
+    if irrigated is not None:
+        overrides["crop"] = np.where(np.asarray(irrigated), 16, 15)
+    for name, value in overrides.items():
+        sel = land_cover == LAND_COVER_CODE[name]
+        out[sel] = np.broadcast_to(value, land_cover.shape)[sel]
+    return out
+
+
+def _class_table() -> np.ndarray:
+    """[code, climate flags] → surface class by the module's rules, the flags being the bits
+    needleleaf boreal (1), tropical (2), broadleaf boreal (4), arctic grass (8), C4 (16);
+    NOT_LAND for codes outside the scheme (no data). Crops are 15, urban cells medium
+    density (the optional maps override them)."""
+    flags = np.arange(32)
+    needle_boreal, tropical, broad_boreal = flags & 1 > 0, flags & 2 > 0, flags & 4 > 0
+    arctic, c4 = flags & 8 > 0, flags & 16 > 0
     rules = {
         "water": LAKE,
         "evergreen_needleleaf_trees": np.where(needle_boreal, 2, 1),
@@ -159,17 +211,19 @@ def landcover_to_surface_class(
         "deciduous_needleleaf_trees": 3,
         "deciduous_broadleaf_trees": np.where(tropical, 6, np.where(broad_boreal, 8, 7)),
         "shrub": np.where(needle_boreal, 11, 10),
-        "grass": np.where(gdd < ARCTIC_GDD, 12, np.where(c4, 14, 13)),
-        "crop": 15 if irrigated is None else np.where(np.asarray(irrigated), 16, 15),
-        "urban": _urban_class(urban_density, land_cover.shape),
+        "grass": np.where(arctic, 12, np.where(c4, 14, 13)),
+        "crop": 15,
+        "urban": URBAN_MD,
         "snow_ice": GLACIER,
         "barren": 0,
     }
-    out = np.full(land_cover.shape, NOT_LAND, dtype=np.int16)
+    table = np.full((256, 32), NOT_LAND, np.int16)
     for name, value in rules.items():
-        sel = land_cover == LAND_COVER_CODE[name]
-        out[sel] = np.broadcast_to(value, land_cover.shape)[sel]
-    return out
+        table[LAND_COVER_CODE[name]] = value
+    return table
+
+
+_CLASS_BY_CODE_AND_CLIMATE = _class_table()
 
 
 def _urban_class(urban_density: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray | int:

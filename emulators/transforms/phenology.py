@@ -167,6 +167,7 @@ class PhenologyGSI(Transform):
             self.lai_min[c], self.lai_max[c] = lo, hi
         self._doy: tuple[int, int] | None = None  # (time in seconds, its day of year)
         self._rows_constant_by_tile: dict[tuple, bool] = {}
+        self._day_length_cache: dict = {}  # {"day": day of year, (day, rows' lat): hours}
 
     def _check_params(self) -> None:
         """ConfigError naming the key for values that cannot work (types, orders, signs)."""
@@ -268,10 +269,11 @@ class PhenologyGSI(Transform):
         dt_days = dt / SECONDS_PER_DAY
         lat = np.broadcast_to(ctx.lat, (ny, nx))
         row_constant = self._rows_constant(lat, ctx.tile_id)
-        rows = lat[:, 0] if row_constant else lat
-        daylen = np.ascontiguousarray(
-            day_length_hours(rows, self._day_of_year(mid), p["sun_angle_deg"])
-        )
+        doy = self._day_of_year(mid)
+        if row_constant:
+            daylen = self._row_day_lengths(lat[:, 0], doy)
+        else:
+            daylen = np.ascontiguousarray(day_length_hours(lat, doy, p["sun_angle_deg"]))
         params = np.array(
             [
                 273.15,
@@ -314,6 +316,17 @@ class PhenologyGSI(Transform):
             *out,
         )
         return {"LAI": lai}
+
+    def _row_day_lengths(self, lat: np.ndarray, day_of_year: int) -> np.ndarray:
+        """Day length at the latitudes of a tile's rows, computed once per day for the tiles
+        of a row of tiles (they share their rows' latitudes); the kernel only reads it."""
+        key = (day_of_year, lat.tobytes())
+        if self._day_length_cache.get("day") != day_of_year:
+            self._day_length_cache = {"day": day_of_year}
+        if key not in self._day_length_cache:
+            hours = day_length_hours(lat, day_of_year, self.params["sun_angle_deg"])
+            self._day_length_cache[key] = np.ascontiguousarray(hours)
+        return self._day_length_cache[key]
 
     def _day_of_year(self, t: Any) -> int:
         """t.day_of_year, remembered for the tiles of one run (the calendar walk is slow)."""
