@@ -35,7 +35,7 @@ from emulators.lulc import split
 from emulators.lulc.dataset import DEFAULT_CUBE, MASK_RATIOS
 from emulators.lulc.train import (
     Loss,
-    finish_distributed,
+    exit_process,
     init_distributed,
     learning_rate,
     save_best,
@@ -358,10 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    try:
-        return run_command(args)
-    finally:
-        finish_distributed()
+    return run_command(args)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -382,4 +379,4 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_process(main())

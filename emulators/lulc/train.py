@@ -26,6 +26,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import torch
@@ -95,16 +96,22 @@ def init_distributed() -> tuple[int, int]:
     return rank, world
 
 
-def finish_distributed() -> None:
-    """Wait for every process, then tear the process group down.
+def exit_process(code: int) -> NoReturn:
+    """End a training command run as a program (`python -m`, torchrun, mpirun).
 
-    A process that leaves while gloo's threads are alive aborts at exit ("terminate called
-    without an active exception"), and torchrun then kills the others mid-work: every
-    process must pass this barrier and destroy the group before it returns.
+    Distributed, every process meets the others at a barrier and then leaves without the
+    interpreter's finalisation: gloo's worker threads free their last work objects after
+    the call has returned, and one that does so while Python finalises needs the GIL, is
+    ended by Python with a forced unwind through a noexcept destructor, and std::terminate
+    aborts the process ("terminate called without an active exception") — torchrun then
+    kills the other processes mid-work. Results are written and flushed before.
     """
     if torch.distributed.is_initialized():
         torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise SystemExit(code)
 
 
 # ----------------------------------------------------------------------------------------
@@ -399,10 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    try:
-        return run_command(args)
-    finally:
-        finish_distributed()
+    return run_command(args)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -442,4 +446,4 @@ def select_loss(out: Path, cube: Path, minutes: float) -> dict:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_process(main())
