@@ -19,7 +19,6 @@ later calls say so.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from time import perf_counter_ns
 
@@ -51,6 +50,7 @@ from coupler.persistence import Persistent, item, mapping_time, optional_item, t
 from coupler.pipeline import Pipeline, build_steps
 from coupler.remapping import FineToHost, HostToFine
 from coupler.restart import read_restart, write_restart
+from coupler.reuse import unreferenced
 from coupler.state import SEP, ExportField, ImportField, as_host_array
 from coupler.static import StaticFineData
 from coupler.steps.base import Step, StepContext
@@ -612,7 +612,7 @@ class Component:
                 state[k][t] = checked_update(where, tile_states[t][k], state[k][t])
             _check_step_output(step, out, td.tile.shape, f"tile {td.tile.id}", td.mask)
             for name in step.outputs:  # values over fine ocean are ignored: zero them
-                spare = _unreferenced(self.fine_values.get(name), t)
+                spare = unreferenced(self.fine_values.get(name, []), t)
                 outputs[name].append(_zero_ocean(out[name], td, spare))
         return outputs
 
@@ -672,15 +672,6 @@ class Component:
 def _single(a: np.ndarray) -> np.ndarray:
     """A single-level array is handed to steps without its level axis."""
     return a[0] if a.ndim == 3 and a.shape[0] == 1 else a
-
-
-def _unreferenced(arrays: list[np.ndarray] | None, t: int) -> np.ndarray | None:
-    """arrays[t] if nothing but the list refers to it (no view, no step keeps it), else None:
-    the last run's output of a tile, whose memory the new one can reuse."""
-    # references: the list's and getrefcount's argument; a view or any holder adds one
-    if arrays is None or t >= len(arrays) or sys.getrefcount(arrays[t]) > 2:
-        return None
-    return arrays[t]
 
 
 def _zero_ocean(values: np.ndarray, td: TileData, into: np.ndarray | None = None) -> np.ndarray:

@@ -16,7 +16,6 @@ way: rank 0 reads chunks and scatters them, and no rank keeps the whole matrix.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +26,7 @@ from coupler.grids.host import HostGrid
 from coupler.regrid.mapfile import read_map_distributed
 from coupler.regrid.regridder import Regridder
 from coupler.regrid.router import SparseRemap
+from coupler.reuse import unreferenced
 
 
 def _need_map(host: HostGrid, key: str) -> None:
@@ -95,9 +95,8 @@ class HostToFine:
         if not isinstance(self.regridder.remap, SparseRemap):
             return self._per_tile(self.regridder(host_values))
         nvar = int(np.shape(host_values)[0])
-        buffer = self._buffers.get(nvar)
-        # references: the dict, `buffer` and getrefcount's argument; more = a live view
-        if buffer is None or sys.getrefcount(buffer) > 3:
+        buffer = unreferenced(self._buffers, nvar)
+        if buffer is None:
             buffer = np.empty((nvar, self.regridder.remap.n_dst_local))
             self._buffers[nvar] = buffer
         return self._per_tile(self.regridder(host_values, out=buffer))
