@@ -45,10 +45,12 @@ def ranking(rmse: np.ndarray) -> list[tuple[str, float, float]]:
     return [(PARAM_NAMES[k], float(m[k, 0]), float(m[k, 1])) for k in order]
 
 
-def influential(rank: list[tuple[str, float, float]], share: float = 0.2) -> list[str]:
-    """Parameters whose H + LE sensitivity is at least `share` of the largest one."""
-    top = rank[0][1] + rank[0][2]
-    return [name for name, h, le in rank if h + le >= share * top]
+def influential(rank: list[tuple[str, float, float]], share: float = 0.25) -> list[str]:
+    """Parameters whose one-at-a-time RMSE is at least `share` of the top parameter's for
+    sensible OR latent heat (the rule the recovery acceptance uses, fixed before any result)."""
+    top_h = max(h for _, h, _ in rank)
+    top_le = max(le for _, _, le in rank)
+    return [name for name, h, le in rank if h >= share * top_h or le >= share * top_le]
 
 
 def write(rank: list[tuple[str, float, float]], csv_path: Path, png_path: Path) -> None:
