@@ -19,6 +19,7 @@ from emulators.mdpl.evaluate import evaluate_all
 from emulators.mdpl.sites import site
 from emulators.mdpl.train import (
     load_generator,
+    load_prior,
     load_surrogate,
     site_parameters,
     train_generator,
@@ -70,13 +71,19 @@ def test_smoke_training_resumes_and_evaluates_in_the_physics(cache, tmp_path):
     )
     assert rec["step"] == 2 and np.isfinite(rec["train_mse"])
     assert load_generator("multitask", cache, "gru1x64").config["cell"] == "gru"
+    rec = train_generator(  # MAP: warm start from it, prior weight from its misfit
+        "multitask", 2, 5, n_sites=1, k=2, every=1, data_dir=cache, names=[SITE],
+        gz_name="gru1x64", init_from="gru1x64", prior_sigma=0.25, tag="map",
+    )  # fmt: skip
+    prior = load_prior("multitask", cache, "gru1x64_map")
+    assert rec["step"] == 2 and prior.sigma_p == 0.25 and 0 < prior.lam < prior.misfit_var
     with pytest.raises(ConfigError, match="--warmup 1 distils only, so it needs --distill"):
         train_generator("multitask", 3, 5, data_dir=cache, names=[SITE], **CHEAP | {"distill": 0})
     _, norm = load_surrogate("multitask", cache)
     p = site_parameters(load_generator("multitask", cache), load_site(site(SITE), cache), norm)
     tab = parameter_table()
     assert ((p >= tab.lo) & (p <= tab.hi)).all()
-    archs = ("multitask", "multitask_gru1x64")
+    archs = ("multitask", "multitask_gru1x64", "multitask_gru1x64_map")
     summary = evaluate_all(tmp_path, archs=archs, data_dir=cache, names=[SITE])
     assert summary["all"]["default"]["reduction_H_pct"] == 0.0
     assert summary["all"]["truth"]["rmse_LE"] < summary["all"]["default"]["rmse_LE"]
@@ -96,6 +103,14 @@ def test_smoke_training_resumes_and_evaluates_in_the_physics(cache, tmp_path):
     assert change["gz_H"] == pytest.approx(100 * (float(want[0]) / float(want[1]) - 1), abs=0.1)
     assert sign_agreement(rows)["cases"] == 2
     assert json.loads((tmp_path / "summary.json").read_text())["grassland"]
+    verdict = json.loads((tmp_path / "recovery_influential.json").read_text())
+    assert set(verdict["linesearch_multitask_gru1x64_map"]) == {
+        "vgcov", "vegh", "gradm", "chl", "binter", "all_below_default"
+    }  # fmt: skip
+    assert (
+        verdict["truth"]["all_below_default"]
+        and "all below defaults" in (tmp_path / "tables.md").read_text()
+    )
 
 
 def test_oat_sensitivity_ranks_all_twelve_parameters(tmp_path):

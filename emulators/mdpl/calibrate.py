@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from emulators.mdpl import twin
 from emulators.mdpl.baseline import objective
 from emulators.mdpl.dataset import WINDOW
 from emulators.mdpl.metrics import scores
+from emulators.mdpl.prior import posterior_cost
 from emulators.mdpl.runtime import MdplModels
 from emulators.mdpl.sites import Site, attributes, check_group
 
@@ -114,6 +116,7 @@ class Calibration:
     skill: dict[str, dict[str, dict[str, float]]]  # name → H|LE → metrics (physics)
     chosen: str
     sims: dict[str, np.ndarray]  # name → (nstep, 2) physics fluxes
+    criterion: str = "normalised RMSE of H and LE"
 
 
 def refine(
@@ -185,8 +188,28 @@ def calibrate(
         n: {lab: scores(y[:, j], obs[:, j]) for j, lab in enumerate(("H", "LE"))}
         for n, y in sims.items()
     }
-    chosen = min(cands, key=lambda n: objective(sims[n][:, None, :], obs)[0])
-    return Calibration(site, cands, skill, chosen, sims)
+    chosen = min(cands, key=choice_cost(models, cands, sims, obs, default))
+    how = "flux misfit + g_z's prior around the PFT defaults (MAP)" if models.prior else None
+    return Calibration(site, cands, skill, chosen, sims, how or Calibration.criterion)
+
+
+def choice_cost(
+    models: MdplModels,
+    cands: dict[str, np.ndarray],
+    sims: dict[str, np.ndarray],
+    obs: np.ndarray,
+    default: np.ndarray,
+) -> Callable[[str], float]:
+    """What picks the written set: for a MAP g_z the negative log posterior it was trained
+    with (flux misfit + its prior around the defaults), else the normalised RMSE."""
+    if models.prior is None:
+        return lambda n: float(objective(sims[n][:, None, :], obs)[0])
+    span = models.hi - models.lo
+    u0 = (default - models.lo) / span
+    y_std = models.norm.y_std
+    return lambda n: posterior_cost(
+        sims[n], obs, y_std, (cands[n] - models.lo) / span, u0, models.prior
+    )
 
 
 def _atomic_text(path: Path, text: str) -> None:
@@ -213,7 +236,8 @@ def write_outputs(cal: Calibration, out_dir: Path) -> list[Path]:
     lines = [
         f"# MdPL calibration of {cal.site.name} ({cal.site.group}, ELM PFT {cal.site.pft})",
         "",
-        f"Written: **{cal.chosen}** (best of the candidates in the Fortran physics).",
+        f"Written: **{cal.chosen}** (best of the candidates in the Fortran physics by "
+        f"{cal.criterion}).",
         "Skill of each candidate run through the host physics over the record:",
         "",
         "| candidate | RMSE H | RMSE LE | KGE H | KGE LE | NSE H | NSE LE |",

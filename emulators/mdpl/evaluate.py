@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from emulators.landmodel import FORCING_NAMES, GROUP_NAMES, PARAM_NAMES
 from emulators.mdpl import twin
 from emulators.mdpl.dataset import SiteData
 from emulators.mdpl.metrics import METRICS, scores
+from emulators.mdpl.prior import posterior_cost
 
 FLUX_LABELS = ("H", "LE")
 EVAL = slice(twin.CAL_STEPS, None)  # year 3, never seen in training or calibration
@@ -46,15 +48,34 @@ def loocv_sets(cal: dict[str, np.ndarray], data: list[SiteData]) -> dict[str, np
     return out
 
 
-def checked_choice(d: SiteData, sims: dict[str, np.ndarray], candidates: list[str]) -> str:
+def checked_choice(
+    d: SiteData,
+    sims: dict[str, np.ndarray],
+    candidates: list[str],
+    cost: Callable[[str], float] | None = None,
+) -> str:
     """The candidate whose physics run fits the calibration years' observations best (sum of
-    the H and LE RMSEs; the first on a tie): the check `landemu calibrate` makes, using
-    nothing of the held-out year."""
+    the H and LE RMSEs, or `cost`; the first on a tie): the check `landemu calibrate` makes,
+    using nothing of the held-out year."""
 
     def cal_rmse(name: str) -> float:
         return sum(scores(sims[name][CAL, j], d.obs[CAL, j])["rmse"] for j in range(2))
 
-    return min(candidates, key=cal_rmse)
+    return min(candidates, key=cost or cal_rmse)
+
+
+def map_cost(
+    d: SiteData, sims: dict[str, np.ndarray], sets: dict[str, np.ndarray], y_std, weight
+) -> Callable[[str], float]:
+    """A MAP g_z's physics check: the same negative log posterior as its training loss
+    (standardised flux misfit on the calibration years + λ × prior penalty)."""
+    u0 = twin.to_unit(d.default)
+
+    def cost(name: str) -> float:
+        u = twin.to_unit(sets[name])
+        return posterior_cost(sims[name][CAL], d.obs[CAL], y_std, u, u0, weight)
+
+    return cost
 
 
 def line_sets(default: np.ndarray, p: np.ndarray, method: str) -> dict[str, np.ndarray]:
@@ -98,6 +119,50 @@ def monthly_scores(d: SiteData, y: np.ndarray, metric: str) -> np.ndarray:
 def recovery(sets: dict[str, np.ndarray], truth: np.ndarray) -> dict[str, np.ndarray]:
     """Normalised absolute error |unit(estimate) − unit(truth)| per parameter (12,)."""
     return {m: np.abs(twin.to_unit(p) - twin.to_unit(truth)) for m, p in sets.items()}
+
+
+def influential_recovery(
+    rec: dict[str, dict[str, np.ndarray]], methods: list[str], influential: list[str]
+) -> dict[str, dict]:
+    """Per method: mean normalised error of each influential parameter and whether every one
+    is below the PFT defaults' (the recovery acceptance)."""
+    idx = [PARAM_NAMES.index(n) for n in influential]
+    mean = {m: np.mean([r[m] for r in rec.values()], axis=0) for m in methods}
+    return {
+        m: {n: round(float(mean[m][k]), 4) for n, k in zip(influential, idx, strict=True)}
+        | {"all_below_default": bool(all(mean[m][k] < mean["default"][k] for k in idx))}
+        for m in methods
+        if m != "default"
+    }
+
+
+def influential_names(out_dir: Path) -> list[str]:
+    """The influential parameters by the fixed rule, from the OAT ranking in `out_dir` (or
+    the shipped one)."""
+    from emulators.mdpl import sensitivity
+
+    path = out_dir / "sensitivity.csv"
+    rows = list(csv.reader((path if path.exists() else OUT_DIR / "sensitivity.csv").open()))
+    return sensitivity.influential([(n, float(h), float(le)) for n, h, le in rows[1:]])
+
+
+def write_influential(out_dir: Path, rec: dict[str, dict[str, np.ndarray]], methods) -> dict:
+    """recovery_influential.json and its Markdown table appended to tables.md."""
+    names = influential_names(out_dir)
+    res = influential_recovery(rec, methods, names)
+    (out_dir / "recovery_influential.json").write_text(json.dumps(res, indent=1))
+    base = np.mean([r["default"] for r in rec.values()], axis=0)
+    lines = ["", "| method | " + " | ".join(names) + " | all below defaults |"]
+    lines += ["|---" * (len(names) + 2) + "|"]
+    lines.append(
+        "| default | " + " | ".join(f"{base[PARAM_NAMES.index(n)]:.3f}" for n in names) + " | – |"
+    )
+    for m, r in res.items():
+        cells = " | ".join(f"{r[n]:.3f}" for n in names)
+        lines.append(f"| {m} | {cells} | {'yes' if r['all_below_default'] else 'no'} |")
+    with open(out_dir / "tables.md", "a") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return res
 
 
 def summarise(per_site: dict[str, dict], methods: list[str]) -> dict:
@@ -274,15 +339,23 @@ def evaluate_all(
     """The whole evaluation from the trained checkpoints and the DE results; returns summary."""
     from emulators.mdpl import baseline
     from emulators.mdpl.dataset import DATA_DIR
-    from emulators.mdpl.train import load_all, load_generator, load_surrogate, site_parameters
+    from emulators.mdpl.train import (
+        load_all,
+        load_generator,
+        load_prior,
+        load_surrogate,
+        site_parameters,
+    )
 
     data_dir = DATA_DIR if data_dir is None else data_dir
     data = load_all(data_dir, names)
     cal: dict[str, dict[str, np.ndarray]] = {}
+    priors, y_std = {}, {}
     for label in archs:
         arch, gz_name = variant(label)
         gz, (_, norm) = load_generator(arch, data_dir, gz_name), load_surrogate(arch, data_dir)
         cal[label] = {d.site.name: site_parameters(gz, d, norm) for d in data}
+        priors[label], y_std[label] = load_prior(arch, data_dir, gz_name), norm.y_std
     loo = loocv_sets(cal[archs[0]], data)
     de = baseline.load_results(data_dir)
     per_site, rec, params, steps = {}, {}, {}, {}
@@ -297,12 +370,15 @@ def evaluate_all(
             sets[f"de_{b}"] = np.asarray(p)
         line = {k: v for a in archs for k, v in line_sets(d.default, cal[a][n], a).items()}
         sims = run_sets(d, sets | line)
+        cost = {  # a MAP g_z is checked with its own posterior, the others with the RMSEs
+            a: priors[a] and map_cost(d, sims, sets | line, y_std[a], priors[a]) for a in archs
+        }
         for a in archs:  # MdPL + the physics check on the calibration years
-            chosen = checked_choice(d, sims, ["default", f"mdpl_{a}"])
+            chosen = checked_choice(d, sims, ["default", f"mdpl_{a}"], cost[a])
             sets[f"checked_{a}"], sims[f"checked_{a}"] = sets[chosen], sims[chosen]
         for a in archs:  # ... and the physics line search through g_z's set
             on_line = [k for k in line if k.startswith(f"{a}@")]
-            chosen = checked_choice(d, sims, ["default", *on_line])
+            chosen = checked_choice(d, sims, ["default", *on_line], cost[a])
             sets[f"linesearch_{a}"], sims[f"linesearch_{a}"] = (sets | line)[chosen], sims[chosen]
             steps[f"{n} {a}"] = chosen
         sims = {k: v for k, v in sims.items() if k not in line}
@@ -316,6 +392,7 @@ def evaluate_all(
     methods = [m for m in params[data[0].site.name] if all(m in per_site[n] for n in per_site)]
     summary = summarise(per_site, methods)
     write_tables(out_dir, per_site, summary, rec, methods)
+    write_influential(out_dir, rec, [m for m in methods if all(m in r for r in rec.values())])
     (out_dir / "line_search.json").write_text(json.dumps(steps, indent=1))
     if de:
         write_de_comparison(out_dir, per_site, de, archs)

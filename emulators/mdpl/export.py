@@ -20,7 +20,7 @@ from torch import nn
 from emulators.landmodel import PARAM_NAMES, PARAM_UNITS, parameter_table
 from emulators.mdpl.dataset import DATA_DIR, N_DOY, WINDOW, Norm
 from emulators.mdpl.model import GENERATOR_IN, SURROGATE_IN, PhysicalGenerator
-from emulators.mdpl.train import load_generator, load_surrogate
+from emulators.mdpl.train import load_generator, load_prior, load_surrogate
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -38,7 +38,9 @@ class _Physical(nn.Module):
         return self.model(x) * self.std + self.mean
 
 
-def metadata(norm: Norm, arch: str, gz_config: dict | None = None) -> dict[str, str]:
+def metadata(
+    norm: Norm, arch: str, gz_config: dict | None = None, prior: dict | None = None
+) -> dict[str, str]:
     tab = parameter_table()
     return {
         "landemu_mdpl": json.dumps(
@@ -48,6 +50,7 @@ def metadata(norm: Norm, arch: str, gz_config: dict | None = None) -> dict[str, 
                 "n_doy": N_DOY,
                 "surrogate_arch": arch,
                 "gz": gz_config or {},
+                "prior": prior,  # a MAP g_z's prior (prior.PriorWeight), else None
                 "param_names": list(PARAM_NAMES),
                 "param_units": list(PARAM_UNITS),
                 "param_lo": tab.lo.tolist(),
@@ -80,11 +83,16 @@ def _export(module: nn.Module, n_in: int, out_name: str, path: Path, meta: dict)
 
 
 def export_models(
-    surrogate: nn.Module, gz: nn.Module, norm: Norm, arch: str, out_dir: Path = PACKAGE_DIR
+    surrogate: nn.Module,
+    gz: nn.Module,
+    norm: Norm,
+    arch: str,
+    out_dir: Path = PACKAGE_DIR,
+    prior: dict | None = None,
 ) -> tuple[Path, Path]:
     """Write surrogate.onnx and gz.onnx (physical units in and out, metadata attached)."""
     tab = parameter_table()
-    meta = metadata(norm, arch, getattr(gz, "config", None))
+    meta = metadata(norm, arch, getattr(gz, "config", None), prior)
     s_path, g_path = out_dir / "surrogate.onnx", out_dir / "gz.onnx"
     _export(_Physical(surrogate, norm), SURROGATE_IN, "fluxes", s_path, meta)
     phys = PhysicalGenerator(gz, torch.tensor(tab.lo), torch.tensor(tab.hi))
@@ -101,7 +109,8 @@ def export_all(
     """Export the trained checkpoints of `arch` (g_z variant `gz_name`)."""
     surrogate, norm = load_surrogate(arch, data_dir)
     gz = load_generator(arch, data_dir, gz_name)
-    return export_models(surrogate, gz, norm, arch, out_dir)
+    prior = load_prior(arch, data_dir, gz_name)
+    return export_models(surrogate, gz, norm, arch, out_dir, prior and prior.to_dict())
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from emulators.mdpl.dataset import (
     generator_inputs,
     surrogate_inputs,
 )
+from emulators.mdpl.prior import PriorWeight
 
 log = logging.getLogger(__name__)
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -56,6 +57,8 @@ class MdplModels:
         self.lo = np.asarray(meta["param_lo"])
         self.hi = np.asarray(meta["param_hi"])
         self.names = meta["param_names"]
+        prior = meta.get("prior")  # a MAP g_z: its physics check uses the same posterior
+        self.prior = PriorWeight.from_dict(prior) if prior else None
         if meta["window"] != WINDOW:
             raise ModelError(
                 f"{gz_path} was trained on {meta['window']}-step windows, not {WINDOW}"

@@ -12,6 +12,9 @@ validation. g_z sees each site's calibration years only (year 3 is never used in
 A cheaper g_z (`--gz gru1x64`, for the online step) trains through the same frozen surrogate,
 optionally distilled from the paper-sized g_z's per-window outputs (`--distill` weight; the
 first `--warmup` steps distil only, which costs no surrogate pass).
+A MAP g_z (`--prior-sigma σ_p`, `emulators/mdpl/prior.py`) adds a Gaussian prior around the
+PFT defaults, weighted by the calibration-year misfit of its warm start (`--init-from`);
+`--tag` names its checkpoint (e.g. `generator_multitask_gru1x64_map.pt`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from emulators.mdpl.dataset import (
     surrogate_inputs,
 )
 from emulators.mdpl.model import GENERATORS, SURROGATES, ParameterGenerator
+from emulators.mdpl.prior import PriorWeight, check_sigma, penalty, weight_from_misfit
 from emulators.mdpl.sites import SITES
 
 N_VAL_MEMBERS = 4
@@ -214,8 +218,11 @@ def generator_loss(
     ok: torch.Tensor,
     base_unit: torch.Tensor | None = None,
     base_flux: torch.Tensor | None = None,
+    prior: tuple[PriorWeight, torch.Tensor] | None = None,
 ) -> torch.Tensor:
-    """Masked MSE of the surrogate driven by each site's mean g_z parameters vs observations.
+    """Masked MSE of the surrogate driven by each site's mean g_z parameters vs observations
+    (+ with `prior` = (weight, the sites' default unit parameters): λ × the mean over sites of
+    the prior penalty, the MAP loss of `prior.py`).
 
     With base_unit/base_flux (bias correction) the prediction is the physics' default run
     plus the surrogate's *change* from the defaults: the surrogate's own error at a site
@@ -228,7 +235,27 @@ def generator_loss(
         with torch.no_grad():
             y0 = _surrogate_sites(surrogate, sx, base_unit)
         y = base_flux + (y - y0)
-    return torch.sum(ok * (y - obs) ** 2) / torch.clamp(ok.sum(), min=1.0)
+    mse = torch.sum(ok * (y - obs) ** 2) / torch.clamp(ok.sum(), min=1.0)
+    if prior is None:
+        return mse
+    weight, unit_default = prior
+    return mse + weight.lam * penalty(unit, unit_default, weight.sigma_p).mean()
+
+
+def site_misfit(
+    gz: ParameterGenerator, surrogate: torch.nn.Module, d: SiteData, norm: Norm
+) -> np.ndarray:
+    """obs − surrogate at the site's g_z parameters over the calibration years, (CAL_STEPS, 2)
+    standardised, NaN in gaps: consecutive 48-step windows, as the loss sees them."""
+    unit = twin.to_unit(site_parameters(gz, d, norm)).astype(np.float32)
+    start = np.arange(0, twin.CAL_STEPS - WINDOW + 1, WINDOW)
+    fn = norm.forcing(d.forcing)
+    y = []
+    with torch.no_grad():
+        for chunk in np.array_split(start, max(1, len(start) // 128)):
+            x = surrogate_inputs(fn, chunk, np.repeat(unit[None], len(chunk), axis=0))
+            y.append(surrogate(torch.from_numpy(x)).numpy().reshape(-1, 2))
+    return norm.flux(d.obs[: len(start) * WINDOW]) - np.concatenate(y)
 
 
 def distill_loss(
@@ -256,34 +283,50 @@ def train_generator(
     gz_name: str = "lstm4x128",
     distill: float = 0.0,
     warmup: int = 0,
+    prior_sigma: float | None = None,
+    init_from: str | None = None,
+    tag: str = "",
 ) -> dict:
     """Train (or resume) g_z through the frozen `arch` surrogate against the twin obs
     (`bias_correct`: through the surrogate's change from the physics' default run;
     `distill` > 0: plus that weight × MSE to the paper-sized g_z's outputs, distillation
-    only for the first `warmup` steps)."""
+    only for the first `warmup` steps; `prior_sigma`: MAP loss with a prior of that width
+    around the defaults; `init_from`: warm start from that g_z variant's checkpoint;
+    `tag`: checkpoint name suffix)."""
     if warmup > 0 and distill <= 0:
         raise ConfigError(f"g_z: --warmup {warmup} distils only, so it needs --distill > 0")
+    if prior_sigma is not None:
+        check_sigma(prior_sigma)
     torch.manual_seed(seed)
     data = load_all(data_dir, names)
     surrogate, norm = load_surrogate(arch, data_dir)
-    path = ckpt_path("generator", arch, data_dir, gz_name)
+    path = ckpt_path("generator", arch, data_dir, f"{gz_name}_{tag}" if tag else gz_name)
     teacher = load_generator(arch, data_dir) if distill > 0 else None
     gz = ParameterGenerator(**GENERATORS[gz_name])
     opt = torch.optim.Adam(gz.parameters(), lr=lr)
-    step, log = 0, []
+    step, log, weight = 0, [], None
     if path.exists():
         ck = torch.load(path, weights_only=False)
         gz.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         step, log = ck["step"], ck["log"]
+        weight = PriorWeight.from_dict(ck["prior"]) if ck.get("prior") else None
+    elif init_from:
+        gz.load_state_dict(load_generator(arch, data_dir, init_from).state_dict())
+    if prior_sigma is not None and weight is None:  # from the warm start's misfit, once
+        weight = weight_from_misfit(
+            prior_sigma, [site_misfit(gz, surrogate, d, norm) for d in data]
+        )
+        print(json.dumps({"prior": weight.to_dict()}), flush=True)
     rng = np.random.default_rng(seed + 7919 * step)
     t0, run_loss = time.perf_counter(), []
     while step < steps and time.perf_counter() - t0 < minutes * 60:
         *batch, base_unit, base_flux = generator_batch(data, norm, rng, n_sites, k)
         base = (base_unit, base_flux) if bias_correct else (None, None)
+        prior = None if weight is None else (weight, base_unit)
         loss = torch.zeros(())
         if step >= warmup:
-            loss = generator_loss(gz, surrogate, *batch, *base)
+            loss = generator_loss(gz, surrogate, *batch, *base, prior=prior)
         if teacher is not None:
             loss = loss + distill * distill_loss(gz, teacher, batch[0])
         run_loss.append(_update(opt, [lr], gz, loss, step / steps))
@@ -296,7 +339,8 @@ def train_generator(
             run_loss = []
             print(json.dumps(rec), flush=True)
             ck = {"model": gz.state_dict(), "opt": opt.state_dict(), "step": step, "log": log}
-            _save({**ck, "norm": norm.to_dict(), "arch": arch, "gz": gz.config}, path)
+            meta = {"norm": norm.to_dict(), "arch": arch, "gz": gz.config}
+            _save({**ck, **meta, "prior": weight and weight.to_dict()}, path)
     return log[-1] if log else {}
 
 
@@ -308,6 +352,12 @@ def load_generator(
     gz.load_state_dict(ck["model"])
     gz.eval()
     return gz
+
+
+def load_prior(arch: str, data_dir: Path = DATA_DIR, gz_name: str = "lstm4x128"):
+    """The prior a g_z was trained with (PriorWeight), None for a plain (flux-only) g_z."""
+    ck = torch.load(ckpt_path("generator", arch, data_dir, gz_name), weights_only=False)
+    return PriorWeight.from_dict(ck["prior"]) if ck.get("prior") else None
 
 
 def site_parameters(
@@ -339,6 +389,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--gz", choices=sorted(GENERATORS), default="lstm4x128", help="g_z size")
     ap.add_argument("--distill", type=float, default=0.0, help="g_z: weight of distillation")
     ap.add_argument("--warmup", type=int, default=0, help="g_z: distillation-only steps")
+    ap.add_argument("--prior-sigma", type=float, default=None, help="g_z: MAP prior width")
+    ap.add_argument("--init-from", default=None, help="g_z: warm start from this variant")
+    ap.add_argument("--tag", default="", help="g_z: checkpoint name suffix")
+    ap.add_argument("--lr", type=float, default=3e-3, help="g_z: learning rate")
     a = ap.parse_args(argv)
     names = [n for n in a.sites.split(",") if n] or None
     kw = {"data_dir": a.data_dir, "names": names}
@@ -353,6 +407,10 @@ def main(argv: list[str] | None = None) -> None:
                     gz_name=a.gz,
                     distill=a.distill,
                     warmup=a.warmup,
+                    prior_sigma=a.prior_sigma,
+                    init_from=a.init_from,
+                    tag=a.tag,
+                    lr=a.lr,
                     **kw,
                 )
             )
