@@ -18,6 +18,7 @@ from coupler.errors import DataFileError
 from emulators.data import era5_climate
 from emulators.lai import target
 from emulators.lai.features import CO2, MASK, PRIOR, SM, SW, P, T, assemble, vegetation_channels
+from emulators.lai.phase_one import mixed_land_cover
 from emulators.lulc import split
 from emulators.lulc.dataset import (
     COARSE_FACTORS,
@@ -151,11 +152,19 @@ class Sampler:
         min_land: float = 0.1,
         joint: bool = False,
         ratios: tuple[float, float] = MASK_RATIOS,
+        phase_one=None,
+        predicted_share: float = 0.0,
     ) -> None:
+        """`phase_one` (phase_one.PhaseOneMaps) and `predicted_share`: that share of the
+        samples gets phase one's predicted land use/cover where its prior is hidden (the
+        land cover the model gets at evaluation); the target stays the true one's."""
         self.source, self.crop, self.joint, self.ratios = source, crop, joint, ratios
         self.origins = training_windows(source.cube, which, min_land)
         if not self.origins:
             raise DataFileError(f"no {split.NAMES[which]} windows with land in the cube")
+        if predicted_share and phase_one is None:
+            raise DataFileError("a predicted land-cover share needs phase one's cached maps")
+        self.phase_one, self.predicted_share = phase_one, predicted_share
 
     def sample(
         self, rng: np.random.Generator, month: int | None = None, ratio: float | None = None
@@ -167,7 +176,12 @@ class Sampler:
         i, j = rng.integers(0, WINDOW - self.crop + 1, size=2)
         w = self.source.window(r0 + i, r0 + i + self.crop, c0 + j, c0 + j + self.crop)
         hidden = patch_mask(self.crop, self.crop, ratio, rng)
-        x = w.inputs(month, hidden)
+        lu, lc = w.lu, w.lc
+        if self.predicted_share and rng.random() < self.predicted_share:
+            crop = (slice(i, i + self.crop), slice(j, j + self.crop))
+            lu_p, lc_p = (a[crop] for a in self.phase_one.window(int(r0), int(c0)))
+            lu, lc = mixed_land_cover(lu, lu_p, hidden), mixed_land_cover(lc, lc_p, hidden)
+        x = w.inputs(month, hidden, lu, lc)
         if self.joint:
             factor = int(rng.choice([f for f in COARSE_FACTORS if self.crop % f == 0]))
             x = joint_inputs(w, x, hidden, factor)

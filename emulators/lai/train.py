@@ -31,6 +31,8 @@ import torch
 from emulators.lai.dataset import N_JOINT_CHANNELS, LaiSource, Sampler
 from emulators.lai.features import GSI, LAI_SCALE, MASK, N_CHANNELS, N_CHANNELS_V2, PRIOR
 from emulators.lai.model import JointUNet, LaiUNet
+from emulators.lai.phase_one import CACHE as PHASE_ONE_CACHE
+from emulators.lai.phase_one import PhaseOneMaps
 from emulators.lulc import split
 from emulators.lulc.dataset import DEFAULT_CUBE, MASK_RATIOS
 from emulators.lulc.train import (
@@ -71,6 +73,10 @@ class Config:
     pixel_lr_factor: float = 1.0  # the lr of PixelPhenologyHead's pixel path, × lr
     pixel_pretrain: int = 0  # steps fitting that path alone to hidden pixels (pretrain_pixel)
     channels: int = N_CHANNELS  # separate design's inputs: 38 (v1, v2) or 43 (+ vegetation)
+    predicted_share: float = 0.0  # share of training samples fed phase one's predicted land
+    # use/cover where the prior is hidden (phase_one.py); > 0 also validates with it and
+    # keeps as best.pt the epoch with the lowest mean of the two validation RMSEs
+    phase_one_cache: str = str(PHASE_ONE_CACHE)
 
 
 def build_model(
@@ -213,10 +219,21 @@ def train(cfg: Config, out: Path, cube_path: Path = DEFAULT_CUBE, source=None) -
     source = source or LaiSource(cube_path)
     joint = cfg.design == "joint"
     ratios = (cfg.mask_min, MASK_RATIOS[1])
-    train_s = Sampler(source, split.TRAIN, cfg.crop, joint=joint, ratios=ratios)
+    phase_one = PhaseOneMaps.load(Path(cfg.phase_one_cache)) if cfg.predicted_share else None
+    train_s = Sampler(
+        source,
+        split.TRAIN,
+        cfg.crop,
+        joint=joint,
+        ratios=ratios,
+        phase_one=phase_one,
+        predicted_share=cfg.predicted_share,
+    )
     val_s = Sampler(source, split.VALIDATION, cfg.crop, joint=joint)
-    vrng = np.random.default_rng(12345)
-    val_batches = [make_batch(val_s, vrng, 4, ratio=0.75) for _ in range(cfg.val_samples // 4)]
+    val_batches, val_batches_p = validation_batches(val_s, cfg.val_samples, 0.75), []
+    if phase_one is not None:
+        val_p = Sampler(source, split.VALIDATION, cfg.crop, phase_one=phase_one, predicted_share=1)
+        val_batches_p = validation_batches(val_p, cfg.val_samples, 0.75)
 
     model = model_of_config(asdict(cfg))
     pixel = [p for n, p in model.named_parameters() if n.startswith("head_lai.pixel.")]
@@ -261,21 +278,38 @@ def train(cfg: Config, out: Path, cube_path: Path = DEFAULT_CUBE, source=None) -
             row = {"epoch": epoch + 1, "loss": float(np.mean(losses))}
             row["lr"] = opt.param_groups[0]["lr"]
             row["seconds"] = round(state["seconds"], 1)
-            row.update(validate(model, val_batches))
+            row.update(validation_row(model, val_batches, val_batches_p))
             state["history"].append(row)
-            if row["val_rmse"] < state["best"]:
-                state["best"] = row["val_rmse"]
+            if row["val_score"] < state["best"]:
+                state["best"] = row["val_score"]
                 save_best(model, cfg, row, out)
             save_epoch(model, opt, cfg, state, out, ckpt, row)
         share_clock(state, world)
     if state["epoch"] == 0 and rank == 0:  # --epochs 0: the warm-started/pretrained model
         row = {"epoch": 0, "seconds": round(time.perf_counter() - t_start, 1)}
-        row.update(validate(model, val_batches))
+        row.update(validation_row(model, val_batches, val_batches_p))
         state["history"].append(row)
-        state["best"] = row["val_rmse"]
+        state["best"] = row["val_score"]
         save_best(model, cfg, row, out)
         save_epoch(model, opt, cfg, state, out, ckpt, row)
     return {"design": cfg.design, "epochs": state["epoch"], "best_val_rmse": state["best"]}
+
+
+def validation_row(model: torch.nn.Module, batches: list, batches_predicted: list) -> dict:
+    """val_rmse (true land cover), with `batches_predicted` also val_rmse_predicted (phase
+    one's), and val_score, the number best.pt is chosen by (their mean, else val_rmse)."""
+    row = validate(model, batches)
+    row["val_score"] = row["val_rmse"]
+    if batches_predicted:
+        row["val_rmse_predicted"] = validate(model, batches_predicted)["val_rmse"]
+        row["val_score"] = (row["val_rmse"] + row["val_rmse_predicted"]) / 2
+    return row
+
+
+def validation_batches(sampler: Sampler, samples: int, ratio: float) -> list[list[torch.Tensor]]:
+    """The same validation crops every time (fixed seed)."""
+    rng = np.random.default_rng(12345)
+    return [make_batch(sampler, rng, 4, ratio=ratio) for _ in range(samples // 4)]
 
 
 def validation_scores(
@@ -288,18 +322,21 @@ def validation_scores(
 
     source = LaiSource(cube_path)
     val_s = Sampler(source, split.VALIDATION, Config().crop)
-    batches = {}
-    for ratio in ratios:
-        rng = np.random.default_rng(12345)
-        batches[ratio] = [make_batch(val_s, rng, 4, ratio=ratio) for _ in range(samples // 4)]
+    batches = {f"{r:g}": validation_batches(val_s, samples, r) for r in ratios}
+    if PHASE_ONE_CACHE.is_file():  # phase one's predictions where the prior is hidden
+        maps = PhaseOneMaps.load()
+        val_p = Sampler(source, split.VALIDATION, Config().crop, phase_one=maps, predicted_share=1)
+        for r in ratios:
+            if r > 0:
+                batches[f"{r:g}_predicted"] = validation_batches(val_p, samples, r)
     copy = CopyPrior()
     scores = (
-        {"copy_prior_mask0": validate(copy, batches[0.0])["val_rmse"]} if 0.0 in batches else {}
+        {"copy_prior_mask0": validate(copy, batches["0"])["val_rmse"]} if "0" in batches else {}
     )
     for path in checkpoints:
         model = load_checkpoint(path)[0]
         scores[str(path)] = {
-            f"val_rmse_mask{r:g}": validate(model, b)["val_rmse"] for r, b in batches.items()
+            f"val_rmse_mask{r}": validate(model, b)["val_rmse"] for r, b in batches.items()
         }
     return scores
 
