@@ -74,6 +74,24 @@ def test_ship_copies_the_design_with_the_lower_rmse(tmp_path, monkeypatch):
     assert (tmp_path / "lai.onnx").read_bytes() == b"joint"
 
 
+def test_ship_leaves_out_a_model_much_worse_with_true_land_cover(tmp_path, monkeypatch):
+    overall = {
+        "v3/true_lc": {"rmse": 0.22},
+        "v3/predicted_lc": {"rmse": 0.49},
+        "v3e/true_lc": {"rmse": 0.30},  # > 1.2 × 0.22
+        "v3e/predicted_lc": {"rmse": 0.40},
+        "v3f/true_lc": {"rmse": 0.25},
+        "v3f/predicted_lc": {"rmse": 0.45},
+    }
+    (tmp_path / "comparison.json").write_text(json.dumps({"overall": overall}))
+    for name in ("v3", "v3e", "v3f"):
+        (tmp_path / f"{name}.onnx").write_bytes(name.encode())
+    monkeypatch.setattr(evaluate, "MODEL_PATH", tmp_path / "lai.onnx")
+    result = evaluate.ship(tmp_path, tmp_path)
+    assert result["shipped"] == "v3f" and result["excluded"] == ["v3e"]
+    assert (tmp_path / "lai.onnx").read_bytes() == b"v3f"
+
+
 def test_cli_rejects_a_malformed_region():
     r = subprocess.run(
         [sys.executable, "-m", "coupler.cli", "evaluate", "lai", "--region", "10,5,0,10"],
