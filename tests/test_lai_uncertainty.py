@@ -51,3 +51,30 @@ def test_a_spread_ten_times_too_small_is_calibrated_to_95_percent_on_new_pixels(
     assert 9.0 < k < 11.0
     assert coverage(spread[1], err[1], 1.0) < 0.2
     assert abs(coverage(spread[1], err[1], k) - 0.95) < 0.01
+
+
+def test_pixel_path_members_give_hidden_pixels_the_spread_dropout_alone_does_not():
+    """v3's hidden pixels bypass the dropout (their LAI is the per-pixel path's): refit
+    members of that path (SYNTHETIC crops) give them a spread, and the model's own path is
+    back in place afterwards."""
+    from test_lai_train import SyntheticSource
+
+    from emulators.lai.dataset import Sampler
+    from emulators.lai.features import MASK
+    from emulators.lai.train import pretrain_pixel
+    from emulators.lai.uncertainty import refit_pixel_members
+    from emulators.lulc import split
+
+    torch.manual_seed(2)
+    torch.set_num_threads(1)
+    model = LaiUNet(N_CHANNELS, 4, residual=4, dropout=0.1).eval()
+    sampler = Sampler(SyntheticSource(), split.TRAIN, 32)
+    pretrain_pixel(model, sampler, steps=100, crops=4)
+    own = model.head_lai.pixel
+    x = sampler.sample(np.random.default_rng(9), ratio=1.0)[0]
+    assert (x[MASK] == 1).all()
+    _, alone = mc_dropout(model, x, samples=8)
+    paths = refit_pixel_members(model, sampler, members=2, steps=100, crops=4)
+    _, both = mc_dropout(model, x, samples=8, pixel_paths=paths)
+    assert len(paths) == 3 and paths[0] is own and model.head_lai.pixel is own
+    assert alone.max() == 0.0 and (both > 0).mean() > 0.5

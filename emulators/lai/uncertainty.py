@@ -36,9 +36,10 @@ from emulators.lulc.features import global_patch_mask
 
 @torch.no_grad()
 def mc_dropout(
-    model: LaiUNet, x: np.ndarray, samples: int, seed: int = 0
+    model: LaiUNet, x: np.ndarray, samples: int, seed: int = 0, pixel_paths: list | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, std) LAI (H, W) of `samples` dropout masks on the head's input features."""
+    """(mean, std) LAI (H, W) of `samples` dropout masks on the head's input features; with
+    `pixel_paths` (refit_pixel_members) draw i also uses pixel path i mod their number."""
     p = model.dropout.p
     if p <= 0:
         raise ValueError("the checkpoint was trained without dropout: no MC-dropout spread")
@@ -46,13 +47,45 @@ def mc_dropout(
     h = model.features(xt)
     g = torch.Generator().manual_seed(seed)
     preds = []
-    for _ in range(samples):
-        keep = (torch.rand(h.shape, generator=g) >= p).float() / (1 - p)
-        hd = h * keep
-        out = model.head_lai(hd, xt) if model.residual else model.head_lai(hd)
-        preds.append(out[0].numpy())
+    own = getattr(model.head_lai, "pixel", None)
+    try:
+        for i in range(samples):
+            if pixel_paths:
+                model.head_lai.pixel = pixel_paths[i % len(pixel_paths)]
+            keep = (torch.rand(h.shape, generator=g) >= p).float() / (1 - p)
+            hd = h * keep
+            out = model.head_lai(hd, xt) if model.residual else model.head_lai(hd)
+            preds.append(out[0].numpy())
+    finally:
+        if pixel_paths:
+            model.head_lai.pixel = own
     stack = np.stack(preds).astype(np.float64)
     return stack.mean(0), stack.std(0)
+
+
+def refit_pixel_members(
+    model: LaiUNet, sampler, members: int, steps: int = 6000, crops: int = 500
+) -> list[torch.nn.Module]:
+    """The model's own per-pixel path and `members` more, each refit from a fresh random
+    start (seed k) on other crops with the body kept (train.pretrain_pixel): an ensemble of
+    the hidden branch. Why: v3's hidden pixels bypass the dropout (their LAI is the pixel
+    path's), so MC dropout alone gives them no spread at all."""
+    import copy
+
+    from emulators.lai.model import PixelPhenologyHead
+    from emulators.lai.train import pretrain_pixel
+
+    if not isinstance(model.head_lai, PixelPhenologyHead):
+        raise ValueError("pixel-path members need a model with a per-pixel path (residual 4)")
+    paths = [model.head_lai.pixel]
+    for k in range(1, members + 1):
+        member = copy.deepcopy(model)
+        torch.manual_seed(k)
+        fresh = PixelPhenologyHead(model.head_lai.conv.in_channels, model.inc[0].in_channels)
+        member.head_lai.pixel = fresh.pixel
+        pretrain_pixel(member, sampler, steps, crops, seed=k, keep_body=True)
+        paths.append(member.head_lai.pixel.eval())
+    return paths
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -93,7 +126,9 @@ def spread_skill(spread: np.ndarray, err: np.ndarray, hidden: np.ndarray) -> dic
     }
 
 
-def collect(model: LaiUNet, source, regions, samples: int, months) -> tuple[np.ndarray, ...]:
+def collect(
+    model: LaiUNet, source, regions, samples: int, months, pixel_paths=None
+) -> tuple[np.ndarray, ...]:
     """(spread, error of the mean, hidden) of the scored pixels of `regions`, flat."""
     spread, err, hidden_px = [], [], []
     for region in regions:
@@ -102,11 +137,23 @@ def collect(model: LaiUNet, source, regions, samples: int, months) -> tuple[np.n
         hidden = global_patch_mask(slice(r0, r1), slice(c0, c1), 0.75, 0)
         ok = w.valid()[rr, cc]
         for m in months:
-            mean, std = mc_dropout(model, w.inputs(m, hidden), samples, seed=m)
+            mean, std = mc_dropout(model, w.inputs(m, hidden), samples, m, pixel_paths)
             spread.append(std[rr, cc][ok])
             err.append((mean - w.lai[m])[rr, cc][ok])
             hidden_px.append(hidden[rr, cc][ok])
     return np.concatenate(spread), np.concatenate(err), np.concatenate(hidden_px)
+
+
+def training_sampler(source, config: dict):
+    """The training crops a checkpoint was trained on (with its share of phase one's land
+    cover), for refitting pixel-path members."""
+    from emulators.lai.dataset import Sampler
+    from emulators.lai.phase_one import PhaseOneMaps
+    from emulators.lulc import split
+
+    share = config.get("predicted_share", 0.0)
+    maps = PhaseOneMaps.load() if share else None
+    return Sampler(source, split.TRAIN, config["crop"], phase_one=maps, predicted_share=share)
 
 
 def calibration_factor(spread: np.ndarray, err: np.ndarray, coverage: float = 0.95) -> float:
@@ -122,16 +169,21 @@ def coverage(spread: np.ndarray, err: np.ndarray, k: float) -> float:
     return float((np.abs(err) <= 1.96 * k * spread).mean())
 
 
-def evaluate(checkpoint: Path, n_regions: int, samples: int, months, out_dir: Path) -> dict:
+def evaluate(
+    checkpoint: Path, n_regions: int, samples: int, months, out_dir: Path, members: int = 0
+) -> dict:
     from emulators.lai.dataset import LaiSource
 
     torch.set_num_threads(1)
-    model = load_checkpoint(checkpoint)[0]
+    model, saved = load_checkpoint(checkpoint)
     source = LaiSource()
+    paths = None
+    if members:
+        paths = refit_pixel_members(model, training_sampler(source, saved["config"]), members)
     regions = held_out_regions(source.cube, n_regions)
     val_regions = held_out_regions(source.cube, n_regions, which="validation")
-    k = calibration_factor(*collect(model, source, val_regions, samples, months)[:2])
-    spread, err, hidden = collect(model, source, regions, samples, months)
+    k = calibration_factor(*collect(model, source, val_regions, samples, months, paths)[:2])
+    spread, err, hidden = collect(model, source, regions, samples, months, paths)
     result = spread_skill(spread, err, hidden)
     result["calibrated"] = {
         "factor": k,
@@ -145,6 +197,7 @@ def evaluate(checkpoint: Path, n_regions: int, samples: int, months, out_dir: Pa
     result.update(
         checkpoint=str(checkpoint),
         dropout=model.dropout.p,
+        pixel_path_members=len(paths) if paths else 0,
         samples=samples,
         regions=[list(r) for r in regions],
         months=[m + 1 for m in months],
@@ -164,9 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--samples", type=int, default=16)
     p.add_argument("--months", default="1,4,7,10")
     p.add_argument("--out", type=Path, default=TABLE_DIR)
+    p.add_argument("--members", type=int, default=0, help="refit pixel paths (refit_pixel_members)")
     args = p.parse_args(argv)
     months = tuple(int(m) - 1 for m in args.months.split(","))
-    result = evaluate(args.checkpoint, args.regions, args.samples, months, args.out)
+    result = evaluate(args.checkpoint, args.regions, args.samples, months, args.out, args.members)
     print(json.dumps({k: v for k, v in result.items() if k != "by_spread_quintile"}))
     return 0
 
