@@ -2,6 +2,7 @@
 
     python -m emulators.lai.uncertainty --checkpoint run/data/lai/separate_res_seed0/best.pt
                                         [--regions 4] [--samples 16] [--months 1,4,7,10]
+                                        [--members 3]
 
 The separate design drops feature elements before its 1×1 head (p = `dropout` of the
 checkpoint); keeping that dropout on at inference gives `samples` predictions per pixel
@@ -10,6 +11,9 @@ standard deviation is the spread; their mean is scored against the SEMI-EMPIRICA
 the held-out regions of `evaluate table` (true land cover, 75 % of the prior hidden). This
 spread covers the head's dropout only — not the encoder's weights, the data, or land-cover
 errors — so it is a lower bound on the uncertainty; the numbers say how well it ranks errors.
+v3's hidden pixels take their LAI from the per-pixel path, which no dropout reaches: with
+`--members N` that path is refit N more times from fresh random starts on other training
+crops (body kept) and draw i uses path i mod (N + 1), an ensemble of the hidden branch.
 
 Written: emulators/lai/evaluation/uncertainty.json (correlation of spread and |error|
 (Pearson and Spearman), error by spread quintile, coverage of mean ± 1.96·spread, hidden vs
