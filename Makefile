@@ -79,8 +79,11 @@ models-mdpl: setup
 	$(MDPL).train generator --arch multitask --steps 300 --minutes 600
 	$(MDPL).train generator --arch singletask --steps 300 --minutes 600
 	$(MDPL).train generator --arch multitask --gz gru1x64 --distill 10 --warmup 300 --steps 1000 --minutes 600
+	$(MDPL).train generator --arch singletask --gz gru1x64 --distill 10 --warmup 300 --steps 1000 --minutes 600
+	for s in 0.25:map 0.15:map15 0.4:map40; do $(MDPL).train generator --arch multitask --gz gru1x64 \
+	  --init-from gru1x64 --prior-sigma $${s%%:*} --tag $${s##*:} --lr 1e-3 --steps 500 --minutes 600 || exit 1; done
 	$(MDPL).baseline
-	$(MDPL).export gru1x64
+	$(MDPL).export gru1x64_map
 	OMP_NUM_THREADS=1 $(VENV)/bin/landemu evaluate mdpl
 
 # Soil moisture (TWIN stations from the Fortran physics, CV-tuned forest vs gradient
@@ -132,6 +135,13 @@ models-lai: setup
 	$(LAI).train --design separate --out run/data/lai/separate_v3x_seed0 --residual 4 \
 	    --init run/data/lai/separate_v3h_seed0/checkpoint.pt --init-head 1 --mask-min 0 \
 	    --pixel-pretrain 6000 --epochs 0
+	$(LAI).phase_one
+	$(LAI).train --design separate --out run/data/lai/separate_v3e_pixel --residual 4 \
+	    --init run/data/lai/separate_v3x_seed0/checkpoint.pt --init-head 1 --mask-min 0 \
+	    --predicted-share 0.5 --pixel-pretrain 6000 --epochs 0 --val-samples 48
+	$(LAI).train --design separate --out run/data/lai/separate_v3e_seed0 --residual 4 \
+	    --init run/data/lai/separate_v3e_pixel/checkpoint.pt --init-head 1 --mask-min 0 \
+	    --predicted-share 0.5 --lr 3e-4 --minutes 55 --decay-start 25 --val-samples 32
 	$(LAI).export --checkpoint run/data/lai/separate_res2_seed0/checkpoint.pt \
 	    --out run/data/lai/separate_v2.onnx
 	$(LAI).export --checkpoint run/data/lai/separate_v3_seed0/checkpoint.pt \

@@ -127,3 +127,19 @@ def test_influential_rule_is_a_quarter_of_the_top_for_h_or_le():
     rows = list(csv.reader((EVAL_DIR / "sensitivity.csv").open()))[1:]
     shipped = sensitivity.influential([(n, float(h), float(le)) for n, h, le in rows])
     assert sorted(shipped) == ["binter", "chl", "gradm", "vegh", "vgcov"]
+
+
+def test_shipped_gz_is_map_and_calibrate_chooses_by_its_posterior():
+    from emulators.mdpl.calibrate import choice_cost
+    from emulators.mdpl.runtime import MdplModels
+
+    models = MdplModels(surrogate_path=None)
+    assert models.prior is not None and models.prior.sigma_p == 0.25
+    default = models.lo + 0.5 * (models.hi - models.lo)
+    far = models.lo + 0.9 * (models.hi - models.lo)
+    obs = np.random.default_rng(4).normal(50.0, 20.0, size=(480, 2))
+    sims = {"default": obs + 3.0, "far": obs + 3.0}  # equal flux misfit
+    cost = choice_cost(models, {"default": default, "far": far}, sims, obs, default)
+    assert cost("far") - cost("default") == pytest.approx(
+        models.prior.lam * 12 * (0.4 / 0.25) ** 2, rel=1e-6
+    )

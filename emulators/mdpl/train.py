@@ -166,6 +166,22 @@ def load_surrogate(arch: str, data_dir: Path = DATA_DIR) -> tuple[torch.nn.Modul
     return model, Norm.from_dict(ck["norm"])
 
 
+def surrogate_validation(
+    arch: str, data_dir: Path = DATA_DIR, n: int = 2048, names: list[str] | None = None
+) -> dict[str, float]:
+    """A trained surrogate's RMSE (W m-2) on `n` random windows of the held-out ensemble
+    members (never trained on), H and LE, in batches of 256."""
+    data = load_all(data_dir, names)
+    model, norm = load_surrogate(arch, data_dir)
+    rng, sq = np.random.default_rng(2024), []
+    with torch.no_grad():
+        for _ in range(max(1, n // 256)):
+            x, y = surrogate_batch(data, norm, rng, 256, val=True)
+            sq.append(((model(x) - y).numpy() * norm.y_std) ** 2)
+    mse = np.concatenate(sq).reshape(-1, 2).mean(axis=0)
+    return {"val_rmse_H": float(np.sqrt(mse[0])), "val_rmse_LE": float(np.sqrt(mse[1]))}
+
+
 def generator_batch(
     data: list[SiteData],
     norm: Norm,
