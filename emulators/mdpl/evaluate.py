@@ -412,7 +412,10 @@ def evaluate_all(
         for n, sets in params.items():
             for m, p in sets.items():
                 w.writerow([n, m, *(f"{v:.6g}" for v in p)])
-    show = [m for m in methods if m != "truth"]
+    # plots: the defaults, the shipped g_z with its physics check and line search, the others
+    # as they come (ten colours at most)
+    key = ["default", *(f"{k}_{archs[0]}" for k in ("mdpl", "checked", "linesearch"))]
+    show = [m for m in [*key, *(f"mdpl_{a}" for a in archs[1:])] if m in methods][:10]
     plot_taylor(out_dir / "taylor.png", per_site, show)
     stacked = {k: {m: np.concatenate(v[m]) for m in show} for k, v in monthly.items()}
     plot_cdf(out_dir / "cdf_monthly_nse_kge.png", stacked, show)
