@@ -22,6 +22,7 @@ from emulators.mdpl.train import (
     load_prior,
     load_surrogate,
     site_parameters,
+    surrogate_validation,
     train_generator,
     train_surrogate,
 )
@@ -58,6 +59,8 @@ def test_smoke_training_resumes_and_evaluates_in_the_physics(cache, tmp_path):
         "multitask", steps=3, minutes=5, batch=4, every=1, data_dir=cache, names=[SITE]
     )
     assert rec["step"] == 3  # resumed, one more step
+    val = surrogate_validation("multitask", cache, n=256, names=[SITE])  # held-out members
+    assert 0 < val["val_rmse_H"] < 1e3 and 0 < val["val_rmse_LE"] < 1e3
     rec = train_generator(
         "multitask", steps=2, minutes=5, n_sites=1, k=2, every=1, data_dir=cache, names=[SITE]
     )

@@ -25,7 +25,7 @@ from emulators.landmodel import FORCING_NAMES, GROUP_NAMES, PARAM_NAMES
 from emulators.mdpl import twin
 from emulators.mdpl.dataset import SiteData
 from emulators.mdpl.metrics import METRICS, scores
-from emulators.mdpl.prior import posterior_cost
+from emulators.mdpl.prior import PriorWeight, posterior_cost
 
 FLUX_LABELS = ("H", "LE")
 EVAL = slice(twin.CAL_STEPS, None)  # year 3, never seen in training or calibration
@@ -65,7 +65,11 @@ def checked_choice(
 
 
 def map_cost(
-    d: SiteData, sims: dict[str, np.ndarray], sets: dict[str, np.ndarray], y_std, weight
+    d: SiteData,
+    sims: dict[str, np.ndarray],
+    sets: dict[str, np.ndarray],
+    y_std: np.ndarray,
+    weight: PriorWeight,
 ) -> Callable[[str], float]:
     """A MAP g_z's physics check: the same negative log posterior as its training loss
     (standardised flux misfit on the calibration years + λ × prior penalty)."""
@@ -146,7 +150,9 @@ def influential_names(out_dir: Path) -> list[str]:
     return sensitivity.influential([(n, float(h), float(le)) for n, h, le in rows[1:]])
 
 
-def write_influential(out_dir: Path, rec: dict[str, dict[str, np.ndarray]], methods) -> dict:
+def write_influential(
+    out_dir: Path, rec: dict[str, dict[str, np.ndarray]], methods: list[str]
+) -> dict[str, dict]:
     """recovery_influential.json and its Markdown table appended to tables.md."""
     names = influential_names(out_dir)
     res = influential_recovery(rec, methods, names)

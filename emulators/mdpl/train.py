@@ -370,7 +370,9 @@ def load_generator(
     return gz
 
 
-def load_prior(arch: str, data_dir: Path = DATA_DIR, gz_name: str = "lstm4x128"):
+def load_prior(
+    arch: str, data_dir: Path = DATA_DIR, gz_name: str = "lstm4x128"
+) -> PriorWeight | None:
     """The prior a g_z was trained with (PriorWeight), None for a plain (flux-only) g_z."""
     ck = torch.load(ckpt_path("generator", arch, data_dir, gz_name), weights_only=False)
     return PriorWeight.from_dict(ck["prior"]) if ck.get("prior") else None
