@@ -115,7 +115,7 @@ models: models-lai
 LAI := OMP_NUM_THREADS=1 $(VPY) -m emulators.lai
 LAI_V3 := checkpoint
 LAI_RUN := run/data/lai
-LAI_MODELS := separate_v2=$(LAI_RUN)/separate_v2.onnx,separate_v3=$(LAI_RUN)/separate_v3.onnx
+LAI_MODELS := separate_v2=$(LAI_RUN)/separate_v2.onnx,separate_v3=$(LAI_RUN)/separate_v3.onnx,separate_v3e=$(LAI_RUN)/separate_v3e.onnx
 models-lai: setup
 	[ -f run/data/lulc/cube.zarr/manifest.json ] || $(LULC).dataset build
 	$(LAI).t42
@@ -148,13 +148,18 @@ models-lai: setup
 	    --out run/data/lai/separate_v3a.onnx
 	$(LAI).export --checkpoint run/data/lai/separate_v3x_seed0/$(LAI_V3).pt \
 	    --out run/data/lai/separate_v3.onnx
+	$(LAI).export --checkpoint run/data/lai/separate_v3e_pixel/best.pt \
+	    --out run/data/lai/separate_v3e_pixel.onnx
+	$(LAI).export --checkpoint run/data/lai/separate_v3e_seed0/checkpoint.pt \
+	    --out run/data/lai/separate_v3e.onnx
 	$(LAI).export --checkpoint run/data/lai/joint_seed0/best.pt --out run/data/lai/joint.onnx
 	$(LAI).evaluate table --regions 4 \
-	    --models $(LAI_MODELS),separate_v3a=$(LAI_RUN)/separate_v3a.onnx,joint=$(LAI_RUN)/joint.onnx
+	    --models $(LAI_MODELS),separate_v3e_pixel=$(LAI_RUN)/separate_v3e_pixel.onnx,separate_v3a=$(LAI_RUN)/separate_v3a.onnx,joint=$(LAI_RUN)/joint.onnx
 	$(LAI).evaluate table --regions 4 --mask-ratio 0 --models $(LAI_MODELS)
 	$(LAI).evaluate table --regions 4 --mask-ratio 1 --models $(LAI_MODELS)
 	$(LAI).evaluate rollout --regions 4 --models $(LAI_MODELS)
-	$(LAI).uncertainty --checkpoint run/data/lai/separate_v3x_seed0/$(LAI_V3).pt --regions 4
+	$(LAI).uncertainty --checkpoint run/data/lai/separate_v3e_seed0/checkpoint.pt --regions 4 \
+	    --members 3
 	$(LAI).evaluate ship
 	$(LAI).evaluate plot
 
