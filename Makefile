@@ -80,6 +80,7 @@ models-mdpl: setup
 	$(MDPL).train generator --arch singletask --steps 300 --minutes 600
 	$(MDPL).train generator --arch multitask --gz gru1x64 --distill 10 --warmup 300 --steps 1000 --minutes 600
 	$(MDPL).train generator --arch singletask --gz gru1x64 --distill 10 --warmup 300 --steps 1000 --minutes 600
+	$(MDPL).train generator --arch multitask --gz gru1x64 --init-from gru1x64 --tag cont --lr 1e-3 --steps 500 --minutes 600
 	for s in 0.25:map 0.15:map15 0.4:map40; do $(MDPL).train generator --arch multitask --gz gru1x64 \
 	  --init-from gru1x64 --prior-sigma $${s%%:*} --tag $${s##*:} --lr 1e-3 --steps 500 --minutes 600 || exit 1; done
 	$(MDPL).baseline

@@ -333,10 +333,12 @@ def plot_cdf(path: Path, monthly: dict[str, dict[str, np.ndarray]], methods: lis
 
 OUT_DIR = Path(__file__).resolve().parent / "evaluation"
 # the shipped g_z (GRU 1x64, MAP with sigma_p 0.25) first: leave-one-site-out transfer uses
-# the first; then the flux-only GRU, the paper-sized g_z, the single-task surrogate's, and
-# the MAP g_z with a mis-specified prior width (0.15, 0.4)
+# the first; its control (the same 500 further steps without the prior), the flux-only GRU,
+# the single-task surrogate's GRU, the paper-sized g_z, and the MAP g_z with a mis-specified
+# prior width (0.15, 0.4)
 ARCHS = (
     "multitask_gru1x64_map",
+    "multitask_gru1x64_cont",
     "multitask_gru1x64",
     "singletask_gru1x64",
     "multitask",
