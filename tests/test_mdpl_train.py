@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from coupler.errors import ConfigError
 from emulators.landmodel import PARAM_NAMES, parameter_table
@@ -26,6 +27,7 @@ from emulators.mdpl.train import (
     train_generator,
     train_surrogate,
 )
+from emulators.mdpl.train import main as train_main
 
 pytestmark = pytest.mark.slow
 SITE = "DK-Lva"
@@ -80,6 +82,14 @@ def test_smoke_training_resumes_and_evaluates_in_the_physics(cache, tmp_path):
     )  # fmt: skip
     prior = load_prior("multitask", cache, "gru1x64_map")
     assert rec["step"] == 2 and prior.sigma_p == 0.25 and 0 < prior.lam < prior.misfit_var
+    train_main(  # another seed of the same fine-tune: same prior, other batches → other g_z
+        ["generator", "--gz", "gru1x64", "--init-from", "gru1x64", "--prior-sigma", "0.25",
+         "--tag", "map_s1", "--seed", "1", "--steps", "2", "--minutes", "5",
+         "--data-dir", str(cache), "--sites", SITE]
+    )  # fmt: skip
+    assert load_prior("multitask", cache, "gru1x64_map_s1").lam == pytest.approx(prior.lam)
+    seeds = [load_generator("multitask", cache, f"gru1x64_{t}") for t in ("map", "map_s1")]
+    assert not torch.equal(*(g.state_dict()["head.weight"] for g in seeds))
     with pytest.raises(ConfigError, match="--warmup 1 distils only, so it needs --distill"):
         train_generator("multitask", 3, 5, data_dir=cache, names=[SITE], **CHEAP | {"distill": 0})
     _, norm = load_surrogate("multitask", cache)

@@ -411,6 +411,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--init-from", default=None, help="g_z: warm start from this variant")
     ap.add_argument("--tag", default="", help="g_z: checkpoint name suffix")
     ap.add_argument("--lr", type=float, default=3e-3, help="g_z: learning rate")
+    ap.add_argument("--seed", type=int, default=0, help="g_z: torch and batch-sampling seed")
     a = ap.parse_args(argv)
     names = [n for n in a.sites.split(",") if n] or None
     kw = {"data_dir": a.data_dir, "names": names}
@@ -429,6 +430,7 @@ def main(argv: list[str] | None = None) -> None:
                     init_from=a.init_from,
                     tag=a.tag,
                     lr=a.lr,
+                    seed=a.seed,
                     **kw,
                 )
             )
