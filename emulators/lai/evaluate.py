@@ -460,7 +460,7 @@ def plots(out_dir: Path = TABLE_DIR, data: Path = Path("run/data/lai")) -> list[
                 style = {"color": line.get_color(), "label": f"{label} (pred. LC)"}
                 ax.plot(minutes, predicted, ":", **style)
     ax.set(xlabel="wall-clock minutes (shared, loaded machine)", ylabel="validation RMSE")
-    ax.legend()
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     written.append(out_dir / "training.png")
     fig.savefig(written[1], dpi=100, bbox_inches="tight")
     return written
