@@ -335,7 +335,8 @@ OUT_DIR = Path(__file__).resolve().parent / "evaluation"
 # the shipped g_z (GRU 1x64, MAP with sigma_p 0.25) first: leave-one-site-out transfer uses
 # the first; its control (the same 500 further steps without the prior), the flux-only GRU,
 # the single-task surrogate's GRU, the paper-sized g_z, and the MAP g_z with a mis-specified
-# prior width (0.15, 0.4)
+# prior width (0.15, 0.4); multi vs single at equal budget: the single-task surrogate's MAP g_z
+# (same recipe) and a second fine-tuning seed of each
 ARCHS = (
     "multitask_gru1x64_map",
     "multitask_gru1x64_cont",
@@ -345,6 +346,9 @@ ARCHS = (
     "singletask",
     "multitask_gru1x64_map15",
     "multitask_gru1x64_map40",
+    "singletask_gru1x64_map",
+    "multitask_gru1x64_map_s1",
+    "singletask_gru1x64_map_s1",
 )
 
 
