@@ -12,7 +12,7 @@ import netCDF4
 import numpy as np
 import pytest
 
-from coupler.errors import DataFileError, FieldError
+from coupler.errors import ConfigError, DataFileError, FieldError
 from emulators.mdpl import twin
 from emulators.mdpl.calibrate import ALMA_FORCING, make_site, parse_attrs
 from emulators.mdpl.cli import run_calibrate
@@ -59,15 +59,16 @@ def new_site(tmp_path_factory):
     return d, fpath, opath, alma
 
 
-def _args(d, fpath, opath, generations=3):
+def _args(d, fpath, opath, generations=3, closure=None, out="out"):
     return argparse.Namespace(
         forcing=fpath,
         fluxes=opath,
         pft="woodland",
         site_attrs=NEW_SITE,
         name="XX-New",
-        output=d / "out",
+        output=d / out,
         generations=generations,
+        closure=closure,
     )
 
 
@@ -86,6 +87,20 @@ def test_calibrate_new_twin_site_reduces_rmse_vs_defaults(new_site):
     default = [float(v) for v in rows["default"]]
     chosen = [float(v) for v in rows[params["method"]]]
     assert chosen[0] < default[0] and chosen[1] < default[1]  # H and LE
+    assert 0.7 <= params["closure_factor"] <= 1.05  # reported, not used by the shipped g_z
+    assert "closure factor of the written set: c* = " in report and "not used in" in report
+
+
+def test_calibrate_with_closure_scores_the_scaled_fluxes_and_reports_the_factor(new_site, capsys):
+    d, fpath, opath, _ = new_site
+    assert run_calibrate(_args(d, fpath, opath, 0, "0.8,1.0", "out_closure")) == 0
+    params = json.loads((d / "out_closure" / "parameters.json").read_text())
+    report = (d / "out_closure" / "report.md").read_text()
+    assert 0.8 <= params["closure_factor"] <= 1.0
+    assert "closure-aware (misfit of c*·sim)" in report and "[0.8, 1]; used in" in report
+    assert f"closure factor c* {params['closure_factor']:.3f}" in capsys.readouterr().out
+    with pytest.raises(ConfigError, match=r"closure range .* needs 0 < lo <= hi"):
+        run_calibrate(_args(d, fpath, opath, 0, "1.0,0.8"))
 
 
 def test_wrong_flux_units_and_names_are_named(new_site):

@@ -90,6 +90,12 @@ def test_smoke_training_resumes_and_evaluates_in_the_physics(cache, tmp_path):
     assert load_prior("multitask", cache, "gru1x64_map_s1").lam == pytest.approx(prior.lam)
     seeds = [load_generator("multitask", cache, f"gru1x64_{t}") for t in ("map", "map_s1")]
     assert not torch.equal(*(g.state_dict()["head.weight"] for g in seeds))
+    train_main(  # closure-aware MAP fine-tune: the range travels with the prior
+        ["generator", "--gz", "gru1x64", "--init-from", "gru1x64", "--prior-sigma", "0.25",
+         "--closure", "--tag", "map_cl", "--steps", "2", "--minutes", "5",
+         "--data-dir", str(cache), "--sites", SITE]
+    )  # fmt: skip
+    assert load_prior("multitask", cache, "gru1x64_map_cl").closure == (0.7, 1.05)
     with pytest.raises(ConfigError, match="--warmup 1 distils only, so it needs --distill"):
         train_generator("multitask", 3, 5, data_dir=cache, names=[SITE], **CHEAP | {"distill": 0})
     _, norm = load_surrogate("multitask", cache)
@@ -97,7 +103,7 @@ def test_smoke_training_resumes_and_evaluates_in_the_physics(cache, tmp_path):
     tab = parameter_table()
     assert ((p >= tab.lo) & (p <= tab.hi)).all()
     archs = ("multitask", "multitask_gru1x64", "multitask_gru1x64_map")
-    summary = evaluate_all(tmp_path, archs=archs, data_dir=cache, names=[SITE])
+    summary = evaluate_all(tmp_path, archs=archs, data_dir=cache, names=[SITE], refine_runs=2)
     assert summary["all"]["default"]["reduction_H_pct"] == 0.0
     assert summary["all"]["truth"]["rmse_LE"] < summary["all"]["default"]["rmse_LE"]
     rows = list(csv.DictReader((tmp_path / "per_site.csv").read_text().splitlines()))
@@ -116,6 +122,15 @@ def test_smoke_training_resumes_and_evaluates_in_the_physics(cache, tmp_path):
     assert change["gz_H"] == pytest.approx(100 * (float(want[0]) / float(want[1]) - 1), abs=0.1)
     assert sign_agreement(rows)["cases"] == 2
     assert json.loads((tmp_path / "summary.json").read_text())["grassland"]
+    searched = json.loads((tmp_path / "refinement.json").read_text())  # physics coordinate search
+    run = searched[f"{SITE} multitask_gru1x64_map"]  # 2 runs of <= 1 + 2 × 5 sets each
+    assert set(searched) == {f"{SITE} multitask_gru1x64_map"} and run["host_runs"] == 2
+    assert 11 < run["physics_sets"] <= 22
+    cost = json.loads((tmp_path / "calibration_costs.json").read_text())  # its own posterior
+    refined, line = (
+        cost[f"{k}_multitask_gru1x64_map"]["posterior"] for k in ("refined", "linesearch")
+    )
+    assert refined <= line and "refined_multitask_gru1x64_map" in summary["all"]
     verdict = json.loads((tmp_path / "recovery_influential.json").read_text())
     assert set(verdict["linesearch_multitask_gru1x64_map"]) == {
         "vgcov", "vegh", "gradm", "chl", "binter", "all_below_default"

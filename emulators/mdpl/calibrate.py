@@ -7,11 +7,14 @@ attributes and observed fluxes, a differential-evolution search through the froz
 physics over the record: defaults, g_z's set, sets along the line from the defaults through
 it (`twin.LINE_STEPS`, a physics line search) and the refined set. The report gives
 RMSE/KGE/NSE of each; the set written is the best in the physics (the defaults if nothing
-beats them), which the report names.
+beats them), which the report names. The report also gives the written set's energy-balance
+closure factor c* (least squares of the observed on the simulated H and LE); with `closure`
+(or a g_z trained closure-aware) the choice itself scores c*·sim, not sim (`prior.py`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -27,7 +30,7 @@ from emulators.mdpl import twin
 from emulators.mdpl.baseline import objective
 from emulators.mdpl.dataset import WINDOW
 from emulators.mdpl.metrics import scores
-from emulators.mdpl.prior import posterior_cost
+from emulators.mdpl.prior import CLOSURE_RANGE, posterior_cost, site_closure
 from emulators.mdpl.runtime import MdplModels
 from emulators.mdpl.sites import Site, attributes, check_group
 
@@ -117,6 +120,9 @@ class Calibration:
     chosen: str
     sims: dict[str, np.ndarray]  # name → (nstep, 2) physics fluxes
     criterion: str = "normalised RMSE of H and LE"
+    closure: float = 1.0  # the written set's least-squares closure factor c*
+    closure_range: tuple[float, float] = CLOSURE_RANGE
+    closure_used: bool = False  # whether the choice scored c*·sim
 
 
 def refine(
@@ -168,8 +174,11 @@ def calibrate(
     site: Site,
     models: MdplModels | None = None,
     generations: int = 20,
+    closure: tuple[float, float] | None = None,
 ) -> Calibration:
-    """Calibrate one site and verify every candidate in the Fortran physics."""
+    """Calibrate one site and verify every candidate in the Fortran physics (`closure`: score
+    each candidate's c*·sim, c* clipped to that range; the default is what g_z was trained
+    with)."""
     check_group(site.group, site.pft)
     f = np.stack([np.asarray(forcing[n], dtype=float) for n in FORCING_NAMES], axis=1)
     if f.shape[0] < WINDOW:
@@ -188,9 +197,15 @@ def calibrate(
         n: {lab: scores(y[:, j], obs[:, j]) for j, lab in enumerate(("H", "LE"))}
         for n, y in sims.items()
     }
-    chosen = min(cands, key=choice_cost(models, cands, sims, obs, default))
+    closure = closure or (models.prior and models.prior.closure)
+    chosen = min(cands, key=choice_cost(models, cands, sims, obs, default, closure))
     how = "flux misfit + g_z's prior around the PFT defaults (MAP)" if models.prior else None
-    return Calibration(site, cands, skill, chosen, sims, how or Calibration.criterion)
+    how = how or Calibration.criterion
+    if closure:
+        how += ", closure-aware (misfit of c*·sim)"
+    bounds = closure or CLOSURE_RANGE
+    c = site_closure(sims[chosen], obs, bounds)
+    return Calibration(site, cands, skill, chosen, sims, how, c, bounds, bool(closure))
 
 
 def choice_cost(
@@ -199,17 +214,19 @@ def choice_cost(
     sims: dict[str, np.ndarray],
     obs: np.ndarray,
     default: np.ndarray,
+    closure: tuple[float, float] | None = None,
 ) -> Callable[[str], float]:
     """What picks the written set: for a MAP g_z the negative log posterior it was trained
-    with (flux misfit + its prior around the defaults), else the normalised RMSE."""
+    with (flux misfit + its prior around the defaults), else the normalised RMSE; with
+    `closure` the misfit is that of c*·sim (each candidate's own closure factor)."""
     if models.prior is None:
-        return lambda n: float(objective(sims[n][:, None, :], obs)[0])
+        c = {n: site_closure(y, obs, closure) if closure else 1.0 for n, y in sims.items()}
+        return lambda n: float(objective(c[n] * sims[n][:, None, :], obs)[0])
     span = models.hi - models.lo
     u0 = (default - models.lo) / span
     y_std = models.norm.y_std
-    return lambda n: posterior_cost(
-        sims[n], obs, y_std, (cands[n] - models.lo) / span, u0, models.prior
-    )
+    weight = dataclasses.replace(models.prior, closure=closure)
+    return lambda n: posterior_cost(sims[n], obs, y_std, (cands[n] - models.lo) / span, u0, weight)
 
 
 def _atomic_text(path: Path, text: str) -> None:
@@ -228,6 +245,7 @@ def write_outputs(cal: Calibration, out_dir: Path) -> list[Path]:
         "pft_group": cal.site.group,
         "elm_pft": cal.site.pft,
         "method": cal.chosen,
+        "closure_factor": cal.closure,
         "parameters": {n: float(v) for n, v in zip(PARAM_NAMES, p, strict=True)},
         "units": dict(zip(PARAM_NAMES, PARAM_UNITS, strict=True)),
     }
@@ -249,6 +267,13 @@ def write_outputs(cal: Calibration, out_dir: Path) -> list[Path]:
             f"| {n} | {h['rmse']:.2f} | {le['rmse']:.2f} | {h['kge']:.3f} | {le['kge']:.3f}"
             f" | {h['nse']:.3f} | {le['nse']:.3f} |"
         )
+    lines += [
+        "",
+        f"Energy-balance closure factor of the written set: c* = {cal.closure:.3f} (least "
+        "squares of the observed on the simulated H and LE, clipped to "
+        f"[{cal.closure_range[0]:g}, {cal.closure_range[1]:g}]; "
+        f"{'used' if cal.closure_used else 'not used'} in the choice).",
+    ]
     lines += ["", "| parameter | default | calibrated | unit |", "|---|---|---|---|"]
     for k, n in enumerate(PARAM_NAMES):
         d = cal.candidates["default"][k]

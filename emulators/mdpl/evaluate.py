@@ -4,7 +4,9 @@ Methods per site: PFT defaults; g_z through the multi-task and through the singl
 surrogate (and g_z variants, e.g. "multitask_gru1x64"); each checked in the physics on the
 calibration years (`checked_*`: g_z's set or the defaults) and line-searched there
 (`linesearch_*`: the best of the defaults and the sets along the line from them through
-g_z's set, `twin.LINE_STEPS`); leave-one-site-out transfer within the PFT group (mean of
+g_z's set, `twin.LINE_STEPS`) and, for the g_z variants in `REFINED`, refined there by a
+coordinate search over the influential parameters (`refined_*`, `coordinate.py`);
+leave-one-site-out transfer within the PFT group (mean of
 the other sites' multi-task parameters, vegh and vgcov at defaults, as seed 003 does);
 differential evolution on the physics at each budget; and the hidden truth (the floor set
 by observation error).
@@ -14,7 +16,9 @@ Every observation here is TWIN data. Writes CSV/JSON tables and PNG plots to `ou
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
+import re
 from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
@@ -22,10 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from emulators.landmodel import FORCING_NAMES, GROUP_NAMES, PARAM_NAMES
-from emulators.mdpl import twin
+from emulators.mdpl import coordinate, twin
 from emulators.mdpl.dataset import SiteData
 from emulators.mdpl.metrics import METRICS, scores
-from emulators.mdpl.prior import PriorWeight, posterior_cost
+from emulators.mdpl.prior import CLOSURE_RANGE, PriorWeight, posterior_cost
 
 FLUX_LABELS = ("H", "LE")
 EVAL = slice(twin.CAL_STEPS, None)  # year 3, never seen in training or calibration
@@ -80,6 +84,30 @@ def map_cost(
         return posterior_cost(sims[name][CAL], d.obs[CAL], y_std, u, u0, weight)
 
     return cost
+
+
+def refine_in_physics(
+    d: SiteData,
+    start: np.ndarray,
+    y_std: np.ndarray,
+    weight: PriorWeight,
+    coords: list[int],
+    runs: int = coordinate.RUNS,
+) -> coordinate.SearchResult:
+    """The coordinate search from `start` over `coords`, each host run on the calibration
+    years only, minimising the same posterior as the physics check (closure-aware if the
+    weight is)."""
+    forcing = {n: d.forcing[CAL, k].astype(float) for k, n in enumerate(FORCING_NAMES)}
+    u0 = twin.to_unit(d.default)
+
+    def cost_of(units: np.ndarray) -> np.ndarray:
+        sim = twin.simulate(d.site, twin.from_unit(units), forcing)
+        y = np.stack([sim[f] for f in twin.FLUXES], axis=2)  # (nstep, n, 2)
+        return np.array(
+            [posterior_cost(y[:, i], d.obs[CAL], y_std, u, u0, weight) for i, u in enumerate(units)]
+        )
+
+    return coordinate.search(cost_of, twin.to_unit(start), coords, runs=runs)
 
 
 def line_sets(default: np.ndarray, p: np.ndarray, method: str) -> dict[str, np.ndarray]:
@@ -267,6 +295,119 @@ def markdown_tables(
     return "\n".join(lines) + "\n"
 
 
+def calibration_costs(
+    d: SiteData,
+    sims: dict[str, np.ndarray],
+    sets: dict[str, np.ndarray],
+    y_std: np.ndarray,
+    weight: PriorWeight | None,
+) -> dict[str, dict[str, float]]:
+    """Per method: the calibration-year posterior of its set in the physics, plain and
+    closure-aware (one weight for all methods, so the numbers compare; what decides whether a
+    new g_z is better — the held-out year is not used)."""
+    if weight is None:
+        return {}
+    plain = dataclasses.replace(weight, closure=None)
+    closure = dataclasses.replace(weight, closure=CLOSURE_RANGE)
+    u0 = twin.to_unit(d.default)
+    return {
+        m: {
+            k: posterior_cost(sims[m][CAL], d.obs[CAL], y_std, twin.to_unit(sets[m]), u0, w)
+            for k, w in (("posterior", plain), ("posterior_closure", closure))
+        }
+        for m in sims
+        if m in sets
+    }
+
+
+def write_calibration_costs(
+    out_dir: Path, costs: dict[str, dict[str, dict[str, float]]], methods: list[str]
+) -> None:
+    """calibration_costs.json: mean over sites of each method's calibration-year posterior."""
+    if not all(costs.values()):
+        return
+    res = {
+        m: {
+            k: float(np.mean([c[m][k] for c in costs.values()]))
+            for k in next(iter(costs.values()))[m]
+        }
+        for m in methods
+        if all(m in c for c in costs.values())
+    }
+    (out_dir / "calibration_costs.json").write_text(json.dumps(res, indent=1))
+
+
+SEEDED = re.compile(r"^(multitask|singletask)_(.+?)(?:_s(\d+))?$")
+
+
+def seed_comparison(summary_all: dict[str, dict], archs: tuple[str, ...]) -> list[dict]:
+    """Multi- vs single-task at equal recipe: for each g_z recipe trained through both
+    surrogates with at least 2 seeds each, and each of g_z's set as it comes, checked and
+    line-searched, per flux: the seeds' 20-site mean ΔRMSE %, mean ± standard error over
+    seeds per surrogate, multi − single (negative = multi better) and a verdict: within the
+    seed spread if |multi − single| <= 2 standard errors, else met (multi better) or not met."""
+    groups: dict[str, dict[str, list[str]]] = {}
+    for label in archs:
+        match = SEEDED.match(label)
+        if match is None:  # the paper-sized g_z: one seed
+            continue
+        arch, recipe, _ = match.groups()
+        groups.setdefault(recipe, {}).setdefault(arch, []).append(label)
+    rows = []
+    for recipe, by_arch in groups.items():
+        if min(len(by_arch.get(a, [])) for a in ("multitask", "singletask")) < 2:
+            continue
+        for kind in ("mdpl", "checked", "linesearch"):
+            for flux in ("LE", "H"):
+                row = {"recipe": recipe, "set": kind, "flux": flux}
+                for arch in ("multitask", "singletask"):
+                    v = [
+                        -summary_all[f"{kind}_{lab}"][f"reduction_{flux}_pct"]
+                        for lab in by_arch[arch]
+                    ]
+                    row[arch] = {
+                        "seeds": [round(x, 2) for x in v],
+                        "mean": float(np.mean(v)),
+                        "se": float(np.std(v, ddof=1) / np.sqrt(len(v))),
+                    }
+                diff = row["multitask"]["mean"] - row["singletask"]["mean"]
+                se = float(np.hypot(row["multitask"]["se"], row["singletask"]["se"]))
+                row |= {"multi_minus_single": diff, "se": se}
+                row["verdict"] = (
+                    "within seed spread"
+                    if abs(diff) <= 2 * se
+                    else "met"
+                    if diff < 0
+                    else "not met"
+                )
+                rows.append(row)
+    return rows
+
+
+def write_seed_comparison(out_dir: Path, summary_all: dict[str, dict], archs: tuple[str, ...]):
+    """multi_vs_single.json and its Markdown table appended to tables.md."""
+    rows = seed_comparison(summary_all, archs)
+    if not rows:
+        return rows
+    (out_dir / "multi_vs_single.json").write_text(json.dumps(rows, indent=1))
+    lines = [
+        "",
+        "| recipe | set | flux | multi ΔRMSE % (seeds) | single ΔRMSE % (seeds) | multi − single"
+        " | verdict |",
+        "|---" * 7 + "|",
+    ]
+    for r in rows:
+        m, s = r["multitask"], r["singletask"]
+        lines.append(
+            f"| {r['recipe']} | {r['set']} | {r['flux']} | {m['mean']:+.1f} ± {m['se']:.1f} "
+            f"({len(m['seeds'])}) | {s['mean']:+.1f} ± {s['se']:.1f} ({len(s['seeds'])}) | "
+            f"{r['multi_minus_single']:+.1f} ± {r['se']:.1f} | {r['verdict']} |"
+        )
+    with open(out_dir / "tables.md", "a") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return rows
+
+
 def write_de_comparison(
     out_dir: Path, per_site: dict[str, dict], de: dict[str, dict], archs: tuple[str, ...]
 ) -> dict:
@@ -349,7 +490,18 @@ ARCHS = (
     "singletask_gru1x64_map",
     "multitask_gru1x64_map_s1",
     "singletask_gru1x64_map_s1",
+    "multitask_gru1x64_map_s2",
+    "singletask_gru1x64_map_s2",
+    "multitask_gru1x64_map_s3",
+    "singletask_gru1x64_map_s3",
+    "multitask_gru1x64_map_cl",
+    "singletask_gru1x64_map_cl",
+    "multitask_gru1x64_map_cl_s1",
+    "singletask_gru1x64_map_cl_s1",
 )
+# g_z variants whose line-search set is refined by the coordinate search in the physics: the
+# shipped MAP g_z and its closure-aware counterpart
+REFINED = ("multitask_gru1x64_map", "multitask_gru1x64_map_cl")
 
 
 def evaluate_all(
@@ -357,6 +509,7 @@ def evaluate_all(
     archs: tuple[str, ...] = ARCHS,
     data_dir: Path | None = None,
     names: list[str] | None = None,
+    refine_runs: int = coordinate.RUNS,
 ) -> dict:
     """The whole evaluation from the trained checkpoints and the DE results; returns summary."""
     from emulators.mdpl import baseline
@@ -380,7 +533,9 @@ def evaluate_all(
         priors[label], y_std[label] = load_prior(arch, data_dir, gz_name), norm.y_std
     loo = loocv_sets(cal[archs[0]], data)
     de = baseline.load_results(data_dir)
-    per_site, rec, params, steps = {}, {}, {}, {}
+    per_site, rec, params, steps, searched, cal_cost = {}, {}, {}, {}, {}, {}
+    coords = [PARAM_NAMES.index(n) for n in influential_names(out_dir)]
+    shipped_prior = next((priors[a] for a in archs if priors[a]), None)
     monthly: dict[str, dict[str, list]] = {"nse": {}, "kge": {}}
     for d in data:
         n = d.site.name
@@ -403,7 +558,15 @@ def evaluate_all(
             chosen = checked_choice(d, sims, ["default", *on_line], cost[a])
             sets[f"linesearch_{a}"], sims[f"linesearch_{a}"] = (sets | line)[chosen], sims[chosen]
             steps[f"{n} {a}"] = chosen
+        for a in (a for a in REFINED if a in archs and priors[a]):  # ... and refined there
+            res = refine_in_physics(
+                d, sets[f"linesearch_{a}"], y_std[a], priors[a], coords, refine_runs
+            )
+            sets[f"refined_{a}"] = twin.from_unit(res.unit)
+            searched[f"{n} {a}"] = {"physics_sets": res.n_sets, "host_runs": res.n_runs}
+        sims |= run_sets(d, {k: v for k, v in sets.items() if k.startswith("refined_")})
         sims = {k: v for k, v in sims.items() if k not in line}
+        cal_cost[n] = calibration_costs(d, sims, sets, y_std[archs[0]], shipped_prior)
         per_site[n] = site_scores(d, sims)
         rec[n] = recovery(sets, d.truth)
         params[n] = sets
@@ -416,6 +579,10 @@ def evaluate_all(
     write_tables(out_dir, per_site, summary, rec, methods)
     write_influential(out_dir, rec, [m for m in methods if all(m in r for r in rec.values())])
     (out_dir / "line_search.json").write_text(json.dumps(steps, indent=1))
+    if searched:
+        (out_dir / "refinement.json").write_text(json.dumps(searched, indent=1))
+    write_calibration_costs(out_dir, cal_cost, methods)
+    write_seed_comparison(out_dir, summary["all"], archs)
     if de:
         write_de_comparison(out_dir, per_site, de, archs)
     with open(out_dir / "parameters.csv", "w", newline="") as fh:

@@ -14,7 +14,8 @@ optionally distilled from the paper-sized g_z's per-window outputs (`--distill` 
 first `--warmup` steps distil only, which costs no surrogate pass).
 A MAP g_z (`--prior-sigma σ_p`, `emulators/mdpl/prior.py`) adds a Gaussian prior around the
 PFT defaults, weighted by the calibration-year misfit of its warm start (`--init-from`);
-`--tag` names its checkpoint (e.g. `generator_multitask_gru1x64_map.pt`).
+`--tag` names its checkpoint (e.g. `generator_multitask_gru1x64_map.pt`). `--closure` makes
+its flux misfit closure-aware (a per-site energy-balance factor profiled out, `prior.py`).
 """
 
 from __future__ import annotations
@@ -41,7 +42,16 @@ from emulators.mdpl.dataset import (
     surrogate_inputs,
 )
 from emulators.mdpl.model import GENERATORS, SURROGATES, ParameterGenerator
-from emulators.mdpl.prior import PriorWeight, check_sigma, penalty, weight_from_misfit
+from emulators.mdpl.prior import (
+    CLOSURE_RANGE,
+    PriorWeight,
+    check_closure,
+    check_sigma,
+    closure_factor,
+    penalty,
+    site_closure,
+    weight_from_misfit,
+)
 from emulators.mdpl.sites import SITES
 
 N_VAL_MEMBERS = 4
@@ -225,6 +235,20 @@ def _surrogate_sites(surrogate: torch.nn.Module, sx: torch.Tensor, unit: torch.T
     return surrogate(torch.cat([sx, p], dim=3).reshape(s * k, t, -1)).reshape(s, k, t, 2)
 
 
+def closure_scaled(
+    y: torch.Tensor, obs: torch.Tensor, ok: torch.Tensor, norm: Norm, bounds: tuple[float, float]
+) -> torch.Tensor:
+    """Standardised fluxes y (S, k, T, 2) → c*·y per site in physical units, re-standardised,
+    c* each site's least-squares closure factor over its observed H and LE in the batch.
+    c* is detached: at the optimum over c the gradient in θ is the same (it is profiled out),
+    and at a bound c is a constant."""
+    mean, std = torch.from_numpy(norm.y_mean), torch.from_numpy(norm.y_std)
+    phys = y * std + mean
+    with torch.no_grad():
+        c = closure_factor(phys, obs * std + mean, ok, bounds, axis=(1, 2, 3))
+    return (c[:, None, None, None] * phys - mean) / std
+
+
 def generator_loss(
     gz: ParameterGenerator,
     surrogate: torch.nn.Module,
@@ -235,10 +259,12 @@ def generator_loss(
     base_unit: torch.Tensor | None = None,
     base_flux: torch.Tensor | None = None,
     prior: tuple[PriorWeight, torch.Tensor] | None = None,
+    norm: Norm | None = None,
 ) -> torch.Tensor:
     """Masked MSE of the surrogate driven by each site's mean g_z parameters vs observations
     (+ with `prior` = (weight, the sites' default unit parameters): λ × the mean over sites of
-    the prior penalty, the MAP loss of `prior.py`).
+    the prior penalty, the MAP loss of `prior.py`; if the weight has a closure range, the
+    misfit is that of c*·prediction, which needs `norm` for physical units).
 
     With base_unit/base_flux (bias correction) the prediction is the physics' default run
     plus the surrogate's *change* from the defaults: the surrogate's own error at a site
@@ -251,6 +277,10 @@ def generator_loss(
         with torch.no_grad():
             y0 = _surrogate_sites(surrogate, sx, base_unit)
         y = base_flux + (y - y0)
+    if prior is not None and prior[0].closure is not None:
+        if norm is None:
+            raise ValueError("a closure-aware loss needs the flux normalisation (norm)")
+        y = closure_scaled(y, obs, ok, norm, prior[0].closure)
     mse = torch.sum(ok * (y - obs) ** 2) / torch.clamp(ok.sum(), min=1.0)
     if prior is None:
         return mse
@@ -259,10 +289,15 @@ def generator_loss(
 
 
 def site_misfit(
-    gz: ParameterGenerator, surrogate: torch.nn.Module, d: SiteData, norm: Norm
+    gz: ParameterGenerator,
+    surrogate: torch.nn.Module,
+    d: SiteData,
+    norm: Norm,
+    closure: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """obs − surrogate at the site's g_z parameters over the calibration years, (CAL_STEPS, 2)
-    standardised, NaN in gaps: consecutive 48-step windows, as the loss sees them."""
+    standardised, NaN in gaps: consecutive 48-step windows, as the loss sees them (with
+    `closure`: obs − c*·surrogate, c* over these years)."""
     unit = twin.to_unit(site_parameters(gz, d, norm)).astype(np.float32)
     start = np.arange(0, twin.CAL_STEPS - WINDOW + 1, WINDOW)
     fn = norm.forcing(d.forcing)
@@ -271,7 +306,11 @@ def site_misfit(
         for chunk in np.array_split(start, max(1, len(start) // 128)):
             x = surrogate_inputs(fn, chunk, np.repeat(unit[None], len(chunk), axis=0))
             y.append(surrogate(torch.from_numpy(x)).numpy().reshape(-1, 2))
-    return norm.flux(d.obs[: len(start) * WINDOW]) - np.concatenate(y)
+    obs = d.obs[: len(start) * WINDOW]
+    sim = np.concatenate(y) * norm.y_std + norm.y_mean
+    if closure is not None:
+        sim = site_closure(sim, obs, closure) * sim
+    return norm.flux(obs) - norm.flux(sim)
 
 
 def distill_loss(
@@ -302,17 +341,22 @@ def train_generator(
     prior_sigma: float | None = None,
     init_from: str | None = None,
     tag: str = "",
+    closure: tuple[float, float] | None = None,
 ) -> dict:
     """Train (or resume) g_z through the frozen `arch` surrogate against the twin obs
     (`bias_correct`: through the surrogate's change from the physics' default run;
     `distill` > 0: plus that weight × MSE to the paper-sized g_z's outputs, distillation
     only for the first `warmup` steps; `prior_sigma`: MAP loss with a prior of that width
     around the defaults; `init_from`: warm start from that g_z variant's checkpoint;
-    `tag`: checkpoint name suffix)."""
+    `tag`: checkpoint name suffix; `closure`: closure-aware misfit, c* in that range)."""
     if warmup > 0 and distill <= 0:
         raise ConfigError(f"g_z: --warmup {warmup} distils only, so it needs --distill > 0")
     if prior_sigma is not None:
         check_sigma(prior_sigma)
+    if closure is not None:
+        closure = check_closure(closure)
+        if prior_sigma is None:
+            raise ConfigError("g_z: --closure is part of the MAP loss, so it needs --prior-sigma")
     torch.manual_seed(seed)
     data = load_all(data_dir, names)
     surrogate, norm = load_surrogate(arch, data_dir)
@@ -330,9 +374,8 @@ def train_generator(
     elif init_from:
         gz.load_state_dict(load_generator(arch, data_dir, init_from).state_dict())
     if prior_sigma is not None and weight is None:  # from the warm start's misfit, once
-        weight = weight_from_misfit(
-            prior_sigma, [site_misfit(gz, surrogate, d, norm) for d in data]
-        )
+        misfits = [site_misfit(gz, surrogate, d, norm, closure) for d in data]
+        weight = weight_from_misfit(prior_sigma, misfits, closure)
         print(json.dumps({"prior": weight.to_dict()}), flush=True)
     rng = np.random.default_rng(seed + 7919 * step)
     t0, run_loss = time.perf_counter(), []
@@ -342,7 +385,7 @@ def train_generator(
         prior = None if weight is None else (weight, base_unit)
         loss = torch.zeros(())
         if step >= warmup:
-            loss = generator_loss(gz, surrogate, *batch, *base, prior=prior)
+            loss = generator_loss(gz, surrogate, *batch, *base, prior=prior, norm=norm)
         if teacher is not None:
             loss = loss + distill * distill_loss(gz, teacher, batch[0])
         run_loss.append(_update(opt, [lr], gz, loss, step / steps))
@@ -412,6 +455,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--tag", default="", help="g_z: checkpoint name suffix")
     ap.add_argument("--lr", type=float, default=3e-3, help="g_z: learning rate")
     ap.add_argument("--seed", type=int, default=0, help="g_z: torch and batch-sampling seed")
+    ap.add_argument(
+        "--closure",
+        nargs="?",
+        const=",".join(map(str, CLOSURE_RANGE)),
+        default=None,
+        help="g_z (MAP): closure-aware misfit, c* clipped to LO,HI (default 0.7,1.05)",
+    )
     a = ap.parse_args(argv)
     names = [n for n in a.sites.split(",") if n] or None
     kw = {"data_dir": a.data_dir, "names": names}
@@ -431,6 +481,7 @@ def main(argv: list[str] | None = None) -> None:
                     tag=a.tag,
                     lr=a.lr,
                     seed=a.seed,
+                    closure=a.closure and check_closure(a.closure.split(",")),
                     **kw,
                 )
             )
