@@ -83,9 +83,14 @@ models-mdpl: setup
 	$(MDPL).train generator --arch multitask --gz gru1x64 --init-from gru1x64 --tag cont --lr 1e-3 --steps 500 --minutes 600
 	for s in 0.25:map 0.15:map15 0.4:map40; do $(MDPL).train generator --arch multitask --gz gru1x64 \
 	  --init-from gru1x64 --prior-sigma $${s%%:*} --tag $${s##*:} --lr 1e-3 --steps 500 --minutes 600 || exit 1; done
-	for a in singletask:map:0 multitask:map_s1:1 singletask:map_s1:1; do set -- $$(echo $$a | tr : ' '); \
+	for a in singletask:map:0 multitask:map_s1:1 singletask:map_s1:1 multitask:map_s2:2 \
+	  singletask:map_s2:2 multitask:map_s3:3 singletask:map_s3:3; do set -- $$(echo $$a | tr : ' '); \
 	  $(MDPL).train generator --arch $$1 --gz gru1x64 --init-from gru1x64 --prior-sigma 0.25 \
 	  --tag $$2 --seed $$3 --lr 1e-3 --steps 500 --minutes 600 || exit 1; done
+	for a in multitask:map_cl:0 singletask:map_cl:0 multitask:map_cl_s1:1 singletask:map_cl_s1:1; do \
+	  set -- $$(echo $$a | tr : ' '); $(MDPL).train generator --arch $$1 --gz gru1x64 --closure \
+	  --init-from gru1x64 --prior-sigma 0.25 --tag $$2 --seed $$3 --lr 1e-3 --steps 500 \
+	  --minutes 600 || exit 1; done
 	$(MDPL).baseline
 	$(MDPL).export gru1x64_map
 	OMP_NUM_THREADS=1 $(VENV)/bin/landemu evaluate mdpl
