@@ -3,6 +3,7 @@
     landemu evaluate lc --region S,N,W,E [--mask-ratio R] [--coarse DEG]
     landemu plot lc --region S,N,W,E -o map.png
     python -m emulators.lulc.evaluate table [--out emulators/lulc/evaluation]
+    python -m emulators.lulc.evaluate validation [--model M.onnx] [--out DIR]   (validation.py)
 
 A region is predicted through the same tiled, blended path the coupler uses
 (emulators/lulc/infer.py), with a ring of `CONTEXT` pixels of inputs around it (a halo:
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +44,7 @@ from emulators.lulc.features import (
     row_area_weights,
     upsample,
 )
-from emulators.lulc.infer import MODEL_PATH, OnnxLulc, predict_maps
+from emulators.lulc.infer import EXACT, MODEL_PATH, PRODUCT, OnnxLulc, decode_maps, predict_maps
 from emulators.lulc.metrics import confusion, fraction_consistency, miou_oa
 
 CONTEXT = 64  # pixels of input context around a region
@@ -145,19 +147,46 @@ def forest_predict(forest, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # ----------------------------------------------------------------------------------------
 # one region
 # ----------------------------------------------------------------------------------------
+@dataclass
+class RegionInputs:
+    """A region's window: inputs (40, H, W), truth, coarse fractions, and where it lies."""
+
+    x: np.ndarray
+    lu: np.ndarray
+    lc: np.ndarray
+    coarse: np.ndarray
+    factor: int
+    origin: tuple[int, int]  # global row, column of the window
+    region: tuple[slice, slice]  # the region's pixels inside the window
+    inner: tuple[slice, slice] | None  # the coarse cells wholly inside the region
+    row_weights: np.ndarray
+
+    def consistency(self, land_use: np.ndarray) -> float:
+        """fraction_consistency of a land-use map over the region's inner coarse cells."""
+        if self.inner is None:
+            return float("nan")
+        fine = coarse_fractions(land_use, self.factor, N_LU, self.row_weights)
+        return fraction_consistency(fine[:, *self.inner], self.coarse[:, *self.inner])
+
+
 class Evaluator:
     """The cube, the ONNX model and the baselines, loaded once for many regions."""
 
     def __init__(
-        self, model_path: Path = MODEL_PATH, cube_path: Path = DEFAULT_CUBE, threads: int = 1
+        self,
+        model_path: Path = MODEL_PATH,
+        cube_path: Path = DEFAULT_CUBE,
+        threads: int = 1,
+        baselines: bool = True,
     ):
         self.cube = Cube.open(cube_path)
         self.model = OnnxLulc(model_path, threads)
-        self.forest = load_random_forest(self.cube, Path(cube_path).parent / RF_FILE)
-        self.lc_of_lu = land_cover_for_land_use(self.cube)
+        if baselines:
+            self.forest = load_random_forest(self.cube, Path(cube_path).parent / RF_FILE)
+            self.lc_of_lu = land_cover_for_land_use(self.cube)
 
-    def region(self, region, coarse_deg: float, mask_ratio: float, seed: int = 0) -> dict:
-        """Metrics (and confusion matrices, under '_confusion') for one region."""
+    def inputs(self, region, coarse_deg: float, mask_ratio: float, seed: int = 0) -> RegionInputs:
+        """The model's inputs and the truth on the coarse-aligned window around `region`."""
         factor = round(coarse_deg / DEG)
         if abs(factor * DEG - coarse_deg) > 1e-9 or factor < 1:
             raise FieldError(f"--coarse {coarse_deg}: must be a multiple of 0.05°")
@@ -166,13 +195,23 @@ class Evaluator:
         (r0, r1, c0, c1), (rr, cc) = region_window(region, factor)
         rng = np.random.default_rng(seed)
         x, lu, lc, coarse = window_inputs(self.cube, r0, r1, c0, c1, factor, mask_ratio, rng)
-        pred = predict_maps(self.model, x, coarse, factor, origin=(r0, c0))
+        inner = self._inner_cells(rr, cc, factor)
+        weights = row_area_weights(-90.0 + r0 * DEG, r1 - r0, DEG)
+        return RegionInputs(x, lu, lc, coarse, factor, (r0, c0), (rr, cc), inner, weights)
+
+    def region(self, region, coarse_deg: float, mask_ratio: float, seed: int = 0) -> dict:
+        """Metrics (and confusion matrices, under '_confusion') for one region."""
+        inp = self.inputs(region, coarse_deg, mask_ratio, seed)
+        x, lu, lc, coarse, factor = inp.x, inp.lu, inp.lc, inp.coarse, inp.factor
+        (r0, c0), (rr, cc) = inp.origin, inp.region
+        pred = predict_maps(self.model, x, coarse, factor, origin=(r0, c0), decoding=PRODUCT)
+        exact = decode_maps(pred.prob, x, coarse, factor, decoding=EXACT)
         copy_lu, copy_lc = copy_baseline(x, coarse, factor, self.lc_of_lu)
         rf_lu, rf_lc = forest_predict(self.forest, x[:, rr, cc])
         truth = {"lu": lu[rr, cc], "lc": lc[rr, cc]}
         maps = {
-            "lu": {"model": pred.lu, "raw": pred.lu_raw, "copy": copy_lu},
-            "lc": {"model": pred.lc, "raw": pred.lc_raw, "copy": copy_lc},
+            "lu": {"model": pred.lu, "raw": pred.lu_raw, "exact": exact.lu, "copy": copy_lu},
+            "lc": {"model": pred.lc, "raw": pred.lc_raw, "exact": exact.lc, "copy": copy_lc},
         }
         out: dict = {"region": list(region), "coarse_deg": coarse_deg, "mask_ratio": mask_ratio}
         out["overlaps_training"] = split.overlaps_training(*region)
@@ -186,7 +225,7 @@ class Evaluator:
             conf[scheme] = c
             miou, oa, per = miou_oa(c["model"])
             res = {"oa": oa, "miou": miou, "per_class_iou": dict(zip(names, per, strict=True))}
-            for k in ("raw", "copy", "rf"):
+            for k in ("raw", "exact", "copy", "rf"):
                 m, a, _ = miou_oa(c[k])
                 res[f"miou_{k}"] = m
                 res[f"oa_{k}"] = a
@@ -195,18 +234,12 @@ class Evaluator:
                 res.pop("miou_rf"),
             )
             out[scheme] = res
-        inside = self._inner_cells(rr, cc, factor)
-        weights = row_area_weights(-90.0 + r0 * DEG, r1 - r0, DEG)
         for key, labels in (
             ("fraction_consistency", pred.lu),
+            ("fraction_consistency_exact", exact.lu),
             ("fraction_consistency_raw", pred.lu_raw),
         ):
-            fine = coarse_fractions(labels, factor, N_LU, weights)
-            out[key] = (
-                fraction_consistency(fine[:, inside[0], inside[1]], coarse[:, inside[0], inside[1]])
-                if inside
-                else float("nan")
-            )
+            out[key] = inp.consistency(labels)
         # headline: land cover (what the acceptance targets), land use alongside
         lc_res = out["lc"]
         out.update(
@@ -284,7 +317,7 @@ def table(
                     "mask_ratio": mask,
                     "regions": len(regions),
                 }
-                for name in ("model", "raw", "copy", "rf"):
+                for name in ("model", "raw", "exact", "copy", "rf"):
                     m, a, per = miou_oa(pooled[(scheme, name)])
                     row[f"miou_{name}"], row[f"oa_{name}"] = round(m, 4), round(a, 4)
                     if name == "model":
@@ -343,6 +376,7 @@ def markdown(rows: list[dict], regions: list) -> str:
         "miou_model": "mIoU",
         "oa_model": "OA",
         "miou_raw": "mIoU raw net",
+        "miou_exact": "mIoU exact alloc.",
         "miou_copy": "mIoU copy",
         "miou_rf": "mIoU RF",
         "oa_copy": "OA copy",
@@ -429,12 +463,20 @@ def main(argv: list[str] | None = None) -> int:
     t = sub.add_parser("table", help="the held-out table of the model card")
     t.add_argument("--out", type=Path, default=TABLE_DIR)
     t.add_argument("--regions", type=int, default=12)
+    v = sub.add_parser("validation", help="decodings (and a candidate model) on validation blocks")
+    v.add_argument("--model", type=Path, default=MODEL_PATH)
+    v.add_argument("--out", type=Path, default=TABLE_DIR)
+    v.add_argument("--regions", type=int, default=8)
     args = p.parse_args(argv)
-    if not MODEL_PATH.is_file():
-        raise DataFileError(
-            f"no shipped model at {MODEL_PATH}; run python -m emulators.lulc.export"
-        )
-    table(args.out, n_regions=args.regions)
+    model = getattr(args, "model", MODEL_PATH)
+    if not model.is_file():
+        raise DataFileError(f"no model at {model}; run python -m emulators.lulc.export")
+    if args.cmd == "validation":
+        from emulators.lulc.validation import validation_table
+
+        validation_table(model, args.out, args.regions)
+    else:
+        table(args.out, n_regions=args.regions)
     return 0
 
 

@@ -14,12 +14,21 @@ probabilities; then
   IGBP tables (e.g. no "crop" land cover on "forest" land use);
 * visible prior pixels come first in both (the prior persists unless the coarse fractions
   demand a change).
+
+`Decoding` names how probabilities become maps. `EXACT` (the default, and what the online
+step does) allocates exactly as above. `PRODUCT` (the evaluated product, chosen on validation
+blocks by `python -m emulators.lulc.evaluate validation`) keeps the network's own land use
+and moves only as many pixels per coarse cell as bring it within `tolerance` of the coarse
+fractions (the least confident first), and ranks a hidden pixel's land-cover classes by
+network probability × (floor + the class's share among visible prior pixels within
+`radius` px): tree types and shrub vs grass follow the neighbourhood the network under-uses.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import numpy as np
 
@@ -162,10 +171,92 @@ def _allocate_cell(p: np.ndarray, fractions: np.ndarray, n: int) -> np.ndarray:
     return out.astype(np.uint8)
 
 
+def repair_to_tolerance(
+    prob: np.ndarray, labels: np.ndarray, coarse: np.ndarray, factor: int, tolerance: float
+) -> np.ndarray:
+    """`labels` changed as little as needed for every factor×factor cell to lie within
+    `tolerance` (½ Σ_k |count_k/n − quota_k/n|) of its coarse fractions: pixels move from
+    classes over their quota to classes under it, the smallest probability loss first."""
+    k, h, w = prob.shape
+    if coarse.shape != (k, h // factor, w // factor) or h % factor or w % factor:
+        raise FieldError(
+            f"coarse fractions {coarse.shape} do not tile probabilities {prob.shape} by {factor}"
+        )
+    out = labels.astype(np.uint8)
+    n = factor * factor
+    allowed = int(np.floor(tolerance * n + 1e-9))
+    for i in range(h // factor):
+        for j in range(w // factor):
+            rows, cols = slice(i * factor, (i + 1) * factor), slice(j * factor, (j + 1) * factor)
+            cell = out[rows, cols].reshape(n).astype(np.int64)
+            surplus = np.bincount(cell, minlength=k) - quotas(coarse[:, i, j], n)
+            moves = int(np.abs(surplus).sum()) // 2 - allowed
+            if moves > 0:
+                p = prob[:, rows, cols].reshape(k, n)
+                out[rows, cols] = _move_pixels(p, cell, surplus, moves).reshape(factor, factor)
+    return out
+
+
+def _move_pixels(p: np.ndarray, cell: np.ndarray, surplus: np.ndarray, moves: int) -> np.ndarray:
+    loss = p[cell, np.arange(cell.size)][None, :] - p  # (class, pixel): cost of moving there
+    moved = np.zeros(cell.size, dtype=bool)
+    for flat in np.argsort(loss.ravel(), kind="stable"):
+        c, px = divmod(int(flat), cell.size)
+        here = cell[px]
+        if moved[px] or surplus[here] <= 0 or surplus[c] >= 0:
+            continue
+        cell[px], moved[px] = c, True
+        surplus[here] -= 1
+        surplus[c] += 1
+        moves -= 1
+        if moves == 0:
+            break
+    return cell.astype(np.uint8)
+
+
+def box_mean(field: np.ndarray, radius: int) -> np.ndarray:
+    """Mean of (..., H, W) over (2·radius + 1)² boxes, clipped at the edges (summed-area table)."""
+    h, w = field.shape[-2:]
+    table = np.zeros((*field.shape[:-2], h + 1, w + 1))
+    table[..., 1:, 1:] = field.cumsum(-2).cumsum(-1)
+    r0 = np.clip(np.arange(h) - radius, 0, h)
+    r1 = np.clip(np.arange(h) + radius + 1, 0, h)
+    c0 = np.clip(np.arange(w) - radius, 0, w)
+    c1 = np.clip(np.arange(w) + radius + 1, 0, w)
+    total = (
+        table[..., r1[:, None], c1[None, :]]
+        - table[..., r0[:, None], c1[None, :]]
+        - table[..., r1[:, None], c0[None, :]]
+        + table[..., r0[:, None], c0[None, :]]
+    )
+    return total / ((r1 - r0)[:, None] * (c1 - c0)[None, :])
+
+
+def neighbourhood_share(prior_onehot: np.ndarray, visible: np.ndarray, radius: int) -> np.ndarray:
+    """(K, H, W) share of each class among the visible prior pixels within `radius` px
+    (0 where none is visible)."""
+    seen = box_mean(visible.astype(np.float64), radius)
+    counts = box_mean(prior_onehot * visible, radius)
+    return np.where(seen > 0, counts / np.maximum(seen, 1e-12), 0.0)
+
+
 def decode_land_cover(prob_lc: np.ndarray, land_use: np.ndarray) -> np.ndarray:
     """Most probable land-cover class allowed on each pixel's land use."""
     allowed = compatible_lc_given_lu()[land_use].transpose(2, 0, 1)  # (11, H, W)
     return np.where(allowed, prob_lc, -1.0).argmax(axis=0).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How probabilities become maps (see the module docstring)."""
+
+    tolerance: float = 0.0  # per coarse cell, share of area allowed off the coarse fractions
+    radius: int = 0  # land cover: neighbourhood of visible prior pixels (0 = not used)
+    floor: float = 0.01  # land cover: weight of a class absent from that neighbourhood
+
+
+EXACT: Final = Decoding()
+PRODUCT: Final = Decoding(tolerance=0.04, radius=32, floor=0.01)
 
 
 @dataclass
@@ -184,6 +275,7 @@ def predict_maps(
     factor: int,
     origin: tuple[int, int] = (0, 0),
     keep_prior: bool = True,
+    decoding: Decoding = EXACT,
 ) -> Prediction:
     """Land-use and land-cover maps for an input tile whose edges lie on the coarse lattice.
 
@@ -192,13 +284,30 @@ def predict_maps(
     leave room for it and changes only where they demand it.
     """
     prob = predict_probabilities(model, x, origin)
+    return decode_maps(prob, x, coarse, factor, keep_prior, decoding)
+
+
+def decode_maps(
+    prob: np.ndarray,
+    x: np.ndarray,
+    coarse: np.ndarray,
+    factor: int,
+    keep_prior: bool = True,
+    decoding: Decoding = EXACT,
+) -> Prediction:
+    """Maps from the blended probabilities (19, H, W) of the input tile x (40, H, W)."""
     p_lu, p_lc = prob[:N_LU], prob[N_LU : N_LU + N_LC]
-    if keep_prior:
-        visible = x[MASK] < 0.5
-        p_lu = p_lu + x[PRIOR_LU] * visible
-        p_lc = p_lc + x[PRIOR_LC] * visible
-    lu = allocate(p_lu, coarse, factor)
-    lc = decode_land_cover(p_lc, lu)
+    visible = (x[MASK] < 0.5) if keep_prior else np.zeros(x.shape[1:], dtype=bool)
+    p_lu = p_lu + x[PRIOR_LU] * visible
+    scores_lc = p_lc + x[PRIOR_LC] * visible
+    if decoding.tolerance > 0:
+        lu = repair_to_tolerance(p_lu, p_lu.argmax(0), coarse, factor, decoding.tolerance)
+    else:
+        lu = allocate(p_lu, coarse, factor)
+    if decoding.radius > 0:
+        share = neighbourhood_share(x[PRIOR_LC], visible, decoding.radius)
+        scores_lc = np.where(visible, scores_lc, p_lc * (decoding.floor + share))
+    lc = decode_land_cover(scores_lc, lu)
     return Prediction(
         lu, lc, prob[:N_LU].argmax(0).astype(np.uint8), prob[N_LU:].argmax(0).astype(np.uint8), prob
     )

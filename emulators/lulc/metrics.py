@@ -37,3 +37,13 @@ def fraction_consistency(fine_fractions: np.ndarray, coarse: np.ndarray) -> floa
     """Mean over coarse cells of ½ Σ_k |fine_k − coarse_k|: the share of each cell's area that
     the fine map puts in a different class than the coarse input says (0 = consistent)."""
     return float(0.5 * np.abs(fine_fractions - coarse).sum(axis=0).mean())
+
+
+def miou_common(conf: np.ndarray, min_pixels: int = 1000) -> float:
+    """Mean IoU over the classes with at least `min_pixels` truth pixels: plain mIoU counts a
+    class of a handful of pixels (or one only predicted) as much as a biome, so one pixel
+    can move it by 0.02; this one shows what the common classes do."""
+    tp = np.diag(conf).astype(float)
+    union = conf.sum(0) + conf.sum(1) - tp
+    common = conf.sum(1) >= min_pixels
+    return float(np.mean(tp[common] / union[common])) if common.any() else float("nan")

@@ -1,0 +1,158 @@
+"""Decodings compared on the validation blocks: how the network's probabilities become maps.
+
+    python -m emulators.lulc.evaluate validation [--model lulc.onnx] [--out DIR]
+
+The decoding (and any candidate model) is chosen here, on the 8 validation blocks (10°, the
+same selection rule as the held-out table's test blocks), never on the test blocks. The
+network runs once per region and setting (coarse 1.25° and 0.25° × masking 0.5, 0.75, 0.95,
+seeded as the held-out table); every decoding reads the same probabilities:
+
+* raw: argmax of the network; raw + prior: the same with visible prior pixels copied (not
+  consistent with the coarse fractions: a reference, not a product);
+* exact: the allocation to the coarse fractions and land cover under land use (the product
+  of sessions 1–4, and the online step's);
+* tolerance, neighbourhood: each half of the product's change alone;
+* product: both (`emulators.lulc.infer.PRODUCT`).
+
+Writes validation_decoding.csv / .md (per setting and decoding: land-cover mIoU, mIoU over
+the common classes, OA, land-use mIoU, fraction consistency; per-class land-cover IoU).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from emulators.lulc.classes import LAND_COVER
+from emulators.lulc.features import MASK, N_LC, N_LU, PRIOR_LC, PRIOR_LU
+from emulators.lulc.infer import (
+    EXACT,
+    MODEL_PATH,
+    PRODUCT,
+    Decoding,
+    decode_maps,
+    predict_probabilities,
+)
+from emulators.lulc.metrics import confusion, miou_common, miou_oa
+
+SETTINGS = tuple((c, m) for c in (1.25, 0.25) for m in (0.5, 0.75, 0.95))
+DECODINGS: dict[str, Decoding] = {
+    "exact": EXACT,
+    "tolerance": Decoding(tolerance=PRODUCT.tolerance),
+    "neighbourhood": Decoding(radius=PRODUCT.radius, floor=PRODUCT.floor),
+    "product": PRODUCT,
+}
+
+
+def variant_maps(prob: np.ndarray, x: np.ndarray, coarse: np.ndarray, factor: int) -> dict:
+    """{decoding name: (land use, land cover)} from one window's probabilities."""
+    raw = (prob[:N_LU].argmax(0), prob[N_LU:].argmax(0))
+    visible = x[MASK] < 0.5
+    maps = {
+        "raw": raw,
+        "raw + prior": (
+            np.where(visible, x[PRIOR_LU].argmax(0), raw[0]),
+            np.where(visible, x[PRIOR_LC].argmax(0), raw[1]),
+        ),
+    }
+    for name, decoding in DECODINGS.items():
+        pred = decode_maps(prob, x, coarse, factor, decoding=decoding)
+        maps[name] = (pred.lu, pred.lc)
+    return maps
+
+
+def validation_table(
+    model_path: Path = MODEL_PATH, out_dir: Path | None = None, n_regions: int = 8
+) -> list[dict]:
+    """One row per (setting, decoding), pooled over the validation blocks; written to out_dir."""
+    from emulators.lulc.evaluate import TABLE_DIR, Evaluator, held_out_regions
+
+    ev = Evaluator(model_path, baselines=False)
+    regions = held_out_regions(ev.cube, n_regions, which="validation")
+    rows = []
+    for coarse_deg, mask in SETTINGS:
+        conf: dict = {}
+        consistency: dict = {}
+        for k, reg in enumerate(regions):
+            inp = ev.inputs(reg, coarse_deg, mask, seed=k)
+            prob = predict_probabilities(ev.model, inp.x, inp.origin)
+            truth = (inp.lu[inp.region], inp.lc[inp.region])
+            for name, (lu, lc) in variant_maps(prob, inp.x, inp.coarse, inp.factor).items():
+                c_lu, c_lc = conf.get(name, (0, 0))
+                conf[name] = (
+                    c_lu + confusion(truth[0], lu[inp.region], N_LU),
+                    c_lc + confusion(truth[1], lc[inp.region], N_LC),
+                )
+                consistency.setdefault(name, []).append(inp.consistency(lu))
+        for name, (c_lu, c_lc) in conf.items():
+            rows.append(summary_row(coarse_deg, mask, name, c_lu, c_lc, consistency[name]))
+            print(json.dumps({k: rows[-1][k] for k in list(rows[-1])[:8]}), flush=True)
+    write(rows, regions, Path(out_dir or TABLE_DIR), Path(model_path).name)
+    return rows
+
+
+def summary_row(coarse_deg, mask, name, c_lu, c_lc, consistency) -> dict:
+    m_lc, oa_lc, per = miou_oa(c_lc)
+    m_lu, oa_lu, _ = miou_oa(c_lu)
+    row = {
+        "coarse_deg": coarse_deg,
+        "mask_ratio": mask,
+        "decoding": name,
+        "lc_miou": round(m_lc, 4),
+        "lc_miou_common": round(miou_common(c_lc), 4),
+        "lc_oa": round(oa_lc, 4),
+        "lu_miou": round(m_lu, 4),
+        "fraction_consistency": round(float(np.mean(consistency)), 4),
+        "lu_oa": round(oa_lu, 4),
+    }
+    row.update(
+        {
+            f"iou_{c}": None if v is None else round(v, 3)
+            for c, v in zip(LAND_COVER, per, strict=True)
+        }
+    )
+    row["lc_truth_pixels"] = json.dumps(c_lc.sum(1).tolist())
+    return row
+
+
+def write(rows: list[dict], regions: list, out_dir: Path, model: str) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / "validation_decoding.csv.tmp"
+    with tmp.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    tmp.replace(out_dir / "validation_decoding.csv")
+    tmp = out_dir / "validation_decoding.md.tmp"
+    tmp.write_text(markdown(rows, regions, model))
+    tmp.replace(out_dir / "validation_decoding.md")
+
+
+def markdown(rows: list[dict], regions: list, model: str) -> str:
+    cols = list(rows[0])[:9]
+    lines = [
+        f"Decodings of `{model}` on {len(regions)} validation blocks (S,N,W,E): {regions}",
+        "",
+        "| " + " | ".join(cols) + " |",
+        "|" + "---|" * len(cols),
+    ]
+    lines += ["| " + " | ".join(str(r[k]) for k in cols) + " |" for r in rows]
+    names = [f"iou_{c}" for c in LAND_COVER]
+    lines += ["", "Per-class land-cover IoU:", ""]
+    lines += ["| coarse ° | mask | decoding | " + " | ".join(LAND_COVER) + " |"]
+    lines += ["|" + "---|" * (len(names) + 3)]
+    for r in rows:
+        vals = ["–" if r[n] is None else f"{r[n]:.3f}" for n in names]
+        lines.append(
+            f"| {r['coarse_deg']} | {r['mask_ratio']} | {r['decoding']} | "
+            + " | ".join(vals)
+            + " |"
+        )
+    lines += [
+        "",
+        f"Land-cover truth pixels per class (last setting): {rows[-1]['lc_truth_pixels']}",
+    ]
+    return "\n".join(lines) + "\n"
