@@ -19,6 +19,7 @@ from emulators.lulc.infer import (
     repair_to_tolerance,
 )
 from emulators.lulc.metrics import miou_common
+from emulators.lulc.validation import changes_markdown, count_changes
 from tests.test_lulc_data import valid_input
 from tests.test_lulc_evaluate import CROP, scenario
 
@@ -127,3 +128,31 @@ def test_product_raises_fine_cropland_with_the_coarse_cropland():
         - coarse_fractions(before.lu, 32, N_LU, w)[CROP]
     )
     assert float(gain.mean()) == pytest.approx(0.2, abs=0.05)
+
+
+def test_changes_against_the_raw_network_are_counted_by_kind_with_who_is_right():
+    region = (slice(0, 2), slice(0, 2))
+    raw = (np.array([[3, 3], [5, 5]]), np.array([[4, 4], [6, 6]]))
+    decoded = (np.array([[3, 3], [4, 5]]), np.array([[1, 4], [5, 5]]))
+    truth = (np.array([[3, 3], [4, 5]]), np.array([[1, 4], [6, 5]]))
+    visible = np.array([[True, True], [False, False]])
+    acc: dict = {}
+    count_changes(acc, "product", raw, decoded, truth, visible, region)
+    assert acc[("product", "visible prior")] == {"changed": 1, "right_after": 1, "right_before": 0}
+    assert acc[("product", "hidden, land use moved")] == {
+        "changed": 1,
+        "right_after": 0,
+        "right_before": 1,
+    }
+    assert acc[("product", "hidden, same land use")]["changed"] == 1
+    assert "| 1.25 | 0.75 | product | visible prior | 1 | 1 | 0 |" in changes_markdown(
+        [
+            {
+                "coarse_deg": 1.25,
+                "mask_ratio": 0.75,
+                "decoding": "product",
+                "pixels": "visible prior",
+            }
+            | acc[("product", "visible prior")]
+        ]
+    )

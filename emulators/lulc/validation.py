@@ -72,15 +72,20 @@ def validation_table(
 
     ev = Evaluator(model_path, baselines=False)
     regions = held_out_regions(ev.cube, n_regions, which="validation")
-    rows = []
+    rows, changes = [], []
     for coarse_deg, mask in SETTINGS:
         conf: dict = {}
         consistency: dict = {}
+        changed: dict = {}
         for k, reg in enumerate(regions):
             inp = ev.inputs(reg, coarse_deg, mask, seed=k)
             prob = predict_probabilities(ev.model, inp.x, inp.origin)
             truth = (inp.lu[inp.region], inp.lc[inp.region])
-            for name, (lu, lc) in variant_maps(prob, inp.x, inp.coarse, inp.factor).items():
+            maps = variant_maps(prob, inp.x, inp.coarse, inp.factor)
+            visible = inp.x[MASK][inp.region] < 0.5
+            for name in ("exact", "product"):
+                count_changes(changed, name, maps["raw"], maps[name], truth, visible, inp.region)
+            for name, (lu, lc) in maps.items():
                 c_lu, c_lc = conf.get(name, (0, 0))
                 conf[name] = (
                     c_lu + confusion(truth[0], lu[inp.region], N_LU),
@@ -90,8 +95,30 @@ def validation_table(
         for name, (c_lu, c_lc) in conf.items():
             rows.append(summary_row(coarse_deg, mask, name, c_lu, c_lc, consistency[name]))
             print(json.dumps({k: rows[-1][k] for k in list(rows[-1])[:8]}), flush=True)
-    write(rows, regions, Path(out_dir or TABLE_DIR), Path(model_path).name)
+        changes += [
+            {"coarse_deg": coarse_deg, "mask_ratio": mask, "decoding": d, "pixels": kind, **v}
+            for (d, kind), v in changed.items()
+        ]
+    write(rows, changes, regions, Path(out_dir or TABLE_DIR), Path(model_path).name)
     return rows
+
+
+CHANGE_KINDS = ("visible prior", "hidden, land use moved", "hidden, same land use")
+
+
+def count_changes(acc: dict, name: str, raw, decoded, truth, visible, region) -> None:
+    """Land-cover pixels where a decoding differs from the raw network, by kind, and how
+    many of them each gets right: where the decoding wins or loses against raw."""
+    lu_raw, lc_raw = raw[0][region], raw[1][region]
+    lu_dec, lc_dec = decoded[0][region], decoded[1][region]
+    differ = (lc_dec != lc_raw) & (truth[1] < N_LC)
+    kinds = (visible, ~visible & (lu_dec != lu_raw), ~visible & (lu_dec == lu_raw))
+    for kind, where in zip(CHANGE_KINDS, kinds, strict=True):
+        sel = differ & where
+        entry = acc.setdefault((name, kind), {"changed": 0, "right_after": 0, "right_before": 0})
+        entry["changed"] += int(sel.sum())
+        entry["right_after"] += int((lc_dec[sel] == truth[1][sel]).sum())
+        entry["right_before"] += int((lc_raw[sel] == truth[1][sel]).sum())
 
 
 def summary_row(coarse_deg, mask, name, c_lu, c_lc, consistency) -> dict:
@@ -118,7 +145,7 @@ def summary_row(coarse_deg, mask, name, c_lu, c_lc, consistency) -> dict:
     return row
 
 
-def write(rows: list[dict], regions: list, out_dir: Path, model: str) -> None:
+def write(rows: list[dict], changes: list[dict], regions: list, out_dir: Path, model: str) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / "validation_decoding.csv.tmp"
     with tmp.open("w", newline="") as fh:
@@ -127,7 +154,7 @@ def write(rows: list[dict], regions: list, out_dir: Path, model: str) -> None:
         w.writerows(rows)
     tmp.replace(out_dir / "validation_decoding.csv")
     tmp = out_dir / "validation_decoding.md.tmp"
-    tmp.write_text(markdown(rows, regions, model))
+    tmp.write_text(markdown(rows, regions, model) + changes_markdown(changes))
     tmp.replace(out_dir / "validation_decoding.md")
 
 
@@ -155,4 +182,22 @@ def markdown(rows: list[dict], regions: list, model: str) -> str:
         "",
         f"Land-cover truth pixels per class (last setting): {rows[-1]['lc_truth_pixels']}",
     ]
+    return "\n".join(lines) + "\n"
+
+
+def changes_markdown(changes: list[dict]) -> str:
+    """Where the decodings change the raw network's land cover, and who is right there."""
+    lines = [
+        "",
+        "Land-cover pixels the decoding changes against the raw network (argmax), and how many",
+        "of them are right after (decoded) and before (raw):",
+        "",
+        "| coarse ° | mask | decoding | pixels | changed | right after | right before |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in changes:
+        lines.append(
+            f"| {c['coarse_deg']} | {c['mask_ratio']} | {c['decoding']} | {c['pixels']} | "
+            f"{c['changed']} | {c['right_after']} | {c['right_before']} |"
+        )
     return "\n".join(lines) + "\n"
