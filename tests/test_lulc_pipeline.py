@@ -104,3 +104,20 @@ def test_shipped_model_on_a_tile_with_halo_equals_the_whole_region(cube):
         lo, hi = t0 - WINDOW, t1 + WINDOW
         tile = predict_probabilities(model, x[:, lo:hi], origin=(r0 + lo, c0)).argmax(0)
         np.testing.assert_array_equal(tile[WINDOW:-WINDOW], whole[t0:t1])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not MODEL_PATH.is_file(), reason="no shipped lulc.onnx yet")
+def test_validation_command_compares_decodings_on_a_validation_block(cube, tmp_path):
+    from emulators.lulc.validation import DECODINGS, validation_table
+
+    rows = validation_table(
+        MODEL_PATH, tmp_path, n_regions=1, cube_path=cube, settings=((1.25, 0.75),)
+    )
+    assert [r["decoding"] for r in rows] == ["raw", "raw + prior", *DECODINGS]
+    by = {r["decoding"]: r for r in rows}
+    assert by["exact"]["fraction_consistency"] <= 0.005
+    assert by["product"]["fraction_consistency"] <= 0.04 + 0.005
+    assert 0 < by["product"]["lc_miou"] <= 1
+    text = (tmp_path / "validation_decoding.md").read_text()
+    assert "hidden, land use moved" in text and (tmp_path / "validation_decoding.csv").is_file()

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from emulators.lulc.classes import LAND_COVER
+from emulators.lulc.dataset import DEFAULT_CUBE
 from emulators.lulc.features import MASK, N_LC, N_LU, PRIOR_LC, PRIOR_LU
 from emulators.lulc.infer import (
     EXACT,
@@ -65,15 +66,19 @@ def variant_maps(prob: np.ndarray, x: np.ndarray, coarse: np.ndarray, factor: in
 
 
 def validation_table(
-    model_path: Path = MODEL_PATH, out_dir: Path | None = None, n_regions: int = 8
+    model_path: Path = MODEL_PATH,
+    out_dir: Path | None = None,
+    n_regions: int = 8,
+    cube_path: Path = DEFAULT_CUBE,
+    settings: tuple = SETTINGS,
 ) -> list[dict]:
     """One row per (setting, decoding), pooled over the validation blocks; written to out_dir."""
     from emulators.lulc.evaluate import TABLE_DIR, Evaluator, held_out_regions
 
-    ev = Evaluator(model_path, baselines=False)
+    ev = Evaluator(model_path, cube_path, baselines=False)
     regions = held_out_regions(ev.cube, n_regions, which="validation")
     rows, changes = [], []
-    for coarse_deg, mask in SETTINGS:
+    for coarse_deg, mask in settings:
         conf: dict = {}
         consistency: dict = {}
         changed: dict = {}
