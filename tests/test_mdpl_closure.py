@@ -167,3 +167,15 @@ def test_seed_comparison_gives_mean_se_and_a_verdict():
     assert le["multitask"]["mean"] == pytest.approx(-21.0)
     assert le["multitask"]["se"] == pytest.approx(1.0 / np.sqrt(3))
     assert le["multi_minus_single"] == pytest.approx(-10.5) and le["verdict"] == "met"
+
+
+def test_coordinate_search_stops_when_its_step_falls_below_min_delta():
+    calls = []
+
+    def cost_of(units: np.ndarray) -> np.ndarray:  # flat: nothing ever helps, δ halves each run
+        calls.append(len(units))
+        return np.ones(len(units))
+
+    res = coordinate.search(cost_of, np.full(12, 0.5), [0, 1], delta=0.1, runs=12, min_delta=0.02)
+    assert res.n_runs == 3 == len(calls)  # δ 0.1, 0.05, 0.025 run; 0.0125 < 0.02 stops
+    assert res.n_sets == 5 + 4 + 4 and res.cost == 1.0

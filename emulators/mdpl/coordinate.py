@@ -46,12 +46,16 @@ def search(
     coords: Sequence[int],
     delta: float = DELTA,
     runs: int = RUNS,
+    min_delta: float = 0.0,
 ) -> SearchResult:
     """Minimise `cost_of` (sets (n, 12) in the unit cube → costs (n,), one host run per call)
-    from `start` over the parameters `coords`."""
+    from `start` over the parameters `coords`: at most `runs` host runs, fewer if δ falls
+    below `min_delta` (converged on the calibration cost)."""
     best = np.asarray(start, dtype=float).copy()
-    best_cost, combined, n_sets = np.inf, None, 0
+    best_cost, combined, n_sets, run = np.inf, None, 0, 0
     for run in range(runs):
+        if delta < min_delta:
+            break
         moves = _moves(best, coords, delta)
         extra = [best] if run == 0 else ([combined] if combined is not None else [])
         sets = np.stack(extra + [u for _, u in moves])
@@ -72,4 +76,6 @@ def search(
             best, best_cost = sets[k].copy(), float(costs[k])
         else:
             delta /= 2
-    return SearchResult(best, best_cost, n_sets, runs)
+    else:
+        run = runs
+    return SearchResult(best, best_cost, n_sets, run)

@@ -93,6 +93,7 @@ def refine_in_physics(
     weight: PriorWeight,
     coords: list[int],
     runs: int = coordinate.RUNS,
+    min_delta: float = 0.0,
 ) -> coordinate.SearchResult:
     """The coordinate search from `start` over `coords`, each host run on the calibration
     years only, minimising the same posterior as the physics check (closure-aware if the
@@ -107,7 +108,55 @@ def refine_in_physics(
             [posterior_cost(y[:, i], d.obs[CAL], y_std, u, u0, weight) for i, u in enumerate(units)]
         )
 
-    return coordinate.search(cost_of, twin.to_unit(start), coords, runs=runs)
+    return coordinate.search(cost_of, twin.to_unit(start), coords, runs=runs, min_delta=min_delta)
+
+
+def refine_longer(
+    out_dir: Path,
+    label: str,
+    runs: int,
+    min_delta: float,
+    data_dir: Path | None = None,
+    names: list[str] | None = None,
+) -> dict:
+    """The coordinate search run to convergence (at most `runs` host runs, until δ <
+    `min_delta`) from the line-search sets of an evaluation in `out_dir` (parameters.csv),
+    scored like `evaluate_all`; writes refinement_<label>_<runs>.json and returns it."""
+    from emulators.mdpl.dataset import DATA_DIR
+    from emulators.mdpl.train import load_all, load_prior, load_surrogate
+
+    arch, gz_name = variant(label)
+    data_dir = data_dir or DATA_DIR
+    weight, (_, norm) = load_prior(arch, data_dir, gz_name), load_surrogate(arch, data_dir)
+    rows = csv.DictReader((out_dir / "parameters.csv").open())
+    start = {
+        r["site"]: np.array([float(r[n]) for n in PARAM_NAMES])
+        for r in rows
+        if r["method"] == f"linesearch_{label}"
+    }
+    coords = [PARAM_NAMES.index(n) for n in influential_names(out_dir)]
+    method, per_site, rec, counts = f"refined{runs}_{label}", {}, {}, {}
+    for d in load_all(data_dir or DATA_DIR, names):
+        n = d.site.name
+        res = refine_in_physics(d, start[n], norm.y_std, weight, coords, runs, min_delta)
+        sets = {"default": d.default, method: twin.from_unit(res.unit)}
+        per_site[n] = site_scores(d, run_sets(d, sets))
+        rec[n] = recovery(sets, d.truth)
+        counts[n] = {"physics_sets": res.n_sets, "host_runs": res.n_runs}
+        print(n, counts[n], flush=True)
+    methods = ["default", method]
+    out = {
+        "summary": summarise(per_site, methods)["all"],
+        "recovery_influential": influential_recovery(rec, methods, influential_names(out_dir)),
+        "recovery_default": {
+            k: float(np.mean([r["default"][PARAM_NAMES.index(k)] for r in rec.values()]))
+            for k in influential_names(out_dir)
+        },
+        "physics_sets_per_site": float(np.mean([c["physics_sets"] for c in counts.values()])),
+        "per_site": counts,
+    }
+    (out_dir / f"refinement_{label}_{runs}.json").write_text(json.dumps(out, indent=1))
+    return out
 
 
 def line_sets(default: np.ndarray, p: np.ndarray, method: str) -> dict[str, np.ndarray]:
