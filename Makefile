@@ -94,6 +94,7 @@ models-mdpl: setup
 	$(MDPL).baseline
 	$(MDPL).export gru1x64_map
 	OMP_NUM_THREADS=1 $(VENV)/bin/landemu evaluate mdpl
+	for a in multitask_gru1x64_map multitask_gru1x64_map_cl; do $(MDPL).evaluate refine $$a || exit 1; done
 
 # Soil moisture (TWIN stations from the Fortran physics, CV-tuned forest vs gradient
 # boosting, experiments, ONNX trade-off, tables in emulators/soilmoisture/). The twin cube

@@ -16,7 +16,7 @@ from emulators.landmodel import PARAM_NAMES, parameter_table
 from emulators.mdpl import sensitivity, twin
 from emulators.mdpl.dataset import build_site, load_site
 from emulators.mdpl.diagnose import diagnose, sign_agreement
-from emulators.mdpl.evaluate import evaluate_all
+from emulators.mdpl.evaluate import evaluate_all, refine_longer
 from emulators.mdpl.sites import site
 from emulators.mdpl.train import (
     load_generator,
@@ -131,6 +131,10 @@ def test_smoke_training_resumes_and_evaluates_in_the_physics(cache, tmp_path):
         cost[f"{k}_multitask_gru1x64_map"]["posterior"] for k in ("refined", "linesearch")
     )
     assert refined <= line and "refined_multitask_gru1x64_map" in summary["all"]
+    longer = refine_longer(tmp_path, "multitask_gru1x64_map", 2, 0.02, cache, [SITE])
+    assert longer["per_site"][SITE]["host_runs"] <= 2 and longer["physics_sets_per_site"] > 5
+    assert set(longer["recovery_influential"]["refined2_multitask_gru1x64_map"]) >= {"binter"}
+    assert (tmp_path / "refinement_multitask_gru1x64_map_2.json").exists()
     verdict = json.loads((tmp_path / "recovery_influential.json").read_text())
     assert set(verdict["linesearch_multitask_gru1x64_map"]) == {
         "vgcov", "vegh", "gradm", "chl", "binter", "all_below_default"

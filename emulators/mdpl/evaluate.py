@@ -648,3 +648,23 @@ def evaluate_all(
     stacked = {k: {m: np.concatenate(v[m]) for m in show} for k, v in monthly.items()}
     plot_cdf(out_dir / "cdf_monthly_nse_kge.png", stacked, show)
     return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m emulators.mdpl.evaluate refine LABEL [--runs N --min-delta D]`: the
+    coordinate search to convergence from an evaluation's line-search sets."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("what", choices=["refine"])
+    ap.add_argument("label", help="g_z variant, e.g. multitask_gru1x64_map")
+    ap.add_argument("--runs", type=int, default=12)
+    ap.add_argument("--min-delta", type=float, default=0.02)
+    ap.add_argument("-o", "--output", type=Path, default=OUT_DIR)
+    a = ap.parse_args(argv)
+    res = refine_longer(a.output, a.label, a.runs, a.min_delta)
+    print(json.dumps({k: v for k, v in res.items() if k != "per_site"}))
+
+
+if __name__ == "__main__":
+    main()
