@@ -108,7 +108,8 @@ models-soilmoisture: setup
 	OMP_NUM_THREADS=1 $(VENV)/bin/landemu evaluate soilmoisture
 
 # Land use / land cover U-Net (real MODIS/ETOPO5/ERA5/Koppen cube, loss chosen by validation,
-# resumable training in run/data/lulc/, ONNX, held-out table in emulators/lulc/evaluation/).
+# resumable training in run/data/lulc/, ONNX, decodings compared on validation blocks and the
+# held-out table in emulators/lulc/evaluation/).
 models: models-lulc
 LULC := OMP_NUM_THREADS=1 $(VPY) -m emulators.lulc
 models-lulc: setup
@@ -116,6 +117,7 @@ models-lulc: setup
 	[ -f run/data/lulc/select/selection.json ] || $(LULC).train select-loss --minutes 4
 	$(LULC).train run --loss auto --minutes 58
 	$(LULC).export
+	$(LULC).evaluate validation
 	$(LULC).evaluate table
 
 # Monthly LAI (phase two: SEMI-EMPIRICAL target from real NDVI + GSI on ERA5; separate and
