@@ -290,7 +290,7 @@ def table(
     out_dir: Path = TABLE_DIR,
     masks=(0.0, 0.5, 0.75, 0.95),
     coarse=(0.25, 1.25),
-    n_regions: int = 12,
+    n_regions: int = 8,
     model_path: Path = MODEL_PATH,
 ) -> list[dict]:
     """Pooled and per-region-mean metrics over held-out regions for every (mask, coarse)."""
@@ -462,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("table", help="the held-out table of the model card")
     t.add_argument("--out", type=Path, default=TABLE_DIR)
-    t.add_argument("--regions", type=int, default=12)
+    t.add_argument("--regions", type=int, default=8)
     v = sub.add_parser("validation", help="decodings (and a candidate model) on validation blocks")
     v.add_argument("--model", type=Path, default=MODEL_PATH)
     v.add_argument("--out", type=Path, default=TABLE_DIR)
