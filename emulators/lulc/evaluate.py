@@ -9,7 +9,9 @@ A region is predicted through the same tiled, blended path the coupler uses
 (emulators/lulc/infer.py), with a ring of `CONTEXT` pixels of inputs around it (a halo:
 static maps, coarse fractions and masked prior, never the truth of hidden pixels), on a
 window aligned to the coarse grid (coarse cells sit on the global lattice of DEG). Scores
-count the region's pixels only. Baselines get the same inputs:
+count the region's pixels only. The maps scored are the product's (`infer.PRODUCT`); the
+exact allocation (`infer.EXACT`, the online step's) and the raw network are scored
+alongside ("exact", "raw"). Baselines get the same inputs:
 
 * copy: the prior where visible; hidden pixels take the coarse cell's majority land use and
   the land cover most frequent on that land use in the training blocks;
