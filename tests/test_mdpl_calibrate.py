@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from coupler.errors import ConfigError, DataFileError, FieldError
+from emulators.landmodel import PARAM_NAMES
 from emulators.mdpl import twin
 from emulators.mdpl.calibrate import ALMA_FORCING, make_site, parse_attrs
 from emulators.mdpl.cli import run_calibrate
@@ -59,8 +60,9 @@ def new_site(tmp_path_factory):
     return d, fpath, opath, alma
 
 
-def _args(d, fpath, opath, generations=3, closure=None, out="out"):
+def _args(d, fpath, opath, generations=3, closure=None, out="out", refine_runs=0):
     return argparse.Namespace(
+        refine_runs=refine_runs,
         forcing=fpath,
         fluxes=opath,
         pft="woodland",
@@ -74,7 +76,7 @@ def _args(d, fpath, opath, generations=3, closure=None, out="out"):
 
 def test_calibrate_new_twin_site_reduces_rmse_vs_defaults(new_site):
     d, fpath, opath, _ = new_site
-    assert run_calibrate(_args(d, fpath, opath)) == 0
+    assert run_calibrate(_args(d, fpath, opath, refine_runs=4)) == 0  # as the CLI's default
     out = d / "out"
     params = json.loads((out / "parameters.json").read_text())
     assert len(params["parameters"]) == 12
@@ -132,3 +134,29 @@ def test_site_attribute_typos_are_named():
         parse_attrs("latt=3")
     with pytest.raises(FieldError, match="'lon' is required"):
         make_site("x", "woodland", parse_attrs("lat=3"))
+
+
+def test_physics_refinement_is_written_only_when_its_calibration_cost_is_lower(new_site):
+    from emulators.mdpl.calibrate import calibrate, read_fluxes, read_forcing, set_cost
+    from emulators.mdpl.runtime import MdplModels
+
+    d, fpath, opath, _ = new_site
+    forcing = read_forcing(fpath)
+    obs = read_fluxes(opath, len(forcing["TBOT"]))
+    site = make_site("XX-New", "woodland", parse_attrs(NEW_SITE))
+    models = MdplModels()
+    cal = calibrate(forcing, obs, site, models, generations=0, refine_runs=2)
+    cost = set_cost(models, obs, cal.candidates["default"])
+    costs = {n: cost(p, cal.sims[n]) for n, p in cal.candidates.items()}
+    assert cal.chosen == "physics_refinement"  # on this site it beats every candidate
+    assert costs["physics_refinement"] < min(c for n, c in costs.items() if n != cal.chosen)
+    influential = [PARAM_NAMES.index(n) for n in ("vgcov", "vegh", "gradm", "chl", "binter")]
+    moved = [  # which parameters moved from the candidate the search started at
+        set(np.flatnonzero(~np.isclose(p, cal.candidates[cal.chosen], rtol=1e-9, atol=0)))
+        for n, p in cal.candidates.items()
+        if n != cal.chosen
+    ]
+    assert any(m and m <= set(influential) for m in moved)
+    assert run_calibrate(_args(d, fpath, opath, 0, out="out_refined", refine_runs=2)) == 0
+    with pytest.raises(ConfigError, match="--refine-runs -1"):
+        run_calibrate(_args(d, fpath, opath, 0, refine_runs=-1))

@@ -3,7 +3,6 @@ flux misfit as a likelihood with N_eff independent observations would be."""
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 
@@ -124,13 +123,12 @@ def test_physics_check_cost_prefers_the_defaults_when_the_fluxes_fit_equally():
 def test_influential_rule_is_a_quarter_of_the_top_for_h_or_le():
     rank = [("a", 40.0, 10.0), ("b", 20.0, 30.0), ("c", 9.9, 7.4), ("d", 10.0, 1.0)]
     assert sensitivity.influential(rank) == ["a", "b", "d"]  # c: 9.9 < 10 (H), 7.4 < 7.5 (LE)
-    rows = list(csv.reader((EVAL_DIR / "sensitivity.csv").open()))[1:]
-    shipped = sensitivity.influential([(n, float(h), float(le)) for n, h, le in rows])
+    shipped = sensitivity.read_influential(EVAL_DIR / "sensitivity.csv")
     assert sorted(shipped) == ["binter", "chl", "gradm", "vegh", "vgcov"]
 
 
 def test_shipped_gz_is_map_and_calibrate_chooses_by_its_posterior():
-    from emulators.mdpl.calibrate import choice_cost
+    from emulators.mdpl.calibrate import set_cost
     from emulators.mdpl.runtime import MdplModels
 
     models = MdplModels(surrogate_path=None)
@@ -139,7 +137,7 @@ def test_shipped_gz_is_map_and_calibrate_chooses_by_its_posterior():
     far = models.lo + 0.9 * (models.hi - models.lo)
     obs = np.random.default_rng(4).normal(50.0, 20.0, size=(480, 2))
     sims = {"default": obs + 3.0, "far": obs + 3.0}  # equal flux misfit
-    cost = choice_cost(models, {"default": default, "far": far}, sims, obs, default)
-    assert cost("far") - cost("default") == pytest.approx(
+    cost = set_cost(models, obs, default)
+    assert cost(far, sims["far"]) - cost(default, sims["default"]) == pytest.approx(
         models.prior.lam * 12 * (0.4 / 0.25) ** 2, rel=1e-6
     )

@@ -223,8 +223,7 @@ def influential_names(out_dir: Path) -> list[str]:
     from emulators.mdpl import sensitivity
 
     path = out_dir / "sensitivity.csv"
-    rows = list(csv.reader((path if path.exists() else OUT_DIR / "sensitivity.csv").open()))
-    return sensitivity.influential([(n, float(h), float(le)) for n, h, le in rows[1:]])
+    return sensitivity.read_influential(path if path.exists() else OUT_DIR / "sensitivity.csv")
 
 
 def write_influential(

@@ -53,6 +53,15 @@ def influential(rank: list[tuple[str, float, float]], share: float = 0.25) -> li
     return [name for name, h, le in rank if h >= share * top_h or le >= share * top_le]
 
 
+SHIPPED_RANKING = Path(__file__).resolve().parent / "evaluation" / "sensitivity.csv"
+
+
+def read_influential(path: Path = SHIPPED_RANKING) -> list[str]:
+    """The influential parameters by the fixed rule, from a ranking written by `write`."""
+    rows = list(csv.reader(path.open()))[1:]
+    return influential([(n, float(h), float(le)) for n, h, le in rows])
+
+
 def write(rank: list[tuple[str, float, float]], csv_path: Path, png_path: Path) -> None:
     """The ranking as a CSV table and a horizontal bar plot (PNG)."""
     import matplotlib
