@@ -196,8 +196,8 @@ def calibrate(
     if generations > 0:
         cands["gz+surrogate_search"] = refine(models, f, obs, [p_gz, default], generations)
     spin = min(f.shape[0], twin.STEPS_PER_YEAR)
-    sim = twin.simulate(site, np.stack(list(cands.values())), forcing, spinup_steps=spin)
-    sims = {n: np.stack([sim[x][:, i] for x in twin.FLUXES], 1) for i, n in enumerate(cands)}
+    sim = twin.simulate_fluxes(site, np.stack(list(cands.values())), forcing, spinup_steps=spin)
+    sims = {n: sim[:, i] for i, n in enumerate(cands)}
     skill = {
         n: {lab: scores(y[:, j], obs[:, j]) for j, lab in enumerate(("H", "LE"))}
         for n, y in sims.items()
@@ -260,12 +260,9 @@ def refine_in_physics(
 
     def cost_of(units: np.ndarray) -> np.ndarray:
         p = models.lo + units * span
-        sim = twin.simulate(site, p, forcing, spinup_steps=spin)
-        out = []
-        for i, u in enumerate(units):
-            fluxes[u.tobytes()] = y = np.stack([sim[x][:, i] for x in twin.FLUXES], 1)
-            out.append(cost(p[i], y))
-        return np.array(out)
+        sim = twin.simulate_fluxes(site, p, forcing, spinup_steps=spin)
+        fluxes.update((u.tobytes(), sim[:, i]) for i, u in enumerate(units))
+        return np.array([cost(p[i], sim[:, i]) for i in range(len(units))])
 
     coords = [PARAM_NAMES.index(n) for n in sensitivity.read_influential()]
     best = coordinate.search(cost_of, (start - models.lo) / span, coords, runs=runs).unit

@@ -102,8 +102,7 @@ def refine_in_physics(
     u0 = twin.to_unit(d.default)
 
     def cost_of(units: np.ndarray) -> np.ndarray:
-        sim = twin.simulate(d.site, twin.from_unit(units), forcing)
-        y = np.stack([sim[f] for f in twin.FLUXES], axis=2)  # (nstep, n, 2)
+        y = twin.simulate_fluxes(d.site, twin.from_unit(units), forcing)
         return np.array(
             [posterior_cost(y[:, i], d.obs[CAL], y_std, u, u0, weight) for i, u in enumerate(units)]
         )
@@ -175,8 +174,8 @@ def run_sets(d: SiteData, sets: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Each parameter set through the Fortran physics over the whole record → (nstep, 2)."""
     names = list(sets)
     forcing = {n: d.forcing[:, k].astype(float) for k, n in enumerate(FORCING_NAMES)}
-    sim = twin.simulate(d.site, np.stack([sets[n] for n in names]), forcing)
-    return {n: np.stack([sim[f][:, i] for f in twin.FLUXES], axis=1) for i, n in enumerate(names)}
+    sim = twin.simulate_fluxes(d.site, np.stack([sets[n] for n in names]), forcing)
+    return {n: sim[:, i] for i, n in enumerate(names)}
 
 
 def site_scores(d: SiteData, sims: dict[str, np.ndarray]) -> dict[str, dict[str, dict]]:

@@ -117,6 +117,17 @@ def simulate(
     return model.run(f, outputs=list(outputs))
 
 
+def simulate_fluxes(
+    s: Site,
+    params: np.ndarray,
+    forcing: Mapping[str, np.ndarray],
+    spinup_steps: int = STEPS_PER_YEAR,
+) -> np.ndarray:
+    """`simulate`'s sensible and latent heat as one array (nstep, n, 2), column i = set i."""
+    sim = simulate(s, params, forcing, spinup_steps)
+    return np.stack([sim[f] for f in FLUXES], axis=2)
+
+
 def observe(flux: np.ndarray, seed: int) -> tuple[np.ndarray, float]:
     """Twin observations of a (nstep, 2) flux record: non-closure, AR(1) heteroscedastic
     noise, gaps (NaN). Returns (obs, closure factor)."""
