@@ -61,6 +61,13 @@ def test_smoke_training_resumes_and_evaluates_in_the_physics(cache, tmp_path):
         "multitask", steps=3, minutes=5, batch=4, every=1, data_dir=cache, names=[SITE]
     )
     assert rec["step"] == 3  # resumed, one more step
+    # ... on the schedule of an uninterrupted 3-step run (last step at progress 2/3), not on
+    # the first run's annealed rate
+    opt = torch.load(cache / "surrogate_multitask.pt", weights_only=False)["opt"]
+    lrs = sorted(g["lr"] for g in opt["param_groups"])
+    np.testing.assert_allclose(
+        lrs, np.array([0.005 / 3, 0.005]) * 0.5 * (1 + np.cos(np.pi * 2 / 3))
+    )
     val = surrogate_validation("multitask", cache, n=256, names=[SITE])  # held-out members
     assert 0 < val["val_rmse_H"] < 1e3 and 0 < val["val_rmse_LE"] < 1e3
     rec = train_generator(

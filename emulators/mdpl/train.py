@@ -130,13 +130,15 @@ def train_surrogate(
         {"params": [p for p in model.parameters() if id(p) not in shared], "lr": lr},
     ]
     opt = torch.optim.Adam([g for g in groups if g["params"]])
+    # the schedule's peak rates, taken before a checkpoint's optimizer state (which holds the
+    # last annealed rates) is loaded
+    base = [g["lr"] for g in opt.param_groups]
     step, norm, log = 0, Norm.fit(data), []
     if path.exists():
         ck = torch.load(path, weights_only=False)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         step, norm, log = ck["step"], Norm.from_dict(ck["norm"]), ck["log"]
-    base = [g["lr"] for g in opt.param_groups]
     rng = np.random.default_rng(seed + step)
     vrng = np.random.default_rng(12345)
     xv, yv = surrogate_batch(data, norm, vrng, 256, val=True)
