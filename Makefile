@@ -70,11 +70,14 @@ models: setup
 models: models-mdpl
 
 # MdPL (twin sites, ensembles of the Fortran physics, surrogates, g_z, DE baseline, ONNX,
-# evaluation). Each step resumes from run/data/mdpl/ (caches and checkpoints).
+# evaluation). Each step resumes from run/data/mdpl/ (caches and checkpoints). The longer
+# surrogates continue copies of the first ones in $(LONG) to ~6.5x their steps, then the MAP
+# recipe runs through them, seeds 0-7 (emulators/mdpl/evaluation/longer_surrogates_rule.md).
 MDPL := OMP_NUM_THREADS=1 $(VPY) -m emulators.mdpl
+LONG := run/data/mdpl_long
 models-mdpl: setup
 	$(MDPL).build_data
-	$(MDPL).train surrogate --arch multitask --steps 650 --minutes 600
+	$(MDPL).train surrogate --arch multitask --steps 600 --minutes 600
 	$(MDPL).train surrogate --arch singletask --steps 480 --minutes 600
 	$(MDPL).train generator --arch multitask --steps 300 --minutes 600
 	$(MDPL).train generator --arch singletask --steps 300 --minutes 600
@@ -92,9 +95,21 @@ models-mdpl: setup
 	  --init-from gru1x64 --prior-sigma 0.25 --tag $$2 --seed $$3 --lr 1e-3 --steps 500 \
 	  --minutes 600 || exit 1; done
 	$(MDPL).baseline
-	$(MDPL).export gru1x64_map
+	mkdir -p $(LONG) && for f in run/data/mdpl/*.npz; do ln -sf ../mdpl/$${f##*/} $(LONG)/; done
+	[ -f $(LONG)/generator_multitask_gru1x64_map600.pt ] || \
+	  cp run/data/mdpl/generator_multitask_gru1x64_map.pt $(LONG)/generator_multitask_gru1x64_map600.pt
+	for a in multitask:4000 singletask:3200; do set -- $$(echo $$a | tr : ' '); \
+	  for k in surrogate_$$1 generator_$$1_gru1x64; do [ -f $(LONG)/$$k.pt ] || \
+	    cp run/data/mdpl/$$k.pt $(LONG)/ || exit 1; done; \
+	  $(MDPL).train surrogate --arch $$1 --steps $$2 --minutes 600 --data-dir $(LONG) || exit 1; \
+	  for s in 0 1 2 3 4 5 6 7; do tag=map; [ $$s -gt 0 ] && tag=map_s$$s; \
+	    $(MDPL).train generator --arch $$1 --gz gru1x64 --init-from gru1x64 --prior-sigma 0.25 \
+	    --tag $$tag --seed $$s --lr 1e-3 --steps 500 --minutes 600 --data-dir $(LONG) || exit 1; \
+	  done; done
+	$(MDPL).export gru1x64_map --data-dir $(LONG)
 	OMP_NUM_THREADS=1 $(VENV)/bin/landemu evaluate mdpl
 	for a in multitask_gru1x64_map multitask_gru1x64_map_cl; do $(MDPL).evaluate refine $$a || exit 1; done
+	OMP_NUM_THREADS=1 $(VENV)/bin/landemu evaluate mdpl --longer
 
 # Soil moisture (TWIN stations from the Fortran physics, CV-tuned forest vs gradient
 # boosting, experiments, ONNX trade-off, tables in emulators/soilmoisture/). The twin cube

@@ -14,7 +14,7 @@ import torch
 from coupler.errors import ConfigError, FieldError
 from emulators.mdpl import coordinate
 from emulators.mdpl.dataset import Norm
-from emulators.mdpl.evaluate import seed_comparison
+from emulators.mdpl.evaluate import LONGER_ARCHS, seed_comparison
 from emulators.mdpl.model import GENERATOR_IN, GENERATORS, ParameterGenerator
 from emulators.mdpl.prior import (
     CLOSURE_RANGE,
@@ -167,6 +167,21 @@ def test_seed_comparison_gives_mean_se_and_a_verdict():
     assert le["multitask"]["mean"] == pytest.approx(-21.0)
     assert le["multitask"]["se"] == pytest.approx(1.0 / np.sqrt(3))
     assert le["multi_minus_single"] == pytest.approx(-10.5) and le["verdict"] == "met"
+
+
+def test_longer_experiment_compares_eight_seeds_each_without_its_baseline():
+    """`landemu evaluate mdpl --longer`: the previous g_z (map600, one seed) is evaluated but
+    kept out of the multi- vs single-task comparison, which gets eight seeds of each."""
+    summary = {
+        f"{kind}_{lab}": {"reduction_H_pct": 20.0, "reduction_LE_pct": 18.0 + i % 2}
+        for i, lab in enumerate(LONGER_ARCHS)
+        for kind in ("mdpl", "checked", "linesearch")
+    }
+    rows = seed_comparison(summary, LONGER_ARCHS)
+    assert {r["recipe"] for r in rows} == {"gru1x64_map"} and len(rows) == 6
+    assert all(len(r[a]["seeds"]) == 8 for r in rows for a in ("multitask", "singletask"))
+    le = next(r for r in rows if r["set"] == "mdpl" and r["flux"] == "LE")
+    assert le["multi_minus_single"] == pytest.approx(-1.0) and le["verdict"] == "met"
 
 
 def test_coordinate_search_stops_when_its_step_falls_below_min_delta():

@@ -95,6 +95,11 @@ def register_evaluate(subparsers: argparse._SubParsersAction) -> None:
         help="sensitivity and calibrated-parameter evaluation in the Fortran physics (twin)",
     )
     p.add_argument("-o", "--output", type=Path, default=None)
+    p.add_argument(
+        "--longer",
+        action="store_true",
+        help="the longer-surrogate experiment (run/data/mdpl_long → evaluation/longer/)",
+    )
     p.set_defaults(func=run_evaluate)
 
 
@@ -102,8 +107,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     import json
 
     from emulators.mdpl import sensitivity
-    from emulators.mdpl.evaluate import OUT_DIR, evaluate_all
+    from emulators.mdpl.evaluate import LONGER_ARCHS, LONGER_DIR, OUT_DIR, evaluate_all
 
+    if args.longer:  # the shipped OAT ranking decides the influential parameters
+        out = args.output or OUT_DIR / "longer"
+        out.mkdir(parents=True, exist_ok=True)
+        print(json.dumps(evaluate_all(out, LONGER_ARCHS, LONGER_DIR)["all"]))
+        return 0
     out = args.output or OUT_DIR
     out.mkdir(parents=True, exist_ok=True)
     rank = sensitivity.ranking(sensitivity.oat_rmse())

@@ -546,6 +546,18 @@ ARCHS = (
     "multitask_gru1x64_map_cl_s1",
     "singletask_gru1x64_map_cl_s1",
 )
+# the longer-surrogate experiment (evaluation/longer_surrogates_rule.md), its own data
+# directory: first the MAP g_z trained through the 600-step surrogate (a copy of the shipped
+# checkpoint, `map600`), then the same MAP recipe through the longer surrogates, seeds 0-7
+LONGER_DIR = Path(__file__).resolve().parents[2] / "run" / "data" / "mdpl_long"
+LONGER_ARCHS = (
+    "multitask_gru1x64_map600",
+    *(
+        f"{arch}_gru1x64_map{f'_s{s}' if s else ''}"
+        for s in range(8)
+        for arch in ("multitask", "singletask")
+    ),
+)
 # g_z variants whose line-search set is refined by the coordinate search in the physics: the
 # shipped MAP g_z and its closure-aware counterpart
 REFINED = ("multitask_gru1x64_map", "multitask_gru1x64_map_cl")

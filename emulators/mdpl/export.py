@@ -113,7 +113,17 @@ def export_all(
     return export_models(surrogate, gz, norm, arch, out_dir, prior and prior.to_dict())
 
 
-if __name__ == "__main__":
-    import sys
+def main(argv: list[str] | None = None) -> None:
+    """`python -m emulators.mdpl.export [GZ] [--data-dir D]`: the multi-task surrogate and
+    g_z variant GZ from the checkpoints in D into the package."""
+    import argparse
 
-    print(*export_all(gz_name=sys.argv[1] if len(sys.argv) > 1 else "lstm4x128"))
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("gz", nargs="?", default="lstm4x128", help="g_z variant, e.g. gru1x64_map")
+    ap.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    a = ap.parse_args(argv)
+    print(*export_all(data_dir=a.data_dir, gz_name=a.gz))
+
+
+if __name__ == "__main__":
+    main()
