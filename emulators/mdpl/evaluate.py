@@ -671,8 +671,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--runs", type=int, default=12)
     ap.add_argument("--min-delta", type=float, default=0.02)
     ap.add_argument("-o", "--output", type=Path, default=OUT_DIR)
+    ap.add_argument(
+        "--data-dir", type=Path, default=None, help="checkpoints (default: run/data/mdpl)"
+    )
     a = ap.parse_args(argv)
-    res = refine_longer(a.output, a.label, a.runs, a.min_delta)
+    res = refine_longer(a.output, a.label, a.runs, a.min_delta, a.data_dir)
     print(json.dumps({k: v for k, v in res.items() if k != "per_site"}))
 
 
