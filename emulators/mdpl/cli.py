@@ -109,14 +109,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from emulators.mdpl import sensitivity
     from emulators.mdpl.evaluate import LONGER_ARCHS, LONGER_DIR, OUT_DIR, evaluate_all
 
-    if args.longer:  # the shipped OAT ranking decides the influential parameters
-        out = args.output or OUT_DIR / "longer"
-        out.mkdir(parents=True, exist_ok=True)
-        print(json.dumps(evaluate_all(out, LONGER_ARCHS, LONGER_DIR)["all"]))
-        return 0
-    out = args.output or OUT_DIR
+    out = args.output or (OUT_DIR / "longer" if args.longer else OUT_DIR)
     out.mkdir(parents=True, exist_ok=True)
-    rank = sensitivity.ranking(sensitivity.oat_rmse())
-    sensitivity.write(rank, out / "sensitivity.csv", out / "sensitivity.png")
-    print(json.dumps(evaluate_all(out)["all"]))
+    if args.longer:  # the shipped OAT ranking decides the influential parameters
+        summary = evaluate_all(out, LONGER_ARCHS, LONGER_DIR)
+    else:
+        rank = sensitivity.ranking(sensitivity.oat_rmse())
+        sensitivity.write(rank, out / "sensitivity.csv", out / "sensitivity.png")
+        summary = evaluate_all(out)
+    print(json.dumps(summary["all"]))
     return 0

@@ -27,7 +27,7 @@ import numpy as np
 
 from emulators.landmodel import FORCING_NAMES, GROUP_NAMES, PARAM_NAMES
 from emulators.mdpl import coordinate, twin
-from emulators.mdpl.dataset import SiteData
+from emulators.mdpl.dataset import DATA_DIR, SiteData
 from emulators.mdpl.metrics import METRICS, scores
 from emulators.mdpl.prior import CLOSURE_RANGE, PriorWeight, posterior_cost
 
@@ -121,7 +121,6 @@ def refine_longer(
     """The coordinate search run to convergence (at most `runs` host runs, until δ <
     `min_delta`) from the line-search sets of an evaluation in `out_dir` (parameters.csv),
     scored like `evaluate_all`; writes refinement_<label>_<runs>.json and returns it."""
-    from emulators.mdpl.dataset import DATA_DIR
     from emulators.mdpl.train import load_all, load_prior, load_surrogate
 
     arch, gz_name = variant(label)
@@ -549,7 +548,7 @@ ARCHS = (
 # the longer-surrogate experiment (evaluation/longer_surrogates_rule.md), its own data
 # directory: first the MAP g_z trained through the 600-step surrogate (a copy of the shipped
 # checkpoint, `map600`), then the same MAP recipe through the longer surrogates, seeds 0-7
-LONGER_DIR = Path(__file__).resolve().parents[2] / "run" / "data" / "mdpl_long"
+LONGER_DIR = DATA_DIR.parent / "mdpl_long"
 LONGER_ARCHS = (
     "multitask_gru1x64_map600",
     *(
@@ -572,7 +571,6 @@ def evaluate_all(
 ) -> dict:
     """The whole evaluation from the trained checkpoints and the DE results; returns summary."""
     from emulators.mdpl import baseline
-    from emulators.mdpl.dataset import DATA_DIR
     from emulators.mdpl.train import (
         load_all,
         load_generator,
