@@ -41,6 +41,41 @@ def test_training_resumes_from_its_checkpoint_and_logs_every_epoch(cube, tmp_pat
     assert 0 <= rows[-1]["val_lc_miou"] <= 1
 
 
+def test_class_balanced_crops_show_rare_classes_more_and_leave_plain_runs_alone(cube):
+    import numpy as np
+
+    from emulators.lulc.classes import LAND_COVER
+    from emulators.lulc.dataset import Cube, Sampler
+    from emulators.lulc.features import N_LC
+
+    data = Cube.open(cube)
+    plain = Sampler(data, split.TRAIN, 32)
+    balanced = Sampler(data, split.TRAIN, 32, class_balanced=1.0)
+    row = {o: i for i, o in enumerate(balanced.origins)}
+
+    def pixel_share(sampler: Sampler) -> np.ndarray:
+        rng = np.random.default_rng(3)
+        seen = np.zeros(len(row))
+        for _ in range(3000):
+            seen[row[sampler.window(rng)]] += 1
+        pixels = seen @ balanced.window_counts
+        return pixels / pixels.sum()
+
+    uniform, rare_first = pixel_share(plain), pixel_share(balanced)
+    evergreen_needleleaf = LAND_COVER.index("evergreen_needleleaf_trees")
+    water = LAND_COVER.index("water")
+    assert rare_first[evergreen_needleleaf] > 1.3 * uniform[evergreen_needleleaf]
+    assert rare_first[water] < uniform[water]
+    assert balanced.class_probability.shape == (N_LC,)
+    # class_balanced=0 draws exactly what the sampler drew before the option existed
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    assert [plain.window(a) for _ in range(20)] == [
+        plain.origins[b.integers(len(plain.origins))] for _ in range(20)
+    ]
+    with pytest.raises(ValueError, match="class_balanced"):
+        Sampler(data, split.TRAIN, 32, class_balanced=1.5)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not MODEL_PATH.is_file(), reason="no shipped lulc.onnx yet")
 def test_evaluate_lc_on_a_held_out_block_prints_metrics_and_baselines(cube, tmp_path):

@@ -32,6 +32,7 @@ from coupler.errors import DataFileError
 from emulators.lulc import split
 from emulators.lulc.classes import LC_FROM_IGBP, LU_FROM_IGBP
 from emulators.lulc.features import (
+    N_LC,
     N_LU,
     STATIC_FIELDS,
     assemble,
@@ -168,19 +169,46 @@ def window_inputs(
 
 
 class Sampler:
-    """Random training/validation samples from the windows of one split."""
+    """Random training/validation samples from the windows of one split.
 
-    def __init__(self, cube: Cube, which: int, crop: int, min_land: float = 0.1) -> None:
+    With `class_balanced` = p > 0, a share p of the samples is drawn class first: a
+    land-cover class with probability ∝ 1/√(its pixel share), then a window ∝ its pixels of
+    that class — rare classes (evergreen needleleaf among mixed forests, urban, snow) are
+    seen in more crops, not only weighted more in the loss."""
+
+    def __init__(
+        self,
+        cube: Cube,
+        which: int,
+        crop: int,
+        min_land: float = 0.1,
+        class_balanced: float = 0.0,
+    ) -> None:
         self.cube, self.crop = cube, crop
         self.origins = training_windows(cube, which, min_land)
         if not self.origins:
             raise DataFileError(f"no {split.NAMES[which]} windows with land in the cube")
+        if not 0.0 <= class_balanced <= 1.0:
+            raise ValueError(f"class_balanced must be in [0, 1], got {class_balanced}")
+        self.class_balanced = class_balanced
+        if class_balanced > 0:
+            self.window_counts = window_class_counts(cube, self.origins)
+            self.class_probability = balanced_class_probability(self.window_counts.sum(0))
+
+    def window(self, rng: np.random.Generator) -> tuple[int, int]:
+        """A window origin: uniform, or class first (see the class docstring). The extra
+        draw happens only when balancing, so unbalanced runs keep their random streams."""
+        if self.class_balanced > 0 and rng.random() < self.class_balanced:
+            c = rng.choice(len(self.class_probability), p=self.class_probability)
+            counts = self.window_counts[:, c]
+            return self.origins[rng.choice(len(self.origins), p=counts / counts.sum())]
+        return self.origins[rng.integers(len(self.origins))]
 
     def sample(
         self, rng: np.random.Generator, factor: int | None = None, ratio: float | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One (x (40, crop, crop), lu, lc) sample; factor/ratio drawn unless given."""
-        r0, c0 = self.origins[rng.integers(len(self.origins))]
+        r0, c0 = self.window(rng)
         factor = factor or int(rng.choice(COARSE_FACTORS))
         ratio = float(rng.uniform(*MASK_RATIOS)) if ratio is None else ratio
         x, lu, lc, _ = window_inputs(
@@ -192,6 +220,26 @@ class Sampler:
         if rng.random() < 0.5:  # east-west mirror keeps latitude meaningful
             x, lu, lc = x[..., ::-1], lu[:, ::-1], lc[:, ::-1]
         return np.ascontiguousarray(x), np.ascontiguousarray(lu), np.ascontiguousarray(lc)
+
+
+def window_class_counts(
+    cube: Cube, origins: list[tuple[int, int]], scheme: str = "lc"
+) -> np.ndarray:
+    """Pixel counts (n_windows, n_classes) of each window, land cover ("lc") or use ("lu")."""
+    labels, n = cube.arrays[scheme], (N_LC if scheme == "lc" else N_LU)
+    return np.stack(
+        [
+            np.bincount(labels[r0 : r0 + WINDOW, c0 : c0 + WINDOW].ravel(), minlength=256)[:n]
+            for r0, c0 in origins
+        ]
+    )
+
+
+def balanced_class_probability(pixels: np.ndarray) -> np.ndarray:
+    """P(class) ∝ 1/√(pixel share) over the classes present; 0 for absent ones."""
+    share = pixels / max(pixels.sum(), 1)
+    weight = np.where(pixels > 0, 1.0 / np.sqrt(np.maximum(share, 1e-300)), 0.0)
+    return weight / weight.sum()
 
 
 def training_windows(cube: Cube, which: int, min_land: float) -> list[tuple[int, int]]:

@@ -35,7 +35,7 @@ from torch.nn import functional as nnf
 
 from emulators.lulc import split
 from emulators.lulc.classes import IGNORE
-from emulators.lulc.dataset import DEFAULT_CUBE, Cube, Sampler
+from emulators.lulc.dataset import DEFAULT_CUBE, Cube, Sampler, window_class_counts
 from emulators.lulc.features import N_CHANNELS, N_LC, N_LU
 from emulators.lulc.metrics import confusion, miou_oa
 from emulators.lulc.model import UNet
@@ -60,6 +60,7 @@ class Config:
     seed: int = 0
     val_samples: int = 32
     init: str = ""  # fine-tune: start from this checkpoint's weights (new optimiser, clock)
+    class_balanced: float = 0.0  # share of crops drawn class first (`Sampler`)
 
 
 # ----------------------------------------------------------------------------------------
@@ -197,18 +198,7 @@ def make_batch(
 
 def label_counts(cube: Cube, sampler: Sampler) -> tuple[np.ndarray, np.ndarray]:
     """Pixel counts per class over the training windows (for the class weights)."""
-    from emulators.lulc.dataset import WINDOW
-
-    lu = np.zeros(N_LU, np.int64)
-    lc = np.zeros(N_LC, np.int64)
-    for r0, c0 in sampler.origins:
-        lu += np.bincount(
-            cube.arrays["lu"][r0 : r0 + WINDOW, c0 : c0 + WINDOW].ravel(), minlength=256
-        )[:N_LU]
-        lc += np.bincount(
-            cube.arrays["lc"][r0 : r0 + WINDOW, c0 : c0 + WINDOW].ravel(), minlength=256
-        )[:N_LC]
-    return lu, lc
+    return tuple(window_class_counts(cube, sampler.origins, k).sum(0) for k in ("lu", "lc"))
 
 
 @torch.no_grad()
@@ -258,7 +248,7 @@ def train(
     torch.manual_seed(cfg.seed)
     out.mkdir(parents=True, exist_ok=True)
     cube = Cube.open(cube_path)
-    train_s = Sampler(cube, split.TRAIN, cfg.crop)
+    train_s = Sampler(cube, split.TRAIN, cfg.crop, class_balanced=cfg.class_balanced)
     val_s = Sampler(cube, split.VALIDATION, cfg.crop)
     w_lu, w_lc = (class_weights(c) for c in label_counts(cube, train_s))
     loss_fn = Loss(cfg.loss, w_lu, w_lc)
