@@ -5,6 +5,7 @@ MAP loss, the physics check's posterior and the coordinate search in the physics
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -161,12 +162,67 @@ def test_seed_comparison_gives_mean_se_and_a_verdict():
             lab = f"{arch}_g_r" + (f"_s{seed}" if seed else "")
             labels.append(lab)
             summary |= {f"{kind}_{lab}": rec(v, v) for kind in ("mdpl", "checked", "linesearch")}
-    rows = seed_comparison(summary, (*labels, "multitask"))
-    assert len(rows) == 6 and {r["recipe"] for r in rows} == {"g_r"}
+    # the paper's comparison set (evergreen forest): here single-task is better
+    evergreen = {
+        k: rec(25 - v, 25 - v) for k, v in ((k, r["reduction_H_pct"]) for k, r in summary.items())
+    }
+    rows = seed_comparison(
+        {"all": summary, "evergreen_forest": evergreen, "woodland": summary},
+        (*labels, "multitask"),
+    )
+    assert len(rows) == 12 and {r["recipe"] for r in rows} == {"g_r"}
+    assert [r["sites"] for r in rows] == ["all"] * 6 + ["evergreen_forest"] * 6
     le = rows[0]
     assert le["multitask"]["mean"] == pytest.approx(-21.0)
     assert le["multitask"]["se"] == pytest.approx(1.0 / np.sqrt(3))
     assert le["multi_minus_single"] == pytest.approx(-10.5) and le["verdict"] == "met"
+    assert rows[6]["multi_minus_single"] == pytest.approx(10.5)
+    assert rows[6]["verdict"] == "not met"
+
+
+def test_equal_start_comparison_pairs_each_multitask_start_with_the_same_singletask_one():
+    """The swapped-start experiment: `xmap` g_z start from the other arm's flux-only g_z,
+    so multi xmap pairs with single map (both from the single-task arm's g_z) and the other
+    way round. Here the start decides everything and the surrogate nothing."""
+    from emulators.mdpl.evaluate import EQUAL_STARTS, SWAPPED_ARCHS
+
+    start_of = {
+        ("multitask", "map"): "m",
+        ("multitask", "xmap"): "s",
+        ("singletask", "map"): "s",
+        ("singletask", "xmap"): "m",
+    }
+    summary = {}
+    for i, lab in enumerate(SWAPPED_ARCHS):
+        arch, _, rest = lab.partition("_gru1x64_")
+        good = start_of[(arch, rest.split("_s")[0])] == "s"
+        rec = {"reduction_H_pct": 20.0, "reduction_LE_pct": (24.0 if good else 18.0) + i % 3}
+        summary |= {f"{kind}_{lab}": rec for kind in ("mdpl", "checked", "linesearch")}
+    rows = seed_comparison({"all": summary}, SWAPPED_ARCHS, EQUAL_STARTS)
+    assert {r["recipe"] for r in rows} == set(EQUAL_STARTS) and len(rows) == 12
+    le = [r for r in rows if r["set"] == "mdpl" and r["flux"] == "LE"]
+    assert all(len(r[a]["seeds"]) == 4 for r in le for a in ("multitask", "singletask"))
+    assert all(abs(r["multi_minus_single"]) < 3 for r in le)  # same start: no 6-point gap
+    same_recipe = seed_comparison({"all": summary}, SWAPPED_ARCHS)
+    le_as_it_comes = [r for r in same_recipe if r["set"] == "mdpl" and r["flux"] == "LE"]
+    gaps = {r["recipe"]: r["multi_minus_single"] for r in le_as_it_comes}
+    assert gaps["gru1x64_map"] > 3 and gaps["gru1x64_xmap"] < -3
+
+
+def test_compare_rewrites_the_seed_comparison_from_summary_json(tmp_path):
+    from emulators.mdpl.evaluate import main
+
+    block = {
+        f"{kind}_{arch}_g_r{suffix}": {"reduction_H_pct": 10.0 + i, "reduction_LE_pct": 12.0}
+        for i, suffix in enumerate(("", "_s1"))
+        for arch in ("multitask", "singletask")
+        for kind in ("mdpl", "checked", "linesearch")
+    }
+    (tmp_path / "summary.json").write_text(json.dumps({"all": block}))
+    main(["compare", "-o", str(tmp_path)])
+    rows = json.loads((tmp_path / "multi_vs_single.json").read_text())
+    assert len(rows) == 6 and all(r["verdict"] == "within seed spread" for r in rows)
+    assert (tmp_path / "multi_vs_single.md").read_text().count("| g_r | all |") == 6
 
 
 def test_longer_experiment_compares_eight_seeds_each_without_its_baseline():
@@ -177,7 +233,7 @@ def test_longer_experiment_compares_eight_seeds_each_without_its_baseline():
         for i, lab in enumerate(LONGER_ARCHS)
         for kind in ("mdpl", "checked", "linesearch")
     }
-    rows = seed_comparison(summary, LONGER_ARCHS)
+    rows = seed_comparison({"all": summary}, LONGER_ARCHS)
     assert {r["recipe"] for r in rows} == {"gru1x64_map"} and len(rows) == 6
     assert all(len(r[a]["seeds"]) == 8 for r in rows for a in ("multitask", "singletask"))
     le = next(r for r in rows if r["set"] == "mdpl" and r["flux"] == "LE")

@@ -95,10 +95,17 @@ def register_evaluate(subparsers: argparse._SubParsersAction) -> None:
         help="sensitivity and calibrated-parameter evaluation in the Fortran physics (twin)",
     )
     p.add_argument("-o", "--output", type=Path, default=None)
-    p.add_argument(
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
         "--longer",
         action="store_true",
         help="the longer-surrogate experiment (run/data/mdpl_long → evaluation/longer/)",
+    )
+    which.add_argument(
+        "--swapped-start",
+        action="store_true",
+        help="warm starts swapped between the arms (run/data/mdpl_long → "
+        "evaluation/swapped_start/)",
     )
     p.set_defaults(func=run_evaluate)
 
@@ -107,12 +114,20 @@ def run_evaluate(args: argparse.Namespace) -> int:
     import json
 
     from emulators.mdpl import sensitivity
-    from emulators.mdpl.evaluate import LONGER_ARCHS, LONGER_DIR, OUT_DIR, evaluate_all
+    from emulators.mdpl.evaluate import (
+        LONGER_ARCHS,
+        LONGER_DIR,
+        OUT_DIR,
+        SWAPPED_ARCHS,
+        evaluate_all,
+    )
 
-    out = args.output or (OUT_DIR / "longer" if args.longer else OUT_DIR)
+    experiment = {"longer": LONGER_ARCHS, "swapped_start": SWAPPED_ARCHS}
+    name = "longer" if args.longer else "swapped_start" if args.swapped_start else None
+    out = args.output or (OUT_DIR / name if name else OUT_DIR)
     out.mkdir(parents=True, exist_ok=True)
-    if args.longer:  # the shipped OAT ranking decides the influential parameters
-        summary = evaluate_all(out, LONGER_ARCHS, LONGER_DIR)
+    if name:  # the shipped OAT ranking decides the influential parameters
+        summary = evaluate_all(out, experiment[name], LONGER_DIR)
     else:
         rank = sensitivity.ranking(sensitivity.oat_rmse())
         sensitivity.write(rank, out / "sensitivity.csv", out / "sensitivity.png")

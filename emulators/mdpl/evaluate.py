@@ -386,72 +386,102 @@ def write_calibration_costs(
 SEEDED = re.compile(r"^(multitask|singletask)_(.+?)(?:_s(\d+))?$")
 
 
-def seed_comparison(summary_all: dict[str, dict], archs: tuple[str, ...]) -> list[dict]:
-    """Multi- vs single-task at equal recipe: for each g_z recipe trained through both
-    surrogates with at least 2 seeds each, and each of g_z's set as it comes, checked and
-    line-searched, per flux: the seeds' 20-site mean ΔRMSE %, mean ± standard error over
-    seeds per surrogate, multi − single (negative = multi better) and a verdict: within the
-    seed spread if |multi − single| <= 2 standard errors, else met (multi better) or not met."""
-    groups: dict[str, dict[str, list[str]]] = {}
+# where multi- and single-task are compared: all 20 sites, and the paper's own comparison
+# set (seed 003 §3.2, Table 3: its four evergreen forest sites, our evergreen_forest group)
+COMPARISON_SCOPES = ("all", "evergreen_forest")
+
+
+# multi- vs single-task with the same warm start (evaluation/swapped_start_rule.md): name →
+# (multi-task recipe, single-task recipe); `xmap` starts from the other arm's flux-only g_z
+EQUAL_STARTS = {
+    "equal start: single-task arm's g_z": ("gru1x64_xmap", "gru1x64_map"),
+    "equal start: multi-task arm's g_z": ("gru1x64_map", "gru1x64_xmap"),
+}
+
+
+def seed_comparison(
+    summary: dict[str, dict],
+    archs: tuple[str, ...],
+    pairs: dict[str, tuple[str, str]] | None = None,
+) -> list[dict]:
+    """Multi- vs single-task: for each pair of g_z recipes (default: each recipe trained
+    through both surrogates; `pairs`: name → (multi-task recipe, single-task recipe)) with at
+    least 2 seeds each, each scope (COMPARISON_SCOPES), each of g_z's set as it comes,
+    checked and line-searched, per flux: the seeds' mean ΔRMSE % over the scope's sites,
+    mean ± standard error over seeds per surrogate, multi − single (negative = multi better)
+    and a verdict: within the seed spread if |multi − single| <= 2 standard errors, else met
+    (multi better) or not met."""
+    labels: dict[tuple[str, str], list[str]] = {}
     for label in archs:
         match = SEEDED.match(label)
         if match is None:  # the paper-sized g_z: one seed
             continue
         arch, recipe, _ = match.groups()
-        groups.setdefault(recipe, {}).setdefault(arch, []).append(label)
+        labels.setdefault((arch, recipe), []).append(label)
+    if pairs is None:
+        pairs = {r: (r, r) for a, r in labels if a == "multitask"}
     rows = []
-    for recipe, by_arch in groups.items():
-        if min(len(by_arch.get(a, [])) for a in ("multitask", "singletask")) < 2:
+    for name, (multi, single) in pairs.items():
+        arms = {"multitask": labels.get(("multitask", multi), [])}
+        arms["singletask"] = labels.get(("singletask", single), [])
+        if min(len(v) for v in arms.values()) < 2:
             continue
-        for kind in ("mdpl", "checked", "linesearch"):
-            for flux in ("LE", "H"):
-                row = {"recipe": recipe, "set": kind, "flux": flux}
-                for arch in ("multitask", "singletask"):
-                    v = [
-                        -summary_all[f"{kind}_{lab}"][f"reduction_{flux}_pct"]
-                        for lab in by_arch[arch]
-                    ]
-                    row[arch] = {
-                        "seeds": [round(x, 2) for x in v],
-                        "mean": float(np.mean(v)),
-                        "se": float(np.std(v, ddof=1) / np.sqrt(len(v))),
-                    }
-                diff = row["multitask"]["mean"] - row["singletask"]["mean"]
-                se = float(np.hypot(row["multitask"]["se"], row["singletask"]["se"]))
-                row |= {"multi_minus_single": diff, "se": se}
-                row["verdict"] = (
-                    "within seed spread"
-                    if abs(diff) <= 2 * se
-                    else "met"
-                    if diff < 0
-                    else "not met"
-                )
-                rows.append(row)
+        for scope in (s for s in COMPARISON_SCOPES if s in summary):
+            for kind in ("mdpl", "checked", "linesearch"):
+                for flux in ("LE", "H"):
+                    row = {"recipe": name, "sites": scope, "set": kind, "flux": flux}
+                    for arch, labs in arms.items():
+                        v = [
+                            -summary[scope][f"{kind}_{lab}"][f"reduction_{flux}_pct"]
+                            for lab in labs
+                        ]
+                        row[arch] = {
+                            "seeds": [round(x, 2) for x in v],
+                            "mean": float(np.mean(v)),
+                            "se": float(np.std(v, ddof=1) / np.sqrt(len(v))),
+                        }
+                    diff = row["multitask"]["mean"] - row["singletask"]["mean"]
+                    se = float(np.hypot(row["multitask"]["se"], row["singletask"]["se"]))
+                    row |= {"multi_minus_single": diff, "se": se}
+                    row["verdict"] = (
+                        "within seed spread"
+                        if abs(diff) <= 2 * se
+                        else "met"
+                        if diff < 0
+                        else "not met"
+                    )
+                    rows.append(row)
     return rows
 
 
-def write_seed_comparison(out_dir: Path, summary_all: dict[str, dict], archs: tuple[str, ...]):
-    """multi_vs_single.json and its Markdown table appended to tables.md."""
-    rows = seed_comparison(summary_all, archs)
+def write_seed_comparison(out_dir: Path, summary: dict[str, dict], archs: tuple[str, ...]):
+    """multi_vs_single.json and multi_vs_single.md: per recipe, then at equal warm start."""
+    rows = seed_comparison(summary, archs) + seed_comparison(summary, archs, EQUAL_STARTS)
     if not rows:
         return rows
     (out_dir / "multi_vs_single.json").write_text(json.dumps(rows, indent=1))
     lines = [
-        "",
-        "| recipe | set | flux | multi ΔRMSE % (seeds) | single ΔRMSE % (seeds) | multi − single"
-        " | verdict |",
-        "|---" * 7 + "|",
+        "| recipe | sites | set | flux | multi ΔRMSE % (seeds) | single ΔRMSE % (seeds) |"
+        " multi − single | verdict |",
+        "|---" * 8 + "|",
     ]
     for r in rows:
         m, s = r["multitask"], r["singletask"]
         lines.append(
-            f"| {r['recipe']} | {r['set']} | {r['flux']} | {m['mean']:+.1f} ± {m['se']:.1f} "
-            f"({len(m['seeds'])}) | {s['mean']:+.1f} ± {s['se']:.1f} ({len(s['seeds'])}) | "
-            f"{r['multi_minus_single']:+.1f} ± {r['se']:.1f} | {r['verdict']} |"
+            f"| {r['recipe']} | {r['sites']} | {r['set']} | {r['flux']} | {m['mean']:+.1f} ± "
+            f"{m['se']:.1f} ({len(m['seeds'])}) | {s['mean']:+.1f} ± {s['se']:.1f} "
+            f"({len(s['seeds'])}) | {r['multi_minus_single']:+.1f} ± {r['se']:.1f} | "
+            f"{r['verdict']} |"
         )
-    with open(out_dir / "tables.md", "a") as fh:
-        fh.write("\n".join(lines) + "\n")
+    (out_dir / "multi_vs_single.md").write_text("\n".join(lines) + "\n")
     return rows
+
+
+def compare_seeds(out_dir: Path) -> list[dict]:
+    """The seed comparison again from an evaluation's summary.json (no physics run)."""
+    summary = json.loads((out_dir / "summary.json").read_text())
+    archs = tuple(m.removeprefix("mdpl_") for m in summary["all"] if m.startswith("mdpl_"))
+    return write_seed_comparison(out_dir, summary, archs)
 
 
 def write_de_comparison(
@@ -557,6 +587,15 @@ LONGER_ARCHS = (
         for arch in ("multitask", "singletask")
     ),
 )
+# the swapped-warm-start experiment (evaluation/swapped_start_rule.md), same data directory:
+# seeds 0-3 of the MAP recipe through each longer surrogate from its own arm's flux-only g_z
+# (`map`) and from the other arm's (`xmap`)
+SWAPPED_ARCHS = tuple(
+    f"{arch}_gru1x64_{recipe}{f'_s{s}' if s else ''}"
+    for recipe in ("map", "xmap")
+    for s in range(4)
+    for arch in ("multitask", "singletask")
+)
 # g_z variants whose line-search set is refined by the coordinate search in the physics: the
 # shipped MAP g_z and its closure-aware counterpart
 REFINED = ("multitask_gru1x64_map", "multitask_gru1x64_map_cl")
@@ -639,7 +678,7 @@ def evaluate_all(
     if searched:
         (out_dir / "refinement.json").write_text(json.dumps(searched, indent=1))
     write_calibration_costs(out_dir, cal_cost, methods)
-    write_seed_comparison(out_dir, summary["all"], archs)
+    write_seed_comparison(out_dir, summary, archs)
     if de:
         write_de_comparison(out_dir, per_site, de, archs)
     with open(out_dir / "parameters.csv", "w", newline="") as fh:
@@ -660,12 +699,14 @@ def evaluate_all(
 
 def main(argv: list[str] | None = None) -> None:
     """`python -m emulators.mdpl.evaluate refine LABEL [--runs N --min-delta D]`: the
-    coordinate search to convergence from an evaluation's line-search sets."""
+    coordinate search to convergence from an evaluation's line-search sets.
+    `python -m emulators.mdpl.evaluate compare -o DIR`: the multi- vs single-task seed
+    comparison again from DIR/summary.json."""
     import argparse
 
     ap = argparse.ArgumentParser(description=main.__doc__)
-    ap.add_argument("what", choices=["refine"])
-    ap.add_argument("label", help="g_z variant, e.g. multitask_gru1x64_map")
+    ap.add_argument("what", choices=["refine", "compare"])
+    ap.add_argument("label", nargs="?", help="g_z variant to refine, e.g. multitask_gru1x64_map")
     ap.add_argument("--runs", type=int, default=12)
     ap.add_argument("--min-delta", type=float, default=0.02)
     ap.add_argument("-o", "--output", type=Path, default=OUT_DIR)
@@ -673,6 +714,12 @@ def main(argv: list[str] | None = None) -> None:
         "--data-dir", type=Path, default=None, help="checkpoints (default: run/data/mdpl)"
     )
     a = ap.parse_args(argv)
+    if a.what == "compare":
+        rows = compare_seeds(a.output)
+        print(json.dumps([{k: r[k] for k in ("sites", "set", "flux", "verdict")} for r in rows]))
+        return
+    if a.label is None:
+        ap.error("refine needs the LABEL of a g_z variant")
     res = refine_longer(a.output, a.label, a.runs, a.min_delta, a.data_dir)
     print(json.dumps({k: v for k, v in res.items() if k != "per_site"}))
 
