@@ -35,3 +35,36 @@ def test_focal_loss_ignores_unlabelled_pixels_and_is_a_loss_choice():
     assert float(loss(out, target[:1], torch.randint(0, 11, (1, 4, 4)))) > 0
     with pytest.raises(ValueError, match="unknown loss 'focal'"):
         Loss("focal")
+
+
+def test_selection_rule_needs_all_four_criteria(tmp_path):
+    import csv
+
+    from emulators.lulc.validation import read_product_rows, selection_verdict
+
+    settings = [(c, m) for c in (1.25, 0.25) for m in (0.5, 0.75, 0.95)]
+
+    def table(name: str, lc: float, lu: float, target_lc: float) -> dict:
+        d = tmp_path / name
+        d.mkdir()
+        with open(d / "validation_decoding.csv", "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(
+                ["coarse_deg", "mask_ratio", "decoding", "lc_miou", "lc_miou_common", "lu_miou"]
+            )
+            for c, m in settings:
+                value = target_lc if (c, m) == (1.25, 0.75) else lc
+                w.writerow([c, m, "raw", 0.0, 0.0, 0.0])  # only the product's rows count
+                w.writerow([c, m, "product", value, value + 0.1, lu])
+        return read_product_rows(d)
+
+    shipped = table("shipped", 0.60, 0.70, 0.55)
+    better = table("better", 0.62, 0.70, 0.56)
+    assert selection_verdict(shipped, better)["replace"]
+    worse_target = table("worse_target", 0.63, 0.70, 0.54)
+    verdict = selection_verdict(shipped, worse_target)
+    assert not verdict["replace"] and not verdict["criteria"]["2_target_setting_higher"]
+    lu_down = table("lu_down", 0.62, 0.69, 0.56)
+    assert not selection_verdict(shipped, lu_down)["replace"]
+    with pytest.raises(ValueError, match="settings differ"):
+        selection_verdict(shipped, {(1.25, 0.75): better[(1.25, 0.75)]})

@@ -469,7 +469,16 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--model", type=Path, default=MODEL_PATH)
     v.add_argument("--out", type=Path, default=TABLE_DIR)
     v.add_argument("--regions", type=int, default=8)
+    r = sub.add_parser("select", help="selection_rule.md: does a candidate replace the model?")
+    r.add_argument("candidate", type=Path, help="the candidate's validation table directory")
+    r.add_argument("--shipped", type=Path, default=TABLE_DIR)
     args = p.parse_args(argv)
+    if args.cmd == "select":
+        from emulators.lulc.validation import read_product_rows, selection_verdict
+
+        rows = (read_product_rows(args.shipped), read_product_rows(args.candidate))
+        print(json.dumps(selection_verdict(*rows)))
+        return 0
     model = getattr(args, "model", MODEL_PATH)
     if not model.is_file():
         raise DataFileError(f"no model at {model}; run python -m emulators.lulc.export")

@@ -206,3 +206,50 @@ def changes_markdown(changes: list[dict]) -> str:
             f"{c['changed']} | {c['right_after']} | {c['right_before']} |"
         )
     return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------------------
+# the rule for replacing the shipped model (evaluation/selection_rule.md)
+# ----------------------------------------------------------------------------------------
+def read_product_rows(table_dir: Path) -> dict[tuple[float, float], dict[str, float]]:
+    """The product's rows of a validation_decoding.csv: (coarse °, mask) → metrics."""
+    with open(Path(table_dir) / "validation_decoding.csv", newline="") as fh:
+        return {
+            (float(r["coarse_deg"]), float(r["mask_ratio"])): {
+                k: float(r[k]) for k in ("lc_miou", "lc_miou_common", "lu_miou")
+            }
+            for r in csv.DictReader(fh)
+            if r["decoding"] == "product"
+        }
+
+
+def selection_verdict(
+    shipped: dict[tuple[float, float], dict[str, float]],
+    candidate: dict[tuple[float, float], dict[str, float]],
+) -> dict:
+    """The four criteria of selection_rule.md on the product's validation rows; the
+    candidate replaces the shipped model only if all hold."""
+    if set(shipped) != set(candidate):
+        raise ValueError(f"settings differ: {sorted(shipped)} vs {sorted(candidate)}")
+
+    def mean(rows: dict, key: str) -> float:
+        return float(np.mean([r[key] for r in rows.values()]))
+
+    target = (1.25, 0.75)
+    res = {
+        "lc_miou_mean": (mean(shipped, "lc_miou"), mean(candidate, "lc_miou")),
+        "lc_miou_1.25_0.75": (shipped[target]["lc_miou"], candidate[target]["lc_miou"]),
+        "lc_miou_common_mean": (mean(shipped, "lc_miou_common"), mean(candidate, "lc_miou_common")),
+        "lu_miou_mean": (mean(shipped, "lu_miou"), mean(candidate, "lu_miou")),
+    }
+    passed = {
+        "1_mean_lc_miou_up_0.01": res["lc_miou_mean"][1] >= res["lc_miou_mean"][0] + 0.01,
+        "2_target_setting_higher": res["lc_miou_1.25_0.75"][1] > res["lc_miou_1.25_0.75"][0],
+        "3_common_classes_higher": res["lc_miou_common_mean"][1] > res["lc_miou_common_mean"][0],
+        "4_lu_not_down_0.005": res["lu_miou_mean"][1] >= res["lu_miou_mean"][0] - 0.005,
+    }
+    return {
+        "shipped_vs_candidate": {k: [round(v, 4) for v in pair] for k, pair in res.items()},
+        "criteria": passed,
+        "replace": all(passed.values()),
+    }
