@@ -68,3 +68,26 @@ def test_selection_rule_needs_all_four_criteria(tmp_path):
     assert not selection_verdict(shipped, lu_down)["replace"]
     with pytest.raises(ValueError, match="settings differ"):
         selection_verdict(shipped, {(1.25, 0.75): better[(1.25, 0.75)]})
+
+
+def test_choose_floor_takes_each_tables_best_product_floor(tmp_path):
+    import csv
+
+    from emulators.lulc.infer import PRODUCT
+    from emulators.lulc.validation import floor_decodings, read_product_rows
+
+    decodings = floor_decodings((0.01, 0.3))
+    assert list(decodings) == ["product floor=0.01", "product floor=0.3"]
+    assert decodings["product floor=0.3"].floor == 0.3
+    assert decodings["product floor=0.3"].radius == PRODUCT.radius
+    with open(tmp_path / "validation_decoding.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["coarse_deg", "mask_ratio", "decoding", "lc_miou", "lc_miou_common", "lu_miou"])
+        for c, m in ((1.25, 0.75), (0.25, 0.5)):
+            w.writerow([c, m, "product", 0.5, 0.6, 0.7])
+            w.writerow([c, m, "product floor=0.01", 0.5, 0.6, 0.7])
+            w.writerow([c, m, "product floor=0.3", 0.55 if c == 1.25 else 0.48, 0.6, 0.7])
+    chosen = read_product_rows(tmp_path, choose_floor=True)
+    assert {r["decoding"] for r in chosen.values()} == {"product floor=0.3"}  # mean 0.515
+    assert chosen[(1.25, 0.75)]["lc_miou"] == 0.55
+    assert read_product_rows(tmp_path)[(1.25, 0.75)]["decoding"] == "product"

@@ -469,14 +469,22 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--model", type=Path, default=MODEL_PATH)
     v.add_argument("--out", type=Path, default=TABLE_DIR)
     v.add_argument("--regions", type=int, default=8)
+    v.add_argument(
+        "--floors", default="", help="also the product with these floors, e.g. 0.01,0.1,1"
+    )
     r = sub.add_parser("select", help="selection_rule.md: does a candidate replace the model?")
     r.add_argument("candidate", type=Path, help="the candidate's validation table directory")
     r.add_argument("--shipped", type=Path, default=TABLE_DIR)
+    r.add_argument(
+        "--choose-floor", action="store_true", help="each model with its best product floor"
+    )
     args = p.parse_args(argv)
     if args.cmd == "select":
         from emulators.lulc.validation import read_product_rows, selection_verdict
 
-        rows = (read_product_rows(args.shipped), read_product_rows(args.candidate))
+        rows = tuple(
+            read_product_rows(d, args.choose_floor) for d in (args.shipped, args.candidate)
+        )
         print(json.dumps(selection_verdict(*rows)))
         return 0
     model = getattr(args, "model", MODEL_PATH)
@@ -485,7 +493,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "validation":
         from emulators.lulc.validation import validation_table
 
-        validation_table(model, args.out, args.regions)
+        floors = tuple(float(f) for f in args.floors.split(",") if f)
+        validation_table(model, args.out, args.regions, floors=floors)
     else:
         table(args.out, n_regions=args.regions)
     return 0

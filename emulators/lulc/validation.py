@@ -48,7 +48,19 @@ DECODINGS: dict[str, Decoding] = {
 }
 
 
-def variant_maps(prob: np.ndarray, x: np.ndarray, coarse: np.ndarray, factor: int) -> dict:
+def floor_decodings(floors: tuple[float, ...]) -> dict[str, Decoding]:
+    """The product with other floors (weight of a land-cover class absent from the visible
+    neighbourhood): large floors trust the network, small ones the neighbourhood."""
+    return {f"product floor={f:g}": Decoding(PRODUCT.tolerance, PRODUCT.radius, f) for f in floors}
+
+
+def variant_maps(
+    prob: np.ndarray,
+    x: np.ndarray,
+    coarse: np.ndarray,
+    factor: int,
+    decodings: dict[str, Decoding] = DECODINGS,
+) -> dict:
     """{decoding name: (land use, land cover)} from one window's probabilities."""
     raw = (prob[:N_LU].argmax(0), prob[N_LU:].argmax(0))
     visible = x[MASK] < 0.5
@@ -59,7 +71,7 @@ def variant_maps(prob: np.ndarray, x: np.ndarray, coarse: np.ndarray, factor: in
             np.where(visible, x[PRIOR_LC].argmax(0), raw[1]),
         ),
     }
-    for name, decoding in DECODINGS.items():
+    for name, decoding in decodings.items():
         pred = decode_maps(prob, x, coarse, factor, decoding=decoding)
         maps[name] = (pred.lu, pred.lc)
     return maps
@@ -71,8 +83,10 @@ def validation_table(
     n_regions: int = 8,
     cube_path: Path = DEFAULT_CUBE,
     settings: tuple = SETTINGS,
+    floors: tuple[float, ...] = (),
 ) -> list[dict]:
-    """One row per (setting, decoding), pooled over the validation blocks; written to out_dir."""
+    """One row per (setting, decoding), pooled over the validation blocks; written to out_dir.
+    `floors`: also the product with each of these floors (`floor_decodings`)."""
     from emulators.lulc.evaluate import TABLE_DIR, Evaluator, held_out_regions
 
     ev = Evaluator(model_path, cube_path, baselines=False)
@@ -86,7 +100,8 @@ def validation_table(
             inp = ev.inputs(reg, coarse_deg, mask, seed=k)
             prob = predict_probabilities(ev.model, inp.x, inp.origin)
             truth = (inp.lu[inp.region], inp.lc[inp.region])
-            maps = variant_maps(prob, inp.x, inp.coarse, inp.factor)
+            decodings = DECODINGS | floor_decodings(floors)
+            maps = variant_maps(prob, inp.x, inp.coarse, inp.factor, decodings)
             visible = inp.x[MASK][inp.region] < 0.5
             for name in ("exact", "product"):
                 count_changes(changed, name, maps["raw"], maps[name], truth, visible, inp.region)
@@ -211,21 +226,35 @@ def changes_markdown(changes: list[dict]) -> str:
 # ----------------------------------------------------------------------------------------
 # the rule for replacing the shipped model (evaluation/selection_rule.md)
 # ----------------------------------------------------------------------------------------
-def read_product_rows(table_dir: Path) -> dict[tuple[float, float], dict[str, float]]:
-    """The product's rows of a validation_decoding.csv: (coarse °, mask) → metrics."""
+def read_product_rows(
+    table_dir: Path, choose_floor: bool = False
+) -> dict[tuple[float, float], dict]:
+    """The product's rows of a validation_decoding.csv: (coarse °, mask) → metrics. With
+    `choose_floor`, those of the "product floor=…" decoding with the best mean land-cover
+    mIoU over the settings (its name under the key "decoding" of every row)."""
     with open(Path(table_dir) / "validation_decoding.csv", newline="") as fh:
-        return {
-            (float(r["coarse_deg"]), float(r["mask_ratio"])): {
-                k: float(r[k]) for k in ("lc_miou", "lc_miou_common", "lu_miou")
-            }
-            for r in csv.DictReader(fh)
-            if r["decoding"] == "product"
+        rows = list(csv.DictReader(fh))
+    names = {r["decoding"] for r in rows if r["decoding"].startswith("product floor=")}
+    if choose_floor and not names:
+        raise ValueError(f"{table_dir}: no 'product floor=' rows; run validation --floors")
+
+    def mean_lc(name: str) -> float:
+        return float(np.mean([float(r["lc_miou"]) for r in rows if r["decoding"] == name]))
+
+    chosen = max(sorted(names), key=mean_lc) if choose_floor else "product"
+    return {
+        (float(r["coarse_deg"]), float(r["mask_ratio"])): {
+            "decoding": chosen,
+            **{k: float(r[k]) for k in ("lc_miou", "lc_miou_common", "lu_miou")},
         }
+        for r in rows
+        if r["decoding"] == chosen
+    }
 
 
 def selection_verdict(
-    shipped: dict[tuple[float, float], dict[str, float]],
-    candidate: dict[tuple[float, float], dict[str, float]],
+    shipped: dict[tuple[float, float], dict],
+    candidate: dict[tuple[float, float], dict],
 ) -> dict:
     """The four criteria of selection_rule.md on the product's validation rows; the
     candidate replaces the shipped model only if all hold."""
@@ -249,6 +278,9 @@ def selection_verdict(
         "4_lu_not_down_0.005": res["lu_miou_mean"][1] >= res["lu_miou_mean"][0] - 0.005,
     }
     return {
+        "decodings": [
+            next(iter(t.values())).get("decoding", "product") for t in (shipped, candidate)
+        ],
         "shipped_vs_candidate": {k: [round(v, 4) for v in pair] for k, pair in res.items()},
         "criteria": passed,
         "replace": all(passed.values()),
