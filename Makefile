@@ -106,10 +106,20 @@ models-mdpl: setup
 	    $(MDPL).train generator --arch $$1 --gz gru1x64 --init-from gru1x64 --prior-sigma 0.25 \
 	    --tag $$tag --seed $$s --lr 1e-3 --steps 500 --minutes 600 --data-dir $(LONG) || exit 1; \
 	  done; done
-	$(MDPL).export gru1x64_map --data-dir $(LONG)
+	for a in multitask:singletask singletask:multitask; do set -- $$(echo $$a | tr : ' '); \
+	  [ -f $(LONG)/generator_$$1_gru1x64x.pt ] || \
+	    cp $(LONG)/generator_$$2_gru1x64.pt $(LONG)/generator_$$1_gru1x64x.pt || exit 1; \
+	  for s in 0 1 2 3; do tag=xmap; [ $$s -gt 0 ] && tag=xmap_s$$s; \
+	    $(MDPL).train generator --arch $$1 --gz gru1x64 --init-from gru1x64x --prior-sigma 0.25 \
+	    --tag $$tag --seed $$s --lr 1e-3 --steps 500 --minutes 600 --data-dir $(LONG) || exit 1; \
+	  done; done
+	$(MDPL).export gru1x64_xmap --data-dir $(LONG)
 	OMP_NUM_THREADS=1 $(VENV)/bin/landemu evaluate mdpl
 	for a in multitask_gru1x64_map multitask_gru1x64_map_cl; do $(MDPL).evaluate refine $$a || exit 1; done
 	OMP_NUM_THREADS=1 $(VENV)/bin/landemu evaluate mdpl --longer
+	OMP_NUM_THREADS=1 $(VENV)/bin/landemu evaluate mdpl --swapped-start
+	$(MDPL).evaluate refine multitask_gru1x64_xmap --runs 4 --min-delta 0 \
+	  -o emulators/mdpl/evaluation/swapped_start --data-dir $(LONG)
 
 # Soil moisture (TWIN stations from the Fortran physics, CV-tuned forest vs gradient
 # boosting, experiments, ONNX trade-off, tables in emulators/soilmoisture/). The twin cube

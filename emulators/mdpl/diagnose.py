@@ -1,7 +1,7 @@
 """Why g_z's sets make some sites worse: per site, the surrogate's own error, its predicted
 gain against the physics' gain, and how g_z's set depends on windows and observations.
 
-    python -m emulators.mdpl.diagnose [--arch multitask] [--gz lstm4x128]
+    python -m emulators.mdpl.diagnose [--arch multitask] [--gz lstm4x128] [--data-dir D]
 
 Writes `evaluation/diagnosis_<arch>_<gz>.csv` (one row per site and flux) and prints the
 mean per-site RMSE change of g_z's set, of the set from 1024 windows, without observations,
@@ -104,8 +104,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--arch", default="multitask")
     ap.add_argument("--gz", default="lstm4x128")
     ap.add_argument("-o", "--output", type=Path, default=OUT_DIR)
+    ap.add_argument("--data-dir", type=Path, default=DATA_DIR, help="checkpoints and site data")
     a = ap.parse_args(argv)
-    rows, change = diagnose(a.arch, a.gz)
+    rows, change = diagnose(a.arch, a.gz, a.data_dir)
     path = a.output / f"diagnosis_{a.arch}_{a.gz}.csv"
     write_rows(path, rows)
     print(path)
