@@ -90,6 +90,7 @@ def validation_table(
     from emulators.lulc.evaluate import TABLE_DIR, Evaluator, held_out_regions
 
     ev = Evaluator(model_path, cube_path, baselines=False)
+    decodings = DECODINGS | floor_decodings(floors)
     regions = held_out_regions(ev.cube, n_regions, which="validation")
     rows, changes = [], []
     for coarse_deg, mask in settings:
@@ -100,7 +101,6 @@ def validation_table(
             inp = ev.inputs(reg, coarse_deg, mask, seed=k)
             prob = predict_probabilities(ev.model, inp.x, inp.origin)
             truth = (inp.lu[inp.region], inp.lc[inp.region])
-            decodings = DECODINGS | floor_decodings(floors)
             maps = variant_maps(prob, inp.x, inp.coarse, inp.factor, decodings)
             visible = inp.x[MASK][inp.region] < 0.5
             for name in ("exact", "product"):
@@ -278,9 +278,7 @@ def selection_verdict(
         "4_lu_not_down_0.005": res["lu_miou_mean"][1] >= res["lu_miou_mean"][0] - 0.005,
     }
     return {
-        "decodings": [
-            next(iter(t.values())).get("decoding", "product") for t in (shipped, candidate)
-        ],
+        "decodings": [next(iter(t.values()))["decoding"] for t in (shipped, candidate)],
         "shipped_vs_candidate": {k: [round(v, 4) for v in pair] for k, pair in res.items()},
         "criteria": passed,
         "replace": all(passed.values()),

@@ -429,29 +429,35 @@ def seed_comparison(
         for scope in (s for s in COMPARISON_SCOPES if s in summary):
             for kind in ("mdpl", "checked", "linesearch"):
                 for flux in ("LE", "H"):
-                    row = {"recipe": name, "sites": scope, "set": kind, "flux": flux}
-                    for arch, labs in arms.items():
-                        v = [
+                    change = {  # ΔRMSE % per seed, negative = better
+                        arch: [
                             -summary[scope][f"{kind}_{lab}"][f"reduction_{flux}_pct"]
                             for lab in labs
                         ]
-                        row[arch] = {
-                            "seeds": [round(x, 2) for x in v],
-                            "mean": float(np.mean(v)),
-                            "se": float(np.std(v, ddof=1) / np.sqrt(len(v))),
-                        }
-                    diff = row["multitask"]["mean"] - row["singletask"]["mean"]
-                    se = float(np.hypot(row["multitask"]["se"], row["singletask"]["se"]))
-                    row |= {"multi_minus_single": diff, "se": se}
-                    row["verdict"] = (
-                        "within seed spread"
-                        if abs(diff) <= 2 * se
-                        else "met"
-                        if diff < 0
-                        else "not met"
-                    )
-                    rows.append(row)
+                        for arch, labs in arms.items()
+                    }
+                    row = {"recipe": name, "sites": scope, "set": kind, "flux": flux}
+                    rows.append(row | arm_difference(change["multitask"], change["singletask"]))
     return rows
+
+
+def arm_difference(multi: list[float], single: list[float]) -> dict:
+    """Seeds, mean ± standard error of each arm, multi − single and the verdict."""
+
+    def stats(v: list[float]) -> dict:
+        se = float(np.std(v, ddof=1) / np.sqrt(len(v)))
+        return {"seeds": [round(x, 2) for x in v], "mean": float(np.mean(v)), "se": se}
+
+    m, s = stats(multi), stats(single)
+    diff, se = m["mean"] - s["mean"], float(np.hypot(m["se"], s["se"]))
+    verdict = "within seed spread" if abs(diff) <= 2 * se else "met" if diff < 0 else "not met"
+    return {
+        "multitask": m,
+        "singletask": s,
+        "multi_minus_single": diff,
+        "se": se,
+        "verdict": verdict,
+    }
 
 
 def write_seed_comparison(out_dir: Path, summary: dict[str, dict], archs: tuple[str, ...]):
