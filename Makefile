@@ -144,6 +144,7 @@ models-lulc: setup
 	$(LULC).export
 	$(LULC).evaluate validation
 	$(LULC).evaluate table
+	$(LULC).information_probe
 
 # Monthly LAI (phase two: SEMI-EMPIRICAL target from real NDVI + GSI on ERA5; separate and
 # joint U-Nets on phase one's cube and split, resumable in run/data/lai/; the better design

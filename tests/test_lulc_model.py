@@ -18,7 +18,7 @@ from emulators.lulc.infer import (
     predict_probabilities,
     quotas,
 )
-from emulators.lulc.model import UNet
+from emulators.lulc.model import Ensemble, UNet
 from tests.test_lulc_data import valid_input
 
 
@@ -56,6 +56,27 @@ def test_onnx_matches_torch_on_logits(small_onnx):
     x = np.random.default_rng(0).normal(size=(2, N_CHANNELS, 64, 96)).astype(np.float32)
     assert parity(model, path, x) <= 1e-4
     assert parity(model, path, valid_input(64, 64)[None]) <= 1e-4
+
+
+def test_ensemble_averages_member_probabilities_over_mirrored_views(tmp_path):
+    """An exported ensemble keeps the contract: softmax of its logits is the mean of the
+    members' probabilities on the input and on its east–west mirror (mirrored back)."""
+    torch.manual_seed(2)
+    members = [UNet(N_CHANNELS, 8, 11, base=4).eval() for _ in range(2)]
+    ensemble = Ensemble(members, mirror=True).eval()
+    x = torch.randn(1, N_CHANNELS, 32, 48)
+    with torch.no_grad():
+        got = [torch.softmax(z, dim=1) for z in ensemble(x)]
+        views = [m(x) for m in members] + [tuple(o.flip(3) for o in m(x.flip(3))) for m in members]
+        for head in range(2):
+            mean = torch.stack([torch.softmax(v[head], dim=1) for v in views]).mean(0)
+            assert torch.allclose(got[head], mean, atol=1e-6)
+        mirrored = [z.flip(3) for z in ensemble(x.flip(3))]  # mirror-equivariant
+        assert all(
+            torch.allclose(a, b, atol=1e-5) for a, b in zip(ensemble(x), mirrored, strict=True)
+        )
+    path = export_onnx(ensemble, tmp_path / "ensemble.onnx")
+    assert parity(ensemble, path, x.numpy()) <= 1e-4
 
 
 def test_corrupt_model_file_is_reported(tmp_path):

@@ -156,3 +156,26 @@ def test_validation_command_compares_decodings_on_a_validation_block(cube, tmp_p
     assert 0 < by["product"]["lc_miou"] <= 1
     text = (tmp_path / "validation_decoding.md").read_text()
     assert "hidden, land use moved" in text and (tmp_path / "validation_decoding.csv").is_file()
+
+
+def test_information_probe_samples_training_pixels_with_their_own_extra_inputs(cube):
+    """The probe's forests learn from training blocks only, each pixel paired with the NDVI
+    of that very pixel (here a fake NDVI that encodes the pixel's row and column) and with
+    its coarse cell's land-cover fractions."""
+    import numpy as np
+
+    from emulators.lulc.dataset import Cube
+    from emulators.lulc.features import COARSE, N_LC
+    from emulators.lulc.information_probe import COARSE_LC, NDVI, training_pixels
+
+    rows, cols = np.meshgrid(np.arange(3600), np.arange(7200), indexing="ij")
+    fake_ndvi = np.stack([rows, cols]).astype(np.float32)  # exact below 2**24
+    features, labels = training_pixels(Cube.open(cube), fake_ndvi, pixels=2000)
+    assert features.shape == (labels.size, COARSE_LC.stop) and labels.size > 1000
+    assert labels.max() < N_LC
+    r, c = features[:, NDVI].astype(int).T
+    per_block = round(split.block_deg() / 0.05)
+    assert np.all(split.block_map()[r // per_block, c // per_block] == split.TRAIN)
+    assert np.allclose(features[:, COARSE].sum(axis=1), 1.0, atol=1e-3)
+    assert np.allclose(features[:, COARSE_LC].sum(axis=1), 1.0, atol=1e-3)
+    assert np.all(features[np.arange(labels.size), COARSE_LC.start + labels] > 0)

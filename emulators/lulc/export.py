@@ -2,6 +2,10 @@
 
     python -m emulators.lulc.export [--checkpoint run/data/lulc/train/best.pt]
                                     [--out emulators/lulc/lulc.onnx]
+    python -m emulators.lulc.export --checkpoint A.pt --checkpoint B.pt [--mirror] [--out …]
+
+Several checkpoints (or --mirror) export one `Ensemble` graph with the same contract: its
+logits are the log of the members' averaged probabilities.
 
 The file carries the channel order and the class names as metadata. Parity: ONNX Runtime
 and torch logits agree to ≤ 1e-4 on random and on real tiles (tests/test_lulc_model.py).
@@ -21,7 +25,7 @@ from coupler.errors import ModelError
 from emulators.lulc.classes import LAND_COVER, LAND_USE
 from emulators.lulc.features import CHANNELS, N_CHANNELS, N_LC, N_LU
 from emulators.lulc.infer import MODEL_PATH
-from emulators.lulc.model import UNet
+from emulators.lulc.model import Ensemble, UNet
 
 DEFAULT_CHECKPOINT = Path("run/data/lulc/train/best.pt")
 
@@ -38,7 +42,7 @@ def load_checkpoint(path: Path) -> UNet:
     return model.eval()
 
 
-def export_onnx(model: UNet, out: Path, metadata: dict[str, str] | None = None) -> Path:
+def export_onnx(model: UNet | Ensemble, out: Path, metadata: dict[str, str] | None = None) -> Path:
     """Write `model` as ONNX (opset 17, dynamic B/H/W) atomically, with metadata."""
     out = Path(out)
     tmp = out.with_name(out.name + ".tmp")
@@ -78,7 +82,7 @@ def stamp_and_publish(tmp: Path, out: Path, meta: dict[str, str]) -> Path:
     return out
 
 
-def parity(model: UNet, onnx_path: Path, x: np.ndarray) -> float:
+def parity(model: UNet | Ensemble, onnx_path: Path, x: np.ndarray) -> float:
     """Max |torch − ONNX Runtime| over both heads' logits for the batch x."""
     from emulators.lulc.infer import OnnxLulc
 
@@ -90,13 +94,34 @@ def parity(model: UNet, onnx_path: Path, x: np.ndarray) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m emulators.lulc.export", description=__doc__)
-    p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        action="append",
+        help=f"repeat for an ensemble; default {DEFAULT_CHECKPOINT}",
+    )
+    p.add_argument(
+        "--mirror",
+        action="store_true",
+        help="ensemble: also run each member on the east–west mirror",
+    )
     p.add_argument("--out", type=Path, default=MODEL_PATH)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    model = load_checkpoint(args.checkpoint)
-    saved = torch.load(args.checkpoint, weights_only=False)
-    export_onnx(model, args.out, {"training_metrics": json.dumps(saved.get("metrics", {}))})
+    checkpoints = args.checkpoint or [DEFAULT_CHECKPOINT]
+    members = [load_checkpoint(c) for c in checkpoints]
+    metrics = [torch.load(c, weights_only=False).get("metrics", {}) for c in checkpoints]
+    if len(members) == 1 and not args.mirror:
+        model, meta = members[0], {"training_metrics": json.dumps(metrics[0])}
+    else:
+        model = Ensemble(members, mirror=args.mirror).eval()
+        meta = {
+            "ensemble": json.dumps(
+                {"members": [str(c) for c in checkpoints], "mirror": args.mirror}
+            ),
+            "training_metrics": json.dumps(metrics),
+        }
+    export_onnx(model, args.out, meta)
     x = np.random.default_rng(0).normal(size=(2, N_CHANNELS, 96, 160)).astype(np.float32)
     diff = parity(model, args.out, x)
     print(

@@ -10,6 +10,8 @@ has no synchronised batch norm). Height and width must be multiples of 16.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -61,3 +63,34 @@ class UNet(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.features(x)
         return self.head_lu(h), self.head_lc(h)
+
+
+class Ensemble(nn.Module):
+    """Several trained U-Nets as one: their probabilities averaged, each member also run on
+    the east–west mirror of the input when `mirror` (the flip the members were trained with).
+
+    Returns log mean probabilities as the two heads' logits (softmax gives the mean back), so
+    an exported ensemble keeps the single network's ONNX contract. Computed as logsumexp of
+    log-softmaxes, finite even where a probability underflows.
+    """
+
+    def __init__(self, members: list[UNet], mirror: bool = True) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.mirror = mirror
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        views = [x, torch.flip(x, dims=[3])] if self.mirror else [x]
+        lu, lc = [], []
+        for member in self.members:
+            for k, view in enumerate(views):
+                out = member(view)
+                if k:  # mirrored view: mirror the output back
+                    out = tuple(torch.flip(o, dims=[3]) for o in out)
+                lu.append(torch.log_softmax(out[0], dim=1))
+                lc.append(torch.log_softmax(out[1], dim=1))
+        log_n = math.log(len(lu))
+        return (
+            torch.logsumexp(torch.stack(lu), dim=0) - log_n,
+            torch.logsumexp(torch.stack(lc), dim=0) - log_n,
+        )
