@@ -23,6 +23,7 @@ import argparse
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,7 +175,11 @@ class Sampler:
     With `class_balanced` = p > 0, a share p of the samples is drawn class first: a
     land-cover class with probability ∝ 1/√(its pixel share), then a window ∝ its pixels of
     that class — rare classes (evergreen needleleaf among mixed forests, urban, snow) are
-    seen in more crops, not only weighted more in the loss."""
+    seen in more crops, not only weighted more in the loss.
+
+    `extra(r0, c0, land_cover)` → (k, 200, 200): channels appended after the 40 inputs of
+    the window at global (r0, c0) — only for probes of inputs the shipped model does not
+    have (`emulators.lulc.information_probe`)."""
 
     def __init__(
         self,
@@ -183,8 +188,9 @@ class Sampler:
         crop: int,
         min_land: float = 0.1,
         class_balanced: float = 0.0,
+        extra: Callable[[int, int, np.ndarray], np.ndarray] | None = None,
     ) -> None:
-        self.cube, self.crop = cube, crop
+        self.cube, self.crop, self.extra = cube, crop, extra
         self.origins = training_windows(cube, which, min_land)
         if not self.origins:
             raise DataFileError(f"no {split.NAMES[which]} windows with land in the cube")
@@ -207,13 +213,15 @@ class Sampler:
     def sample(
         self, rng: np.random.Generator, factor: int | None = None, ratio: float | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One (x (40, crop, crop), lu, lc) sample; factor/ratio drawn unless given."""
+        """One (x (40 (+ extra), crop, crop), lu, lc) sample; factor/ratio drawn unless given."""
         r0, c0 = self.window(rng)
         factor = factor or int(rng.choice(COARSE_FACTORS))
         ratio = float(rng.uniform(*MASK_RATIOS)) if ratio is None else ratio
         x, lu, lc, _ = window_inputs(
             self.cube, r0, r0 + WINDOW, c0, c0 + WINDOW, factor, ratio, rng
         )
+        if self.extra is not None:
+            x = np.concatenate([x, self.extra(r0, c0, lc).astype(x.dtype)])
         i, j = rng.integers(0, WINDOW - self.crop + 1, size=2)
         sl = (slice(i, i + self.crop), slice(j, j + self.crop))
         x, lu, lc = x[:, sl[0], sl[1]], lu[sl], lc[sl]

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -63,11 +65,29 @@ INPUT_SETS = {
 }
 
 
+@cache
 def ndvi_pair() -> np.ndarray:
     """(2, 3600, 7200) NDVI maximum and minimum on the cube's grid, 0 where no data (ocean)."""
     from emulators.lai.target import read_ndvi
 
     return np.nan_to_num(np.stack([read_ndvi("maximum"), read_ndvi("minimum")]), nan=0.0)
+
+
+EXTRA = {"ndvi": 2}  # extra input sets a probe U-Net can be trained with (`train --extra-inputs`)
+
+
+def extra_source(name: str) -> tuple[Callable[[int, int, np.ndarray], np.ndarray], int]:
+    """(channels of the window at global (r0, c0) shaped like its land cover, their count)
+    for a probe U-Net's extra input set (`dataset.Sampler`'s `extra`)."""
+    if name not in EXTRA:
+        raise ValueError(f"unknown extra inputs '{name}', choose one of {sorted(EXTRA)}")
+    ndvi = ndvi_pair()
+
+    def channels(r0: int, c0: int, lc: np.ndarray) -> np.ndarray:
+        h, w = lc.shape
+        return ndvi[:, r0 : r0 + h, c0 : c0 + w]
+
+    return channels, EXTRA[name]
 
 
 def extra_channels(ndvi: np.ndarray, lc: np.ndarray, r0: int, c0: int, factor: int) -> np.ndarray:

@@ -65,6 +65,19 @@ class UNet(nn.Module):
         return self.head_lu(h), self.head_lc(h)
 
 
+def with_input_channels(state: dict[str, torch.Tensor], n_in: int) -> dict[str, torch.Tensor]:
+    """A U-Net state dict whose first convolution takes `n_in` input channels: channels beyond
+    the trained ones get zero weights, so the widened network starts as the trained one."""
+    key = "inc.0.weight"
+    weight = state[key]
+    if weight.shape[1] == n_in:
+        return state
+    if weight.shape[1] > n_in:
+        raise ValueError(f"cannot narrow a {weight.shape[1]}-channel U-Net to {n_in} channels")
+    pad = weight.new_zeros(weight.shape[0], n_in - weight.shape[1], *weight.shape[2:])
+    return {**state, key: torch.cat([weight, pad], dim=1)}
+
+
 class Ensemble(nn.Module):
     """Several trained U-Nets as one: their probabilities averaged, each member also run on
     the east–west mirror of the input when `mirror` (the flip the members were trained with).

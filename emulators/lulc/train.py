@@ -24,6 +24,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -38,7 +39,7 @@ from emulators.lulc.classes import IGNORE
 from emulators.lulc.dataset import DEFAULT_CUBE, Cube, Sampler, window_class_counts
 from emulators.lulc.features import N_CHANNELS, N_LC, N_LU
 from emulators.lulc.metrics import confusion, miou_oa
-from emulators.lulc.model import UNet
+from emulators.lulc.model import UNet, with_input_channels
 
 LOSSES = ("ce", "weighted_ce", "ce_dice", "weighted_focal")
 SELECTED_LOSSES = LOSSES[:3]  # what `select-loss` compares (the shipped run's choice)
@@ -61,6 +62,7 @@ class Config:
     val_samples: int = 32
     init: str = ""  # fine-tune: start from this checkpoint's weights (new optimiser, clock)
     class_balanced: float = 0.0  # share of crops drawn class first (`Sampler`)
+    extra_inputs: str = ""  # probe only: "ndvi" appends channels (information_probe.EXTRA)
 
 
 # ----------------------------------------------------------------------------------------
@@ -230,6 +232,15 @@ def learning_rate(cfg: Config, seconds: float) -> float:
     )
 
 
+def extra_inputs(name: str) -> tuple[Callable | None, int]:
+    """(`Sampler` extra-channel source, its channel count) of a probe's input set."""
+    if not name:
+        return None, 0
+    from emulators.lulc.information_probe import extra_source
+
+    return extra_source(name)
+
+
 def atomic_save(obj: dict, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
@@ -248,8 +259,9 @@ def train(
     torch.manual_seed(cfg.seed)
     out.mkdir(parents=True, exist_ok=True)
     cube = Cube.open(cube_path)
-    train_s = Sampler(cube, split.TRAIN, cfg.crop, class_balanced=cfg.class_balanced)
-    val_s = Sampler(cube, split.VALIDATION, cfg.crop)
+    extra, n_extra = extra_inputs(cfg.extra_inputs)
+    train_s = Sampler(cube, split.TRAIN, cfg.crop, class_balanced=cfg.class_balanced, extra=extra)
+    val_s = Sampler(cube, split.VALIDATION, cfg.crop, extra=extra)
     w_lu, w_lc = (class_weights(c) for c in label_counts(cube, train_s))
     loss_fn = Loss(cfg.loss, w_lu, w_lc)
     vrng = np.random.default_rng(12345)
@@ -257,12 +269,13 @@ def train(
         make_batch(val_s, vrng, 4, factor=25, ratio=0.75) for _ in range(cfg.val_samples // 4)
     ]
 
-    model = UNet(N_CHANNELS, N_LU, N_LC, cfg.base)
+    model = UNet(N_CHANNELS + n_extra, N_LU, N_LC, cfg.base)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     state = {"epoch": 0, "history": [], "best": -1.0, "seconds": 0.0}
     ckpt = out / "checkpoint.pt"
     if cfg.init and not ckpt.is_file():
-        model.load_state_dict(torch.load(cfg.init, weights_only=False)["model"])
+        init = torch.load(cfg.init, weights_only=False)["model"]
+        model.load_state_dict(with_input_channels(init, N_CHANNELS + n_extra))
         if rank == 0:
             print(f"fine-tuning from the weights of {cfg.init}", file=sys.stderr)
     if ckpt.is_file():
