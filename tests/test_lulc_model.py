@@ -18,7 +18,7 @@ from emulators.lulc.infer import (
     predict_probabilities,
     quotas,
 )
-from emulators.lulc.model import Ensemble, UNet
+from emulators.lulc.model import Ensemble, UNet, with_input_channels
 from tests.test_lulc_data import valid_input
 
 
@@ -77,6 +77,22 @@ def test_ensemble_averages_member_probabilities_over_mirrored_views(tmp_path):
         )
     path = export_onnx(ensemble, tmp_path / "ensemble.onnx")
     assert parity(ensemble, path, x.numpy()) <= 1e-4
+
+
+def test_widened_first_convolution_starts_as_the_trained_network():
+    """A probe's extra input channels get zero weights: the widened U-Net's output equals the
+    trained one's whatever the extra channels hold; narrowing is refused."""
+    torch.manual_seed(3)
+    trained = UNet(N_CHANNELS, 8, 11, base=4).eval()
+    widened = UNet(N_CHANNELS + 2, 8, 11, base=4).eval()
+    widened.load_state_dict(with_input_channels(trained.state_dict(), N_CHANNELS + 2))
+    x = torch.randn(1, N_CHANNELS, 32, 32)
+    extra = 5 * torch.randn(1, 2, 32, 32)
+    with torch.no_grad():
+        for a, b in zip(trained(x), widened(torch.cat([x, extra], dim=1)), strict=True):
+            assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="cannot narrow"):
+        with_input_channels(widened.state_dict(), N_CHANNELS)
 
 
 def test_corrupt_model_file_is_reported(tmp_path):

@@ -179,3 +179,58 @@ def test_information_probe_samples_training_pixels_with_their_own_extra_inputs(c
     assert np.allclose(features[:, COARSE].sum(axis=1), 1.0, atol=1e-3)
     assert np.allclose(features[:, COARSE_LC].sum(axis=1), 1.0, atol=1e-3)
     assert np.all(features[np.arange(labels.size), COARSE_LC.start + labels] > 0)
+
+
+def test_sampler_appends_extra_channels_of_the_sampled_window(cube):
+    """A probe's extra channels follow the sample's window, crop and mirror (a fake source
+    that encodes the global row and column of every pixel)."""
+    import numpy as np
+
+    from emulators.lulc.dataset import Cube, Sampler
+    from emulators.lulc.features import N_CHANNELS
+
+    def where(r0: int, c0: int, lc: np.ndarray) -> np.ndarray:
+        h, w = lc.shape
+        rows, cols = np.meshgrid(np.arange(r0, r0 + h), np.arange(c0, c0 + w), indexing="ij")
+        return np.stack([rows, cols]).astype(np.float32)
+
+    plain = Sampler(Cube.open(cube), split.TRAIN, 48)
+    probed = Sampler(Cube.open(cube), split.TRAIN, 48, extra=where)
+    for seed in range(6):
+        x0, lu0, _ = plain.sample(np.random.default_rng(seed))
+        x, lu, _ = probed.sample(np.random.default_rng(seed))
+        assert x.shape == (N_CHANNELS + 2, 48, 48)
+        assert np.array_equal(x[:N_CHANNELS], x0) and np.array_equal(lu, lu0)
+        rows, cols = x[N_CHANNELS].astype(int), x[N_CHANNELS + 1].astype(int)
+        assert np.all(np.diff(rows, axis=0) == 1) and np.all(np.abs(np.diff(cols, axis=1)) == 1)
+        per_block = round(split.block_deg() / 0.05)
+        assert np.all(split.block_map()[rows // per_block, cols // per_block] == split.TRAIN)
+
+
+@pytest.mark.slow
+def test_unet_probe_scores_torch_networks_as_the_onnx_path_would(cube, tmp_path):
+    """The probe's torch path gives the ONNX path's probabilities, and a network widened for
+    NDVI with zero weights scores exactly as the network it was widened from."""
+    import numpy as np
+    import torch
+
+    from emulators.lulc.export import export_onnx
+    from emulators.lulc.features import N_CHANNELS
+    from emulators.lulc.infer import OnnxLulc
+    from emulators.lulc.model import UNet, with_input_channels
+    from emulators.lulc.unet_probe import TorchLulc, markdown, probe
+
+    torch.manual_seed(4)
+    net = UNet(N_CHANNELS, 8, 11, base=4).eval()
+    plain, widened = tmp_path / "plain.pt", tmp_path / "ndvi.pt"
+    torch.save({"model": net.state_dict(), "config": {"base": 4}}, plain)
+    state = with_input_channels(net.state_dict(), N_CHANNELS + 2)
+    torch.save({"model": state, "config": {"base": 4, "extra_inputs": "ndvi"}}, widened)
+    x = np.random.default_rng(5).normal(size=(1, N_CHANNELS, 64, 64)).astype(np.float32)
+    onnx = OnnxLulc(export_onnx(net, tmp_path / "plain.onnx"))
+    assert np.allclose(TorchLulc(plain)(x), onnx(x), atol=1e-5)
+    rows = probe({"plain": plain, "ndvi": widened}, cube, n_regions=1)
+    assert len(rows) == 12
+    by_run = {r["run"]: [r["lc_miou"], r["lc_oa"], r["lu_miou"]] for r in rows[:2]}
+    assert by_run["plain"] == by_run["ndvi"] and 0 < by_run["plain"][1] <= 1
+    assert "| mean LC mIoU |" in markdown(rows)
