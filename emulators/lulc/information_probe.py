@@ -18,7 +18,9 @@ same pixels with three input sets:
   and year (PCT_NAT_PFT, PCT_CROP) besides land use.
 
 Land-cover mIoU and OA over the blocks, and over hidden pixels only. Writes
-information_probe.json / .md.
+information_probe.json / .md. The U-Net half (a network fine-tuned with the NDVI channels
+against the same fine-tune without them, scored as the product) is `unet_probe`; `EXTRA` and
+`extra_source` give its training (`train run --extra-inputs ndvi`) the channels.
 """
 
 from __future__ import annotations

@@ -93,14 +93,15 @@ def markdown(rows: list[dict]) -> str:
     runs = list(dict.fromkeys(r["run"] for r in rows))
     lines = [
         "Probe U-Nets on the 8 validation blocks, product decoding (`python -m "
-        "emulators.lulc.unet_probe`): LC mIoU / LC OA / LU mIoU.",
+        "emulators.lulc.unet_probe`): LC mIoU / LC mIoU over the common classes (≥ 1 000 "
+        "truth pixels) / LC OA / LU mIoU.",
         "",
         "| coarse ° | mask | " + " | ".join(runs) + " |",
         "|---|---|" + "---|" * len(runs),
     ]
     for coarse_deg, mask in SETTINGS:
         cells = [
-            "{lc_miou:.3f} / {lc_oa:.3f} / {lu_miou:.3f}".format(**r)
+            "{lc_miou:.3f} / {lc_miou_common:.3f} / {lc_oa:.3f} / {lu_miou:.3f}".format(**r)
             for name in runs
             for r in rows
             if (r["coarse_deg"], r["mask_ratio"], r["run"]) == (coarse_deg, mask, name)
