@@ -95,6 +95,16 @@ def test_widened_first_convolution_starts_as_the_trained_network():
         with_input_channels(widened.state_dict(), N_CHANNELS)
 
 
+def test_probe_checkpoints_are_not_exported(tmp_path):
+    from emulators.lulc.export import load_checkpoint
+
+    state = with_input_channels(UNet(N_CHANNELS, 8, 11, base=4).state_dict(), N_CHANNELS + 2)
+    path = tmp_path / "probe.pt"
+    torch.save({"model": state, "config": {"base": 4, "extra_inputs": "ndvi"}}, path)
+    with pytest.raises(ModelError, match="probe.pt' is a probe trained with extra inputs"):
+        load_checkpoint(path)
+
+
 def test_corrupt_model_file_is_reported(tmp_path):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not a model")

@@ -37,6 +37,11 @@ def load_checkpoint(path: Path) -> UNet:
             f"checkpoint '{path}' not found; train first (python -m emulators.lulc.train run)"
         )
     saved = torch.load(path, weights_only=False)
+    if saved["config"].get("extra_inputs"):
+        raise ModelError(
+            f"checkpoint '{path}' is a probe trained with extra inputs "
+            f"({saved['config']['extra_inputs']}); only 40-channel U-Nets are exported"
+        )
     model = UNet(N_CHANNELS, N_LU, N_LC, saved["config"]["base"])
     model.load_state_dict(saved["model"])
     return model.eval()
@@ -135,4 +140,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except ModelError as exc:  # a clear message, not a traceback
+        raise SystemExit(f"error: {exc}") from None

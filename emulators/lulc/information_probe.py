@@ -183,6 +183,13 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_tables(out: Path, stem: str, rows: list[dict], md: str) -> None:
+    """`stem`.json (the rows) and `stem`.md (their table) in `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(rows, indent=1) + "\n")
+    (out / f"{stem}.md").write_text(md)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m emulators.lulc.information_probe", description=__doc__
@@ -191,9 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cube", type=Path, default=DEFAULT_CUBE)
     args = p.parse_args(argv)
     rows = probe(args.cube)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "information_probe.json").write_text(json.dumps(rows, indent=1) + "\n")
-    (args.out / "information_probe.md").write_text(markdown(rows))
+    write_tables(args.out, "information_probe", rows, markdown(rows))
     return 0
 
 

@@ -20,23 +20,24 @@ import numpy as np
 import torch
 
 from coupler.blending import blend_windows
+from emulators.lulc.classes import LAND_COVER
 from emulators.lulc.dataset import DEFAULT_CUBE
 from emulators.lulc.features import N_CHANNELS, N_LC, N_LU
 from emulators.lulc.infer import MARGIN, OVERLAP, PRODUCT, WINDOW, decode_maps, softmax
-from emulators.lulc.information_probe import extra_source
-from emulators.lulc.metrics import confusion, miou_common, miou_oa
+from emulators.lulc.information_probe import write_tables
+from emulators.lulc.metrics import confusion
 from emulators.lulc.model import UNet
-from emulators.lulc.validation import SETTINGS
+from emulators.lulc.train import extra_inputs
+from emulators.lulc.validation import SETTINGS, summary_row
 
 
 class TorchLulc:
     """A checkpoint's U-Net as the callable `blend_windows` takes: (B, C, h, w) float32 →
-    (B, 19, h, w) probabilities; `extra` names its extra input set ("" for none)."""
+    (B, 19, h, w) probabilities; `extra_channels` gives its extra inputs (None: none)."""
 
     def __init__(self, checkpoint: Path) -> None:
         saved = torch.load(checkpoint, weights_only=False)
-        self.extra = saved["config"].get("extra_inputs", "")
-        n_extra = extra_source(self.extra)[1] if self.extra else 0
+        self.extra_channels, n_extra = extra_inputs(saved["config"].get("extra_inputs", ""))
         self.net = UNet(N_CHANNELS + n_extra, N_LU, N_LC, saved["config"]["base"])
         self.net.load_state_dict(saved["model"])
         self.net.eval()
@@ -57,13 +58,14 @@ def probe(runs: dict[str, Path], cube_path: Path = DEFAULT_CUBE, n_regions: int 
     rows = []
     for coarse_deg, mask in SETTINGS:
         conf = {name: (0, 0) for name in nets}
+        consistency: dict[str, list[float]] = {name: [] for name in nets}
         for k, reg in enumerate(regions):
             inp = ev.inputs(reg, coarse_deg, mask, seed=k)
             (r0, c0), (rr, cc) = inp.origin, inp.region
             for name, net in nets.items():
                 x = inp.x
-                if net.extra:
-                    x = np.concatenate([x, extra_source(net.extra)[0](r0, c0, inp.lc)])
+                if net.extra_channels is not None:
+                    x = np.concatenate([x, net.extra_channels(r0, c0, inp.lc)])
                 prob = blend_windows(
                     net, x, window=WINDOW, margin=MARGIN, overlap=OVERLAP, origin=(r0, c0)
                 )
@@ -73,19 +75,12 @@ def probe(runs: dict[str, Path], cube_path: Path = DEFAULT_CUBE, n_regions: int 
                     c_lu + confusion(inp.lu[rr, cc], pred.lu[rr, cc], N_LU),
                     c_lc + confusion(inp.lc[rr, cc], pred.lc[rr, cc], N_LC),
                 )
+                consistency[name].append(inp.consistency(pred.lu))
         for name, (c_lu, c_lc) in conf.items():
-            lc_miou, lc_oa, _ = miou_oa(c_lc)
-            row = {
-                "coarse_deg": coarse_deg,
-                "mask_ratio": mask,
-                "run": name,
-                "lc_miou": round(lc_miou, 4),
-                "lc_miou_common": round(miou_common(c_lc), 4),
-                "lc_oa": round(lc_oa, 4),
-                "lu_miou": round(miou_oa(c_lu)[0], 4),
-            }
+            row = summary_row(coarse_deg, mask, name, c_lu, c_lc, consistency[name])
+            row = {"run": row.pop("decoding"), **row}
             rows.append(row)
-            print(json.dumps(row), flush=True)
+            print(json.dumps({k: row[k] for k in list(row)[:8]}), flush=True)
     return rows
 
 
@@ -109,6 +104,15 @@ def markdown(rows: list[dict]) -> str:
         lines.append(f"| {coarse_deg} | {mask} | " + " | ".join(cells) + " |")
     means = [np.mean([r["lc_miou"] for r in rows if r["run"] == name]) for name in runs]
     lines.append("| mean LC mIoU | | " + " | ".join(f"{m:.4f}" for m in means) + " |")
+    target = {r["run"]: r for r in rows if (r["coarse_deg"], r["mask_ratio"]) == (1.25, 0.75)}
+    if target:
+        lines += ["", "Land-cover IoU per class at 1.25°, 75 %:", ""]
+        lines += ["| class | " + " | ".join(runs) + " |", "|---|" + "---|" * len(runs)]
+        for c in LAND_COVER:
+            cells = [target[n].get(f"iou_{c}") for n in runs]
+            lines.append(
+                f"| {c} | " + " | ".join("–" if v is None else f"{v:.3f}" for v in cells) + " |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -121,9 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     runs = dict(arg.split("=", 1) for arg in args.runs)
     rows = probe({k: Path(v) for k, v in runs.items()}, args.cube)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "unet_probe.json").write_text(json.dumps(rows, indent=1) + "\n")
-    (args.out / "unet_probe.md").write_text(markdown(rows))
+    write_tables(args.out, "unet_probe", rows, markdown(rows))
     return 0
 
 
