@@ -106,10 +106,17 @@ def copy_baseline(x: np.ndarray, coarse: np.ndarray, factor: int, lc_of_lu: np.n
     return lu, lc
 
 
-def train_random_forest(cube: Cube, pixels: int = 60000, seed: int = 0):
-    """Multi-output random forest (land use, land cover) on per-pixel input channels."""
+def baseline_forest(seed: int = 0, n_jobs: int = 1):
+    """The random-forest baseline's settings (unfitted); n_jobs does not change the fit."""
     from sklearn.ensemble import RandomForestClassifier
 
+    return RandomForestClassifier(
+        n_estimators=60, min_samples_leaf=5, n_jobs=n_jobs, random_state=seed
+    )
+
+
+def train_random_forest(cube: Cube, pixels: int = 60000, seed: int = 0):
+    """Multi-output random forest (land use, land cover) on per-pixel input channels."""
     rng = np.random.default_rng(seed)
     sampler = Sampler(cube, split.TRAIN, 160)
     xs, ys = [], []
@@ -121,10 +128,7 @@ def train_random_forest(cube: Cube, pixels: int = 60000, seed: int = 0):
         ys.append(np.stack([lu.ravel()[idx], lc.ravel()[idx]], axis=1))
     features, labels = np.concatenate(xs), np.concatenate(ys)
     keep = labels[:, 0] < N_LU
-    forest = RandomForestClassifier(
-        n_estimators=60, min_samples_leaf=5, n_jobs=1, random_state=seed
-    )
-    return forest.fit(features[keep], labels[keep])
+    return baseline_forest(seed).fit(features[keep], labels[keep])
 
 
 def load_random_forest(cube: Cube, path: Path):

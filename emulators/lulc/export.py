@@ -30,8 +30,8 @@ from emulators.lulc.model import Ensemble, UNet
 DEFAULT_CHECKPOINT = Path("run/data/lulc/train/best.pt")
 
 
-def load_checkpoint(path: Path) -> UNet:
-    """The U-Net of a training checkpoint, in eval mode."""
+def load_checkpoint(path: Path) -> tuple[UNet, dict]:
+    """The U-Net of a training checkpoint, in eval mode, and its training metrics."""
     if not Path(path).is_file():
         raise ModelError(
             f"checkpoint '{path}' not found; train first (python -m emulators.lulc.train run)"
@@ -44,7 +44,7 @@ def load_checkpoint(path: Path) -> UNet:
         )
     model = UNet(N_CHANNELS, N_LU, N_LC, saved["config"]["base"])
     model.load_state_dict(saved["model"])
-    return model.eval()
+    return model.eval(), saved.get("metrics", {})
 
 
 def export_onnx(model: UNet | Ensemble, out: Path, metadata: dict[str, str] | None = None) -> Path:
@@ -114,17 +114,16 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     checkpoints = args.checkpoint or [DEFAULT_CHECKPOINT]
-    members = [load_checkpoint(c) for c in checkpoints]
-    metrics = [torch.load(c, weights_only=False).get("metrics", {}) for c in checkpoints]
+    members, metrics = zip(*(load_checkpoint(c) for c in checkpoints), strict=True)
     if len(members) == 1 and not args.mirror:
         model, meta = members[0], {"training_metrics": json.dumps(metrics[0])}
     else:
-        model = Ensemble(members, mirror=args.mirror).eval()
+        model = Ensemble(list(members), mirror=args.mirror).eval()
         meta = {
             "ensemble": json.dumps(
                 {"members": [str(c) for c in checkpoints], "mirror": args.mirror}
             ),
-            "training_metrics": json.dumps(metrics),
+            "training_metrics": json.dumps(list(metrics)),
         }
     export_onnx(model, args.out, meta)
     x = np.random.default_rng(0).normal(size=(2, N_CHANNELS, 96, 160)).astype(np.float32)

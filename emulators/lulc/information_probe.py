@@ -84,21 +84,20 @@ def extra_source(name: str) -> tuple[Callable[[int, int, np.ndarray], np.ndarray
     if name not in EXTRA:
         raise ValueError(f"unknown extra inputs '{name}', choose one of {sorted(EXTRA)}")
     ndvi = ndvi_pair()
+    return (lambda r0, c0, lc: ndvi_window(ndvi, r0, c0, lc.shape)), EXTRA[name]
 
-    def channels(r0: int, c0: int, lc: np.ndarray) -> np.ndarray:
-        h, w = lc.shape
-        return ndvi[:, r0 : r0 + h, c0 : c0 + w]
 
-    return channels, EXTRA[name]
+def ndvi_window(ndvi: np.ndarray, r0: int, c0: int, shape: tuple[int, int]) -> np.ndarray:
+    """(2, h, w): the NDVI pair of the window of `shape` at global (r0, c0)."""
+    return ndvi[:, r0 : r0 + shape[0], c0 : c0 + shape[1]]
 
 
 def extra_channels(ndvi: np.ndarray, lc: np.ndarray, r0: int, c0: int, factor: int) -> np.ndarray:
     """(2 + 11, H, W): NDVI max/min of the window at global (r0, c0), then its coarse
     land-cover fractions (the window's edges lie on the `factor` lattice)."""
-    h, w = lc.shape
-    weights = row_area_weights(-90.0 + r0 * DEG, h, DEG)
+    weights = row_area_weights(-90.0 + r0 * DEG, lc.shape[0], DEG)
     coarse_lc = upsample(coarse_fractions(lc, factor, N_LC, weights), factor)
-    return np.concatenate([ndvi[:, r0 : r0 + h, c0 : c0 + w], coarse_lc])
+    return np.concatenate([ndvi_window(ndvi, r0, c0, lc.shape), coarse_lc])
 
 
 def training_pixels(
@@ -123,23 +122,17 @@ def training_pixels(
     return features[keep], labels[keep]
 
 
-def fit_forest(features: np.ndarray, labels: np.ndarray, seed: int = 0):
-    from sklearn.ensemble import RandomForestClassifier
-
-    forest = RandomForestClassifier(
-        n_estimators=60, min_samples_leaf=5, n_jobs=2, random_state=seed
-    )
-    return forest.fit(features, labels)
-
-
 def probe(cube_path: Path = DEFAULT_CUBE, n_regions: int = 8) -> list[dict]:
     """One row per setting: each input set's land-cover scores on the validation blocks."""
-    from emulators.lulc.evaluate import Evaluator, held_out_regions
+    from emulators.lulc.evaluate import Evaluator, baseline_forest, held_out_regions
 
     ev = Evaluator(cube_path=cube_path, baselines=False)
     ndvi = ndvi_pair()
     features, labels = training_pixels(ev.cube, ndvi)
-    forests = {name: fit_forest(features[:, cols], labels) for name, cols in INPUT_SETS.items()}
+    forests = {
+        name: baseline_forest(n_jobs=2).fit(features[:, cols], labels)
+        for name, cols in INPUT_SETS.items()
+    }
     regions = held_out_regions(ev.cube, n_regions, which="validation")
     rows = []
     for coarse_deg, mask in SETTINGS:
