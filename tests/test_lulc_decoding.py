@@ -108,6 +108,21 @@ def test_exact_decoding_is_the_allocation_of_before():
     assert cell_distance(exact.lu, coarse, 16).max() == 0
 
 
+def test_land_cover_on_a_given_land_use_follows_it_and_otherwise_the_product():
+    x = valid_input(64, 64)
+    rng = np.random.default_rng(7)
+    prob = rng.dirichlet(np.ones(19), size=(64, 64)).transpose(2, 0, 1)
+    coarse = x[:8, ::16, ::16]
+    given = rng.integers(0, N_LU, (64, 64)).astype(np.uint8)
+    pred = decode_maps(prob, x, coarse, 16, decoding=PRODUCT)
+    on_given = decode_maps(prob, x, coarse, 16, decoding=PRODUCT, land_use=given)
+    np.testing.assert_array_equal(on_given.lu, given)
+    assert compatible_lc_given_lu()[given, on_given.lc].all()
+    same = pred.lu == given  # where the land use agrees, so does the land cover
+    assert 100 < same.sum() < same.size
+    np.testing.assert_array_equal(on_given.lc[same], pred.lc[same])
+
+
 def test_common_class_miou_leaves_out_classes_of_few_pixels():
     conf = np.array([[5000, 0, 0], [0, 5000, 1000], [0, 0, 1]])  # class 2 has 1 truth pixel
     assert miou_common(conf, 1000) == pytest.approx((1 + 5000 / 6000) / 2)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from coupler.errors import FieldError
-from emulators.lulc.classes import LAND_USE
-from emulators.lulc.evaluate import copy_baseline, parse_region, region_window
+from emulators.lulc.classes import LAND_COVER, LAND_USE
+from emulators.lulc.evaluate import copy_baseline, markdown, parse_region, region_window
 from emulators.lulc.features import N_LU, coarse_fractions, row_area_weights, upsample
 from emulators.lulc.infer import MODEL_PATH, OnnxLulc, predict_maps
 from tests.test_lulc_data import valid_input
@@ -70,3 +70,22 @@ def test_raising_coarse_cropland_raises_fine_cropland_by_the_same_share():
     )
     assert float(gain.mean()) == pytest.approx(float((raised - coarse)[CROP].mean()), abs=0.05)
     assert float(gain.mean()) == pytest.approx(0.2, abs=0.05)
+
+
+def test_held_out_markdown_shows_truth_pixels_and_land_cover_on_true_land_use():
+    rows = []
+    for scheme, names in (("lu", LAND_USE), ("lc", LAND_COVER)):
+        row = {"scheme": scheme, "coarse_deg": 1.25, "mask_ratio": 0.75, "regions": 1}
+        for name in ("model", "raw", "exact", "copy", "rf"):
+            row[f"miou_{name}"], row[f"oa_{name}"] = 0.5, 0.8
+        row |= {f"iou_{c}": 0.5 for c in names} | {f"truth_{c}": 7 for c in names}
+        row |= {"mean_region_miou": 0.5, "fraction_consistency": 0.02}
+        row |= {f"miou_common_{k}": 0.6 for k in ("model", "copy", "rf")}
+        if scheme == "lc":
+            row |= {"miou_true_lu": 0.7, "oa_true_lu": 0.9}
+        rows.append(row)
+    text = markdown(rows, [(0.0, 10.0, 0.0, 10.0)])
+    assert "| truth pixels | all | " + " | ".join(["7"] * len(LAND_COVER)) + " |" in text
+    assert "mIoU on true LU" in text
+    assert "| 0.6 | 0.6 | 0.6 | – | – |" in text  # land use has no true-land-use column
+    assert "| 0.6 | 0.6 | 0.6 | 0.7 | 0.9 |" in text

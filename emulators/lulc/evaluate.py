@@ -11,7 +11,9 @@ static maps, coarse fractions and masked prior, never the truth of hidden pixels
 window aligned to the coarse grid (coarse cells sit on the global lattice of DEG). Scores
 count the region's pixels only. The maps scored are the product's (`infer.PRODUCT`); the
 exact allocation (`infer.EXACT`, the online step's) and the raw network are scored
-alongside ("exact", "raw"). Baselines get the same inputs:
+alongside ("exact", "raw"), and, in the table, the product's land cover decoded on the true
+land use ("true_lu", a diagnostic of how much land-cover error is land use's). Baselines get
+the same inputs:
 
 * copy: the prior where visible; hidden pixels take the coarse cell's majority land use and
   the land cover most frequent on that land use in the training blocks;
@@ -47,7 +49,7 @@ from emulators.lulc.features import (
     upsample,
 )
 from emulators.lulc.infer import EXACT, MODEL_PATH, PRODUCT, OnnxLulc, decode_maps, predict_maps
-from emulators.lulc.metrics import confusion, fraction_consistency, miou_oa
+from emulators.lulc.metrics import confusion, fraction_consistency, miou_common, miou_oa
 
 CONTEXT = 64  # pixels of input context around a region
 RF_FILE = "random_forest.pkl"  # cached next to the cube
@@ -212,12 +214,19 @@ class Evaluator:
         (r0, c0), (rr, cc) = inp.origin, inp.region
         pred = predict_maps(self.model, x, coarse, factor, origin=(r0, c0), decoding=PRODUCT)
         exact = decode_maps(pred.prob, x, coarse, factor, decoding=EXACT)
+        on_true_lu = decode_maps(pred.prob, x, coarse, factor, decoding=PRODUCT, land_use=lu)
         copy_lu, copy_lc = copy_baseline(x, coarse, factor, self.lc_of_lu)
         rf_lu, rf_lc = forest_predict(self.forest, x[:, rr, cc])
         truth = {"lu": lu[rr, cc], "lc": lc[rr, cc]}
         maps = {
             "lu": {"model": pred.lu, "raw": pred.lu_raw, "exact": exact.lu, "copy": copy_lu},
-            "lc": {"model": pred.lc, "raw": pred.lc_raw, "exact": exact.lc, "copy": copy_lc},
+            "lc": {
+                "model": pred.lc,
+                "raw": pred.lc_raw,
+                "exact": exact.lc,
+                "copy": copy_lc,
+                "true_lu": on_true_lu.lc,
+            },
         }
         out: dict = {"region": list(region), "coarse_deg": coarse_deg, "mask_ratio": mask_ratio}
         out["overlaps_training"] = split.overlaps_training(*region)
@@ -323,7 +332,9 @@ def table(
                     "mask_ratio": mask,
                     "regions": len(regions),
                 }
-                for name in ("model", "raw", "exact", "copy", "rf"):
+                for name in ("model", "raw", "exact", "copy", "rf", "true_lu"):
+                    if (scheme, name) not in pooled:  # true_lu: land cover only
+                        continue
                     m, a, per = miou_oa(pooled[(scheme, name)])
                     row[f"miou_{name}"], row[f"oa_{name}"] = round(m, 4), round(a, 4)
                     if name == "model":
@@ -333,6 +344,10 @@ def table(
                                 for c, v in zip(names, per, strict=True)
                             }
                         )
+                for name in ("model", "copy", "rf"):
+                    row[f"miou_common_{name}"] = round(miou_common(pooled[(scheme, name)]), 4)
+                truth = pooled[(scheme, "model")].sum(1)
+                row.update({f"truth_{c}": int(n) for c, n in zip(names, truth, strict=True)})
                 row["mean_region_miou"] = round(float(np.mean(per_region[scheme])), 4)
                 row["fraction_consistency"] = round(float(np.mean(fc)), 4)
                 rows.append(row)
@@ -389,10 +404,23 @@ def markdown(rows: list[dict], regions: list) -> str:
         "oa_rf": "OA RF",
         "mean_region_miou": "mean region mIoU",
         "fraction_consistency": "fraction consistency",
+        "miou_common_model": "mIoU common",
+        "miou_common_copy": "mIoU common copy",
+        "miou_common_rf": "mIoU common RF",
+        "miou_true_lu": "mIoU on true LU",
+        "oa_true_lu": "OA on true LU",
     }
     lines = [f"Held-out regions ({len(regions)} test blocks, S,N,W,E): {regions}", ""]
     lines += ["| " + " | ".join(cols.values()) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(str(r[k]) for k in cols) + " |" for r in rows]
+    lines += ["| " + " | ".join(str(r.get(k, "–")) for k in cols) + " |" for r in rows]
+    lines += [
+        "",
+        "mIoU common: mean IoU over the classes with ≥ 1000 truth pixels in these blocks "
+        "(`metrics.miou_common`); plain mIoU weighs every class present alike, however few "
+        "its pixels (truth pixels per class: first line of each per-class table). "
+        "On true LU (land cover only): the product's land cover decoded on the true land use "
+        "instead of its own, a diagnostic of how much land-cover error is land use's.",
+    ]
     for scheme, names in (("lu", LAND_USE), ("lc", LAND_COVER)):
         lines += [
             "",
@@ -401,6 +429,9 @@ def markdown(rows: list[dict], regions: list) -> str:
             "| coarse ° | mask | " + " | ".join(names) + " |",
             "|" + "---|" * (len(names) + 2),
         ]
+        first = next(r for r in rows if r["scheme"] == scheme)
+        counts = " | ".join(str(first[f"truth_{n}"]) for n in names)
+        lines.append(f"| truth pixels | all | {counts} |")
         for r in rows:
             if r["scheme"] == scheme:
                 vals = [f"{r[f'iou_{n}']:.3f}" if r[f"iou_{n}"] is not None else "–" for n in names]

@@ -294,13 +294,19 @@ def decode_maps(
     factor: int,
     keep_prior: bool = True,
     decoding: Decoding = EXACT,
+    land_use: np.ndarray | None = None,
 ) -> Prediction:
-    """Maps from the blended probabilities (19, H, W) of the input tile x (40, H, W)."""
+    """Maps from the blended probabilities (19, H, W) of the input tile x (40, H, W).
+
+    `land_use`, if given, replaces the decoded land use under the land cover: a diagnostic
+    (with the true land use it measures how much land-cover error is land use's)."""
     p_lu, p_lc = prob[:N_LU], prob[N_LU : N_LU + N_LC]
     visible = (x[MASK] < 0.5) if keep_prior else np.zeros(x.shape[1:], dtype=bool)
     p_lu = p_lu + x[PRIOR_LU] * visible
     scores_lc = p_lc + x[PRIOR_LC] * visible
-    if decoding.tolerance > 0:
+    if land_use is not None:
+        lu = land_use
+    elif decoding.tolerance > 0:
         lu = repair_to_tolerance(p_lu, p_lu.argmax(0), coarse, factor, decoding.tolerance)
     else:
         lu = allocate(p_lu, coarse, factor)
