@@ -36,7 +36,7 @@ import numpy as np
 
 from coupler.errors import DataFileError, FieldError
 from emulators.lulc import split
-from emulators.lulc.classes import LAND_COVER, LAND_USE
+from emulators.lulc.classes import IGNORE, LAND_COVER, LAND_USE
 from emulators.lulc.dataset import DEFAULT_CUBE, DEG, Cube, Sampler, window_inputs
 from emulators.lulc.features import (
     MASK,
@@ -214,7 +214,8 @@ class Evaluator:
         (r0, c0), (rr, cc) = inp.origin, inp.region
         pred = predict_maps(self.model, x, coarse, factor, origin=(r0, c0), decoding=PRODUCT)
         exact = decode_maps(pred.prob, x, coarse, factor, decoding=EXACT)
-        on_true_lu = decode_maps(pred.prob, x, coarse, factor, decoding=PRODUCT, land_use=lu)
+        true_lu = np.where(lu == IGNORE, pred.lu, lu)  # unlabelled pixels are not scored
+        on_true_lu = decode_maps(pred.prob, x, coarse, factor, decoding=PRODUCT, land_use=true_lu)
         copy_lu, copy_lc = copy_baseline(x, coarse, factor, self.lc_of_lu)
         rf_lu, rf_lc = forest_predict(self.forest, x[:, rr, cc])
         truth = {"lu": lu[rr, cc], "lc": lc[rr, cc]}
